@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"vigil/watcher"
+)
+
+const eventsUsage = `
+Usage: vigil events [flags]
+Print every batch of changes under the watched paths as it happens: one line
+per change ("write src/main.go", paths relative to the current directory), or
+with --json one object per batch. "ready" goes to stderr once the watches are
+in place.
+
+Examples:
+  vigil events
+  vigil events -w src -w go.mod -g '**/*.go' --json
+  vigil events --poll=1s -w /mnt/nfs/share
+`
+
+const waitUsage = `
+Usage: vigil wait [flags]
+Block until something under the watched paths changes, print that batch as
+'vigil events' would, and exit 0; exit 1 if --timeout passes first.
+
+Examples:
+  vigil wait -w src && make
+  vigil wait -g '**/*.json' --json --timeout 2m
+`
+
+// runEvents serves `vigil events` and, with once, `vigil wait`.
+func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
+	name, usage := "events", eventsUsage
+	if once {
+		name, usage = "wait", waitUsage
+	}
+	fs := newFlagSet(name, usage, stderr)
+	var wf watchFlags
+	wf.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object per batch")
+	var timeout time.Duration
+	if once {
+		fs.DurationVar(&timeout, "timeout", 0, "give up after `D` and exit 1 (0 = wait for ever)")
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("%s takes no arguments (got %q); watch paths go after -w", name, fs.Arg(0))
+	}
+	if err := wf.check(); err != nil {
+		return err
+	}
+	w, err := newWatcher(wf, nil, stderr)
+	if err != nil {
+		return err
+	}
+	sig := catchSignals()
+	defer sig.stop()
+	ctx := sig.ctx
+	timedOut := false
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	cwd, _ := os.Getwd()
+	out := bufio.NewWriter(stdout)
+	batches := make(chan watcher.Batch)
+	ctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	errc := make(chan error, 1)
+	go func() { errc <- w.Run(ctx, readyPrinter(stderr), batches) }()
+	for {
+		select {
+		case b := <-batches:
+			if err := printBatch(out, b, *asJSON, cwd); err != nil {
+				stopWatch()
+				<-errc
+				return nil // stdout's reader went away: nothing more to say
+			}
+			if once {
+				stopWatch()
+				<-errc
+				return nil
+			}
+		case err := <-errc:
+			if serr := sig.err(); serr != nil {
+				return serr
+			}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				timedOut = true
+			}
+			if timedOut {
+				fmt.Fprintf(stderr, "vigil wait: no change within %s\n", timeout)
+				return statusError(exitFailed)
+			}
+			return err
+		}
+	}
+}
+
+// readyPrinter reports the crawl and then "ready" on its own line, the
+// signal scripts and tests wait for.
+func readyPrinter(stderr io.Writer) func(watcher.Stats) {
+	return func(s watcher.Stats) {
+		readySummary(stderr, s)
+		fmt.Fprintln(stderr, "ready")
+	}
+}
+
+// readySummary is the start-up line: what is watched and how long the crawl took.
+func readySummary(stderr io.Writer, s watcher.Stats) {
+	fmt.Fprintf(stderr, "vigil: watching %d directories and %d files with %s (crawl took %s)\n",
+		s.Dirs, s.Files, s.Backend, s.Crawl.Round(time.Millisecond))
+}
+
+// printBatch writes b as text (one "op path" line per change) or as one JSON
+// object, and flushes so a pipe reader sees it at once.
+func printBatch(out *bufio.Writer, b watcher.Batch, asJSON bool, cwd string) error {
+	if asJSON {
+		data, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		out.Write(data)
+		out.WriteByte('\n')
+		return out.Flush()
+	}
+	for _, c := range b.Changes {
+		if c.Op == watcher.Rename && c.Old != "" {
+			fmt.Fprintf(out, "%s %s -> %s\n", c.Op, relTo(cwd, c.Old), relTo(cwd, c.Path))
+			continue
+		}
+		fmt.Fprintf(out, "%s %s\n", c.Op, relTo(cwd, c.Path))
+	}
+	return out.Flush()
+}
+
+// relTo shows p relative to dir when it lies below it, else as is.
+func relTo(dir, p string) string {
+	if dir == "" {
+		return p
+	}
+	r, err := filepath.Rel(dir, p)
+	if err != nil || r == ".." || len(r) > 2 && r[:3] == "../" {
+		return p
+	}
+	return r
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"vigil/vnode"
+)
+
+// errUsage marks an error the user fixes by changing the command line.
+var errUsage = errors.New("usage")
+
+// usageError formats a command-line mistake; run prints it and exits 2.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// stringsFlag is a repeatable string flag (-w a -w b).
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// pollFlag is --poll or --poll=INTERVAL: a bool flag that also takes a duration.
+type pollFlag struct {
+	on       bool
+	interval time.Duration
+}
+
+func (p *pollFlag) String() string {
+	if !p.on {
+		return "off"
+	}
+	return p.interval.String()
+}
+
+func (p *pollFlag) IsBoolFlag() bool { return true }
+
+func (p *pollFlag) Set(v string) error {
+	switch v {
+	case "true", "":
+		p.on = true
+		return nil
+	case "false":
+		p.on = false
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 500ms or 2s, got %q", v)
+	}
+	p.on, p.interval = true, d
+	return nil
+}
+
+// backendFlag validates --backend.
+type backendFlag struct{ b vnode.Backend }
+
+func (f *backendFlag) String() string { return string(f.b) }
+
+func (f *backendFlag) Set(v string) error {
+	switch b := vnode.Backend(v); b {
+	case vnode.Auto, vnode.Kqueue, vnode.Inotify, vnode.Poll:
+		f.b = b
+		return nil
+	}
+	return fmt.Errorf("want auto, kqueue, inotify or poll, got %q", v)
+}
+
+// backend resolves --backend and --poll into what vnode takes.
+func backendOf(b backendFlag, p pollFlag) (vnode.Backend, time.Duration) {
+	if p.on {
+		return vnode.Poll, p.interval
+	}
+	if b.b == "" {
+		return vnode.Auto, 0
+	}
+	return b.b, 0
+}
+
+// watchFlags are the flags shared by events, wait and the ad-hoc runner.
+type watchFlags struct {
+	watch, include, exclude stringsFlag
+	debounce, maxWait       time.Duration
+	noIgnore, symlinks      bool
+	poll                    pollFlag
+	backend                 backendFlag
+}
+
+func (w *watchFlags) register(fs *flag.FlagSet) {
+	fs.Var(&w.watch, "w", "watch `PATH` (repeatable; default .); a file is watched through its directory")
+	fs.Var(&w.include, "g", "only report paths matching `GLOB` (repeatable; relative to the watched root)")
+	fs.Var(&w.exclude, "x", "ignore paths matching `GLOB` (repeatable)")
+	fs.DurationVar(&w.debounce, "debounce", 50*time.Millisecond, "quiet period that ends a batch")
+	fs.DurationVar(&w.maxWait, "max-wait", time.Second, "longest a batch waits for quiet once it has a change")
+	fs.BoolVar(&w.noIgnore, "no-ignore", false, "do not honour .gitignore files or the default ignores")
+	fs.BoolVar(&w.symlinks, "follow-symlinks", false, "descend into symlinked directories")
+	fs.Var(&w.poll, "poll", "poll with stat instead of kernel notification (`[=INTERVAL]`, default 250ms)")
+	fs.Var(&w.backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
+}
+
+// check validates the values flag cannot.
+func (w *watchFlags) check() error {
+	if w.debounce < 0 {
+		return usageError("--debounce must not be negative")
+	}
+	if w.maxWait <= 0 {
+		return usageError("--max-wait must be positive")
+	}
+	return nil
+}
+
+// newFlagSet makes a flag set that reports errors instead of exiting, with
+// help text from usage.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, strings.TrimLeft(usage, "\n"))
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses args, printing help for -h and turning other mistakes
+// into usage errors. It returns flag.ErrHelp after printing help.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usageError("%s: %v (see 'vigil %s --help')", fs.Name(), err, fs.Name())
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"vigil/config"
+	"vigil/runner"
+	"vigil/watcher"
+)
+
+const rulesUsage = `
+Usage:
+  vigil [-c FILE] [flags]              run the rules in vigil.yaml
+  vigil [flags] -- CMD [ARG...]        run CMD (exec'd, no shell) at start and on every change
+
+A command gets VIGIL_RULE, VIGIL_PATHS (changed paths relative to its working
+directory, one per line) and VIGIL_EVENTS_FILE (the batch as JSON). File names
+are never pasted into a shell string.
+
+Examples:
+  vigil                                          # rules from ./vigil.yaml
+  vigil -g '**/*.go' -- go test ./...
+  vigil --restart -g '**/*.go' -x '**/*_test.go' -- go run ./cmd/server
+  vigil --once --postpone -w docs -- make site   # CI: wait for a change, run once, exit with its status
+`
+
+// ruleFlags are the flags of the two runner forms.
+type ruleFlags struct {
+	watchFlags
+	config                  string
+	postpone, once, restart bool
+	clear                   bool
+	onBusy                  string
+}
+
+// runRules serves `vigil` with a config file and the ad-hoc `vigil -- CMD`.
+func runRules(args []string, stdout, stderr io.Writer) error {
+	var argv []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, argv = args[:i], args[i+1:]
+		if len(argv) == 0 {
+			return usageError("nothing to run after -- (see 'vigil --help')")
+		}
+	}
+	fs := newFlagSet("vigil", rulesUsage, stderr)
+	var rf ruleFlags
+	rf.register(fs)
+	fs.StringVar(&rf.config, "c", "", "read rules from `FILE` (default ./vigil.yaml)")
+	fs.BoolVar(&rf.postpone, "postpone", false, "do not run at start; wait for the first change")
+	fs.BoolVar(&rf.once, "once", false, "run for the first batch only, then exit with the command's status")
+	fs.BoolVar(&rf.restart, "restart", false, "restart the command when a change arrives while it runs (on_busy: restart)")
+	fs.StringVar(&rf.onBusy, "on-busy", "", "what a change during a run does: queue, restart, signal or ignore")
+	fs.BoolVar(&rf.clear, "clear", false, "clear the screen before each run")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected %q: put the command after -- (vigil [flags] -- CMD ARGS...)", fs.Arg(0))
+	}
+	if err := rf.check(); err != nil {
+		return err
+	}
+	policy := runner.Policy(rf.onBusy)
+	switch {
+	case rf.restart && rf.onBusy != "" && rf.onBusy != "restart":
+		return usageError("--restart and --on-busy %s disagree", rf.onBusy)
+	case rf.restart:
+		policy = runner.Policy("restart")
+	}
+	switch policy {
+	case "", "queue", "restart", "signal", "ignore":
+	default:
+		return usageError("--on-busy wants queue, restart, signal or ignore, got %q", rf.onBusy)
+	}
+	opts := runner.Options{Out: stdout, Err: stderr, Color: colorOK(stdout), Once: rf.once, Postpone: rf.postpone}
+	if argv != nil {
+		if rf.config != "" {
+			return usageError("-c and -- CMD do not mix: the ad-hoc rule replaces the config")
+		}
+		return runAdHoc(rf, policy, argv, opts, stderr)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "on-busy", "restart", "clear"} {
+		if set[name] {
+			return usageError("--%s applies to the ad-hoc form (vigil [flags] -- CMD); with vigil.yaml set it in the file", name)
+		}
+	}
+	return runConfig(rf, opts, stdout, stderr)
+}
+
+// runAdHoc runs argv as one rule.
+func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Options, stderr io.Writer) error {
+	w, err := newWatcher(rf.watchFlags, nil, stderr)
+	if err != nil {
+		return err
+	}
+	roots, _ := absRoots(orDot(rf.watch))
+	cwd, _ := os.Getwd()
+	rule := runner.Rule{
+		Name:        filepath.Base(argv[0]),
+		Roots:       roots,
+		Run:         []runner.Command{{Argv: argv}},
+		OnBusy:      policy,
+		BusySignal:  syscall.SIGHUP,
+		RunAtStart:  !rf.postpone,
+		Clear:       rf.clear,
+		StopSignal:  syscall.SIGTERM,
+		StopTimeout: 10 * time.Second,
+		Dir:         cwd,
+	}
+	r, err := runner.New([]runner.Rule{rule}, opts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSetup, err)
+	}
+	sess := newSession(r, stderr)
+	sess.expect(1)
+	sess.startWatcher(w)
+	return sess.wait()
+}
+
+// runConfig runs the rules of a vigil.yaml and reloads it when it changes.
+func runConfig(rf ruleFlags, opts runner.Options, stdout, stderr io.Writer) error {
+	path := rf.config
+	if path == "" {
+		path = "vigil.yaml"
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	rules := runnerRules(cfg, rf)
+	r, err := runner.New(rules, opts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSetup, err)
+	}
+	sess := newSession(r, stderr)
+	sess.cfgPath, _ = filepath.Abs(path)
+	sess.rf = rf
+	if err := sess.apply(cfg, true); err != nil {
+		sess.sig.stop()
+		return err
+	}
+	return sess.wait()
+}
+
+// session is one running `vigil`: a runner fed by a watcher, the followers
+// of line rules, and (with a config) a watch on the config file.
+type session struct {
+	r      *runner.Runner
+	stderr io.Writer
+	sig    *signals
+
+	batches chan runner.Batch
+	resc    chan runResult
+
+	mu        sync.Mutex
+	pending   int  // components not yet ready
+	saidReady bool // "ready" printed
+
+	// config mode only
+	cfgPath             string
+	rf                  ruleFlags
+	cfg                 *config.Config
+	stopTree, stopLines context.CancelFunc
+}
+
+type runResult struct {
+	status int
+	err    error
+}
+
+func newSession(r *runner.Runner, stderr io.Writer) *session {
+	s := &session{r: r, stderr: stderr, sig: catchSignals(), batches: make(chan runner.Batch), resc: make(chan runResult, 1)}
+	s.sig.onAgain(r.Kill)
+	go func() {
+		st, err := r.Run(s.sig.ctx, s.batches)
+		s.resc <- runResult{st, err}
+	}()
+	return s
+}
+
+// wait blocks until the runner is done (a signal, or --once) and turns how
+// it ended into an error for exitCode.
+func (s *session) wait() error {
+	res := <-s.resc
+	s.sig.stop()
+	if serr := s.sig.err(); serr != nil {
+		return serr
+	}
+	if res.err != nil {
+		return res.err
+	}
+	if res.status != 0 {
+		return statusError(res.status)
+	}
+	return nil
+}
+
+// startWatcher runs w in the background, forwarding its batches to the
+// runner, until the session ends or the returned cancel is called.
+func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
+	ctx, cancel := context.WithCancel(s.sig.ctx)
+	out := make(chan watcher.Batch)
+	ready := func(st watcher.Stats) {
+		readySummary(s.stderr, st)
+		s.partReady()
+	}
+	go func() {
+		if err := w.Run(ctx, ready, out); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(s.stderr, "vigil: watcher stopped: %v\n", err)
+			s.sig.cancel()
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b := <-out:
+				s.send(ctx, toRunnerBatch(b))
+			}
+		}
+	}()
+	return cancel
+}
+
+// expect adds n components that must report ready before "ready" is printed.
+func (s *session) expect(n int) {
+	s.mu.Lock()
+	s.pending += n
+	s.mu.Unlock()
+}
+
+// partReady records one ready component; the last one prints "ready", once.
+func (s *session) partReady() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending--
+	if s.pending == 0 && !s.saidReady {
+		s.saidReady = true
+		fmt.Fprintln(s.stderr, "ready")
+	}
+}
+
+// send hands a batch to the runner unless the session is over.
+func (s *session) send(ctx context.Context, b runner.Batch) {
+	select {
+	case s.batches <- b:
+	case <-ctx.Done():
+	}
+}
+
+// toRunnerBatch converts a watcher batch into the runner's terms.
+func toRunnerBatch(b watcher.Batch) runner.Batch {
+	rb := runner.Batch{Paths: make([]string, 0, len(b.Changes))}
+	for _, c := range b.Changes {
+		rb.Paths = append(rb.Paths, c.Path)
+	}
+	rb.Events, _ = json.Marshal(b)
+	return rb
+}
+
+// orDot defaults an empty root list to the current directory.
+func orDot(roots []string) []string {
+	if len(roots) == 0 {
+		return []string{"."}
+	}
+	return roots
+}
+
+// colorOK says whether rule prefixes may be coloured: stdout is a terminal
+// and NO_COLOR is unset (https://no-color.org).
+func colorOK(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

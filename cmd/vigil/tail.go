@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"vigil/watcher/follow"
+)
+
+const tailUsage = `
+Usage: vigil tail [flags] FILE|GLOB...
+Follow files by name like tail -F: wait for files that do not exist yet,
+survive rotation (rename+create and copytruncate), truncation and atomic
+replacement, and pick up new files that match a glob. Lines are printed
+whole; with several files a "==> FILE <==" header marks each switch.
+
+Examples:
+  vigil tail /var/log/app.log
+  vigil tail -n 0 --json 'logs/*.log'
+  vigil tail --pid 4242 build.log
+`
+
+// runTail serves `vigil tail`.
+func runTail(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tail", tailUsage, stderr)
+	n := fs.String("n", "10", "start with the last `N` lines; +N starts at line N")
+	asJSON := fs.Bool("json", false, `print {"file","line","offset"} per line`)
+	var pids stringsFlag
+	fs.Var(&pids, "pid", "exit once process `PID` is gone (repeatable: once all are gone)")
+	var poll pollFlag
+	fs.Var(&poll, "poll", "poll with stat instead of kernel notification (`[=INTERVAL]`)")
+	var backend backendFlag
+	fs.Var(&backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
+	grace := fs.Duration("grace", time.Second, "keep reading a rotated-away file for `D`")
+	// Flags may follow the file names, as with tail: parse in rounds.
+	var files []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) == 0 {
+		return usageError("tail needs at least one FILE or GLOB (see 'vigil tail --help')")
+	}
+	opts := follow.Options{Patterns: files, Grace: *grace, Logf: logf(stderr)}
+	if err := parseLines(*n, &opts); err != nil {
+		return err
+	}
+	for _, p := range pids {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			return usageError("--pid wants a process id, got %q", p)
+		}
+		opts.Pids = append(opts.Pids, pid)
+	}
+	opts.Backend, opts.PollInterval = backendOf(backend, poll)
+	f, err := follow.New(opts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSetup, err)
+	}
+	sig := catchSignals()
+	defer sig.stop()
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	pr := follow.NewPrinter(out, *asJSON, len(files) > 1 || hasGlob(files))
+	ready := func() { fmt.Fprintln(stderr, "ready") }
+	err = f.Run(sig.ctx, ready, pr.Print)
+	flushErr := out.Flush()
+	if serr := sig.err(); serr != nil {
+		return serr
+	}
+	if err != nil && isBrokenPipe(err) || flushErr != nil && isBrokenPipe(flushErr) {
+		return nil // the reader went away: as tail, leave quietly
+	}
+	return err
+}
+
+// parseLines reads -n: N (last N lines) or +N (from line N).
+func parseLines(s string, o *follow.Options) error {
+	from := strings.HasPrefix(s, "+")
+	v, err := strconv.ParseInt(strings.TrimPrefix(s, "+"), 10, 64)
+	if err != nil || v < 0 {
+		return usageError("-n wants N or +N, got %q", s)
+	}
+	if from {
+		if v == 0 {
+			v = 1
+		}
+		o.FromLine = v
+		return nil
+	}
+	o.Last = int(v)
+	return nil
+}
+
+// hasGlob says whether any pattern can match more than one file.
+func hasGlob(patterns []string) bool {
+	for _, p := range patterns {
+		if strings.ContainsAny(p, "*?[{") {
+			return true
+		}
+	}
+	return false
+}
+
+// isBrokenPipe recognises a write to a closed pipe.
+func isBrokenPipe(err error) bool {
+	return errors.Is(err, syscall.EPIPE)
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"vigil/watcher"
+)
+
+// newWatcher builds a watcher from the shared watch flags, adding extra
+// excludes. A root that does not exist is a setup error: more likely a typo
+// than something to wait for.
+func newWatcher(wf watchFlags, extraExclude []string, stderr io.Writer) (*watcher.Watcher, error) {
+	roots := []string(wf.watch)
+	if len(roots) == 0 {
+		roots = []string{"."}
+	}
+	abs, err := absRoots(roots)
+	if err != nil {
+		return nil, err
+	}
+	backend, interval := backendOf(wf.backend, wf.poll)
+	w, err := watcher.New(watcher.Options{
+		Roots:          abs,
+		Include:        wf.include,
+		Exclude:        append(append([]string(nil), wf.exclude...), extraExclude...),
+		NoIgnore:       wf.noIgnore,
+		FollowSymlinks: wf.symlinks,
+		Debounce:       wf.debounce,
+		MaxWait:        wf.maxWait,
+		Backend:        backend,
+		PollInterval:   interval,
+		Logf:           logf(stderr),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errSetup, err)
+	}
+	return w, nil
+}
+
+// absRoots cleans roots into absolute paths and checks that they exist.
+func absRoots(roots []string) ([]string, error) {
+	out := make([]string, 0, len(roots))
+	for _, r := range roots {
+		a, err := filepath.Abs(r)
+		if err != nil {
+			return nil, fmt.Errorf("%w: watch path %q: %w", errSetup, r, err)
+		}
+		if _, err := os.Stat(a); err != nil {
+			return nil, fmt.Errorf("%w: watch path %q: %w", errSetup, r, unwrapPath(err))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// unwrapPath drops the *PathError wrapper whose path we already printed.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// logf returns the notice printer handed to the library packages: one line
+// on stderr per notice, prefixed so it stands out from command output.
+func logf(stderr io.Writer) func(string, ...any) {
+	return func(format string, args ...any) {
+		fmt.Fprintf(stderr, "vigil: "+format+"\n", args...)
+	}
+}
