@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -71,15 +72,21 @@ func (f *backendFlag) Set(v string) error {
 	return fmt.Errorf("want auto, kqueue, inotify or poll, got %q", v)
 }
 
-// backend resolves --backend and --poll into what vnode takes.
+// backendOf resolves --backend and --poll into what vnode takes. Without
+// either, $VIGIL_BACKEND (auto, kqueue, inotify or poll) decides, so that a
+// site on a network file system can make polling the default.
 func backendOf(b backendFlag, p pollFlag) (vnode.Backend, time.Duration) {
 	if p.on {
 		return vnode.Poll, p.interval
 	}
-	if b.b == "" {
-		return vnode.Auto, 0
+	if b.b != "" {
+		return b.b, 0
 	}
-	return b.b, 0
+	var env backendFlag
+	if v := os.Getenv("VIGIL_BACKEND"); v != "" && env.Set(v) == nil {
+		return env.b, 0
+	}
+	return vnode.Auto, 0
 }
 
 // watchFlags are the flags shared by events, wait and the ad-hoc runner.
