@@ -1,0 +1,271 @@
+package follow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"vigil/vnode"
+)
+
+// ident names a file by device and inode. The follower holds a descriptor
+// on every file it tracks, so the kernel cannot hand the inode number to a
+// new file while the pair is in use here.
+type ident struct{ dev, ino uint64 }
+
+// fingerprintLen is how much of a file's head is remembered to notice a
+// truncation that was followed by enough writes to pass the old offset
+// before the follower looked again (GNU tail misses this case).
+const fingerprintLen = 64
+
+// readBufSize is the chunk read per system call.
+const readBufSize = 256 << 10
+
+// tfile is one open file the follower reads: the file a name currently
+// means, or a rotated-away file drained during the grace period.
+type tfile struct {
+	name string // absolute name lines are reported under
+	id   vnode.ID
+	f    *os.File
+	ino  ident
+
+	off        int64  // read offset: bytes consumed so far
+	partial    []byte // bytes of a line still waiting for its newline
+	partialOff int64  // offset of partial's first byte
+	fp         []byte // the file's first bytes, up to fingerprintLen, all below off
+
+	draining bool      // no longer what its name means; read until deadline
+	deadline time.Time // end of the grace period while draining
+}
+
+// emitter delivers lines; it is the follower's out with the error kept.
+type emitter func(Line) error
+
+// look reads whatever lies between the offset and EOF, after checking that
+// the file was not truncated behind the offset. It returns the first error
+// from emit unchanged so that the caller can stop at once.
+func (t *tfile) look(fl *Follower) error {
+	fi, err := t.f.Stat()
+	if err != nil {
+		return fmt.Errorf("follow: stat %s: %w", t.name, err)
+	}
+	truncated := fi.Size() < t.off
+	if !truncated && len(t.fp) > 0 {
+		head := fl.fpBuf[:len(t.fp)]
+		n, err := t.f.ReadAt(head, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("follow: read the head of %s: %w", t.name, err)
+		}
+		truncated = !bytes.Equal(head[:n], t.fp)
+	}
+	if truncated {
+		// Whatever was waiting for a newline belongs to the old contents:
+		// deliver it rather than glue it to the new first line.
+		if err := t.flushPartial(fl.out); err != nil {
+			return err
+		}
+		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("follow: rewind truncated %s: %w", t.name, err)
+		}
+		t.off = 0
+		t.fp = t.fp[:0]
+		fl.logf("%s: file truncated", fl.display(t.name))
+	}
+	return t.readToEOF(fl)
+}
+
+// readToEOF reads from the current offset until a read returns nothing.
+func (t *tfile) readToEOF(fl *Follower) error {
+	for {
+		n, err := t.f.Read(fl.readBuf)
+		if n > 0 {
+			if err := t.consume(fl.readBuf[:n], fl.maxLine, fl.out); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return fmt.Errorf("follow: read %s at offset %d: %w", t.name, t.off, err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if len(t.fp) < fingerprintLen && t.off > int64(len(t.fp)) {
+		return t.refreshFingerprint()
+	}
+	return nil
+}
+
+// refreshFingerprint re-reads the head, up to the offset.
+func (t *tfile) refreshFingerprint() error {
+	want := int64(fingerprintLen)
+	if t.off < want {
+		want = t.off
+	}
+	if cap(t.fp) < fingerprintLen {
+		t.fp = make([]byte, 0, fingerprintLen)
+	}
+	buf := t.fp[:want]
+	n, err := t.f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("follow: read the head of %s: %w", t.name, err)
+	}
+	t.fp = buf[:n]
+	return nil
+}
+
+// consume splits freshly read bytes into lines, keeping an unfinished last
+// line for later unless it has grown past maxLine.
+func (t *tfile) consume(b []byte, maxLine int, emit emitter) error {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if len(t.partial) == 0 {
+				t.partialOff = t.off
+			}
+			take := len(b)
+			if room := maxLine - len(t.partial); take > room {
+				take = room
+			}
+			t.partial = append(t.partial, b[:take]...)
+			t.off += int64(take)
+			b = b[take:]
+			if len(t.partial) >= maxLine {
+				if err := t.flushPartial(emit); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if len(t.partial) > 0 && len(t.partial)+i > maxLine {
+			// The newline comes too late for the bound: deliver what
+			// waits, then the rest as its own line below.
+			if err := t.flushPartial(emit); err != nil {
+				return err
+			}
+		}
+		var l Line
+		if len(t.partial) > 0 {
+			t.partial = append(t.partial, b[:i]...)
+			l = Line{File: t.name, Text: string(t.partial), Offset: t.partialOff}
+			t.partial = t.partial[:0]
+		} else {
+			l = Line{File: t.name, Text: string(b[:i]), Offset: t.off}
+		}
+		t.off += int64(i) + 1
+		b = b[i+1:]
+		for len(l.Text) > maxLine {
+			// A line longer than the bound arrived in one read: cut it
+			// the same way a waiting partial line is cut.
+			head := Line{File: l.File, Text: l.Text[:maxLine], Offset: l.Offset}
+			if err := emit(head); err != nil {
+				return err
+			}
+			l.Text = l.Text[maxLine:]
+			l.Offset += int64(maxLine)
+		}
+		if err := emit(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushPartial delivers a waiting partial line as it is.
+func (t *tfile) flushPartial(emit emitter) error {
+	if len(t.partial) == 0 {
+		return nil
+	}
+	l := Line{File: t.name, Text: string(t.partial), Offset: t.partialOff}
+	t.partial = t.partial[:0]
+	return emit(l)
+}
+
+// startOfLastLines returns the offset of the first of the last n lines of
+// f, whose size is size. A final line without a newline counts as a line,
+// as in tail. It scans back at most n*maxLine bytes (so that a huge file
+// without newlines, or a sparse hole, is not read whole) and starts there
+// when it finds too few newlines in that span.
+func startOfLastLines(f *os.File, size int64, n int, maxLine int) (int64, error) {
+	if n <= 0 || size == 0 {
+		return size, nil
+	}
+	limit := int64(n) * int64(maxLine)
+	floor := size - limit
+	if floor < 0 {
+		floor = 0
+	}
+	buf := make([]byte, 64<<10)
+	pos := size
+	// The newline ending the last line does not start a line.
+	need := n
+	first := true
+	for pos > floor {
+		chunk := int64(len(buf))
+		if pos-floor < chunk {
+			chunk = pos - floor
+		}
+		pos -= chunk
+		b := buf[:chunk]
+		if _, err := f.ReadAt(b, pos); err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("follow: read %s at offset %d: %w", f.Name(), pos, err)
+		}
+		if first {
+			first = false
+			if b[len(b)-1] == '\n' {
+				b = b[:len(b)-1]
+			}
+		}
+		for {
+			i := bytes.LastIndexByte(b, '\n')
+			if i < 0 {
+				break
+			}
+			need--
+			if need == 0 {
+				return pos + int64(i) + 1, nil
+			}
+			b = b[:i]
+		}
+	}
+	return floor, nil
+}
+
+// startOfLine returns the offset of line n (1-based) of f, or the offset
+// after the last newline when the file has fewer lines.
+func startOfLine(f *os.File, n int64) (int64, error) {
+	if n <= 1 {
+		return 0, nil
+	}
+	buf := make([]byte, 64<<10)
+	var pos int64
+	skip := n - 1
+	for {
+		m, err := f.ReadAt(buf, pos)
+		b := buf[:m]
+		for len(b) > 0 {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				break
+			}
+			skip--
+			if skip == 0 {
+				return pos + int64(m-len(b)) + int64(i) + 1, nil
+			}
+			b = b[i+1:]
+		}
+		pos += int64(m)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return pos, nil
+			}
+			return 0, fmt.Errorf("follow: read %s at offset %d: %w", f.Name(), pos, err)
+		}
+	}
+}

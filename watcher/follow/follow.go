@@ -1,0 +1,615 @@
+// Package follow follows growing log files by name, the way `tail -F`
+// does, and does better where tail loses lines.
+//
+// A [Follower] watches the directories that may hold the files it was asked
+// for (names or globs), follows every matching regular file through the
+// vnode layer's read events, and re-checks every name once a second as a
+// safety net (as FreeBSD's tail does). It handles:
+//
+//   - rotation by rename: the old file is drained to EOF before the new one
+//     is read from its start, and is still read for a grace period, so lines
+//     the writer appends after logrotate's rename are not lost;
+//   - truncation (copytruncate), also when the file regrew past the old
+//     offset between two looks: a fingerprint of the file's head is
+//     compared, not only the size;
+//   - files and directories that do not exist yet, deletion and
+//     re-creation, atomic replacement;
+//   - globs: each file is followed once by (device, inode), so a rotated
+//     app.log.1 that also matches is not read twice.
+//
+// Lines are delivered whole: a partial last line waits for its newline, up
+// to a bound.
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"vigil/vnode"
+)
+
+// Line is one line read from a followed file.
+type Line struct {
+	File   string // absolute name of the file the line was read from
+	Text   string // the line without its newline
+	Offset int64  // offset of the line's first byte in the file
+}
+
+// Defaults for Options fields left zero.
+const (
+	DefaultLast    = 10
+	DefaultGrace   = time.Second
+	DefaultMaxLine = 1 << 20
+)
+
+// recheckInterval is how often every name is re-checked and every file
+// re-read whatever the kernel said, and how often --pid processes are
+// checked: FreeBSD tail's 1 s.
+const recheckInterval = time.Second
+
+// Options configure a Follower.
+type Options struct {
+	// Patterns are file names or globs (gobwas/glob with '/' as separator
+	// and globstar), relative to the working directory or absolute.
+	Patterns []string
+	// Last is how many lines of each file that exists at start are shown
+	// first, as `tail -n N`. 0 means DefaultLast (10, as tail); a negative
+	// value means none (`-n 0`).
+	Last int
+	// FromLine, when positive, starts files that exist at start at that
+	// line (1-based), as `tail -n +N`, instead of Last.
+	FromLine int64
+	// Grace is how long a file that was rotated away (renamed, replaced or
+	// deleted) is still read; 0 means DefaultGrace.
+	Grace time.Duration
+	// MaxLine bounds a partial line that waits for its newline, and any
+	// line; longer lines are delivered in pieces. 0 means DefaultMaxLine.
+	MaxLine int
+	// Pids, when set, make Run return once all these processes are gone
+	// (checked at least once a second).
+	Pids []int
+	// Backend and PollInterval select the vnode mechanism.
+	Backend      vnode.Backend
+	PollInterval time.Duration
+	// Logf receives notices meant for the user ("app.log: file truncated",
+	// "app.log: replaced, following new file", ...). nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// Follower follows the files named by its Options. Run it once.
+type Follower struct {
+	o    Options
+	pats []*pattern
+	cwd  string
+
+	q   *vnode.Queue
+	out emitter
+
+	dirs    map[string]*dirWatch
+	dirByID map[vnode.ID]*dirWatch
+	byName  map[string]*tfile // what each followed name means now
+	byIdent map[ident]*tfile  // every open file, draining ones too
+	byID    map[vnode.ID]*tfile
+	waiting map[string]bool // literal names already said to be missing
+
+	started bool // the initial scan is done: new files are read from 0
+	maxLine int
+	readBuf []byte
+	fpBuf   []byte
+	graceAt time.Time // when the grace timer is armed for; zero if not
+	ran     bool
+}
+
+// dirWatch is a vnode watch on a directory that may hold matches, or on the
+// deepest existing ancestor of one that does not exist yet.
+type dirWatch struct {
+	path string
+	id   vnode.ID
+	ino  ident
+	seen bool // wanted by the scan in progress
+}
+
+// Timer IDs on the follower's queue.
+const (
+	timerRecheck vnode.ID = 1
+	timerGrace   vnode.ID = 2
+)
+
+// New checks the options and compiles the patterns; nothing is opened
+// before Run.
+func New(o Options) (*Follower, error) {
+	if len(o.Patterns) == 0 {
+		return nil, errors.New("follow: no files to follow")
+	}
+	if o.Last == 0 {
+		o.Last = DefaultLast
+	}
+	if o.FromLine < 0 {
+		return nil, fmt.Errorf("follow: start line %d: must be positive", o.FromLine)
+	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.MaxLine <= 0 {
+		o.MaxLine = DefaultMaxLine
+	}
+	for _, pid := range o.Pids {
+		if pid <= 0 {
+			return nil, fmt.Errorf("follow: pid %d: must be positive", pid)
+		}
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("follow: working directory: %w", err)
+	}
+	f := &Follower{o: o, cwd: cwd, maxLine: o.MaxLine}
+	for _, raw := range o.Patterns {
+		p, err := compilePattern(raw, cwd)
+		if err != nil {
+			return nil, err
+		}
+		f.pats = append(f.pats, p)
+	}
+	return f, nil
+}
+
+// Run follows the files until ctx is done (returning nil), until every
+// process in Options.Pids is gone (nil, after a last read of every file),
+// or until out returns an error, which Run returns at once, unchanged.
+// ready, if not nil, is called once the watches are in place and the
+// initial lines have been delivered. Run calls out from one goroutine.
+func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) error {
+	if f.ran {
+		return errors.New("follow: Run called twice")
+	}
+	f.ran = true
+	q, err := vnode.Open(vnode.Options{Backend: f.o.Backend, PollInterval: f.o.PollInterval})
+	if err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	f.q = q
+	defer q.Close()
+	stop := context.AfterFunc(ctx, func() { q.Close() })
+	defer stop()
+
+	f.out = out
+	f.dirs = make(map[string]*dirWatch)
+	f.dirByID = make(map[vnode.ID]*dirWatch)
+	f.byName = make(map[string]*tfile)
+	f.byIdent = make(map[ident]*tfile)
+	f.byID = make(map[vnode.ID]*tfile)
+	f.waiting = make(map[string]bool)
+	f.readBuf = make([]byte, readBufSize)
+	f.fpBuf = make([]byte, fingerprintLen)
+
+	if err := f.scan(); err != nil {
+		return f.stopErr(ctx, err)
+	}
+	f.started = true
+	if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
+		return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
+	}
+	if len(f.o.Pids) > 0 && !f.anyAlive() {
+		return f.stopErr(ctx, f.lookAll())
+	}
+	if ready != nil {
+		ready()
+	}
+
+	var buf []vnode.Event
+	for {
+		buf, err = q.Wait(buf[:0])
+		if err != nil {
+			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("follow: wait for changes: %w", err)
+		}
+		rescan := false
+		for _, ev := range buf {
+			switch ev.Kind {
+			case vnode.KindRead:
+				if t := f.byID[ev.ID]; t != nil {
+					if err := t.look(f); err != nil {
+						return f.stopErr(ctx, err)
+					}
+				}
+			case vnode.KindNote:
+				if d := f.dirByID[ev.ID]; d != nil {
+					// A child written in place is the followed file's own
+					// business (its read events); anything else may change
+					// what the names mean.
+					if ev.Name == "" || ev.Op != vnode.ChildNone {
+						rescan = true
+					}
+					continue
+				}
+				if t := f.byID[ev.ID]; t != nil {
+					if err := t.look(f); err != nil {
+						return f.stopErr(ctx, err)
+					}
+					if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
+						rescan = true
+					}
+				}
+			case vnode.KindOverflow:
+				rescan = true
+				if err := f.lookAll(); err != nil {
+					return f.stopErr(ctx, err)
+				}
+			case vnode.KindTimer:
+				switch ev.ID {
+				case timerRecheck:
+					rescan = true
+					if err := f.lookAll(); err != nil {
+						return f.stopErr(ctx, err)
+					}
+					if len(f.o.Pids) > 0 && !f.anyAlive() {
+						return f.stopErr(ctx, f.lookAll())
+					}
+					if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
+						return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
+					}
+				case timerGrace:
+					f.graceAt = time.Time{}
+					if err := f.expire(time.Now()); err != nil {
+						return f.stopErr(ctx, err)
+					}
+				}
+			}
+		}
+		if rescan {
+			if err := f.scan(); err != nil {
+				return f.stopErr(ctx, err)
+			}
+		}
+	}
+}
+
+// stopErr turns a failure caused by the queue closing under us once ctx is
+// done (closed files, ErrClosed) into the clean nil return.
+func (f *Follower) stopErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (f *Follower) anyAlive() bool {
+	return slices.ContainsFunc(f.o.Pids, alive)
+}
+
+func (f *Follower) logf(format string, args ...any) {
+	if f.o.Logf != nil {
+		f.o.Logf(format, args...)
+	}
+}
+
+// display shortens an absolute name to what the user typed, roughly: the
+// path relative to the working directory when the file lies below it.
+func (f *Follower) display(name string) string {
+	if rel, err := filepath.Rel(f.cwd, name); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return rel
+	}
+	return name
+}
+
+// lookAll reads every open file.
+func (f *Follower) lookAll() error {
+	for _, t := range f.byIdent {
+		if err := t.look(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan brings the directory watches and the followed files in line with
+// what the file system holds now. It places each watch before listing the
+// directory, so that a file created in between is seen one way or the
+// other.
+func (f *Follower) scan() error {
+	for _, d := range f.dirs {
+		d.seen = false
+	}
+	matched := make(map[string]ident)
+	var order []string
+	for _, p := range f.pats {
+		if !f.watchChain(p.base) {
+			if p.literal && !f.started && !f.waiting[p.abs] {
+				f.waiting[p.abs] = true
+				f.logf("%s: not found; waiting for it to appear", f.display(p.abs))
+			}
+			continue
+		}
+		if p.literal {
+			f.consider(p.abs, matched, &order, p.literal)
+			continue
+		}
+		f.walk(p, p.base, 0, matched, &order)
+	}
+	for path, d := range f.dirs {
+		if !d.seen {
+			f.q.Remove(d.id)
+			delete(f.dirs, path)
+			delete(f.dirByID, d.id)
+		}
+	}
+	return f.reconcile(matched, order)
+}
+
+// watchChain watches dir if it exists and reports true; otherwise it
+// watches the deepest ancestor that exists, to learn when the next
+// component appears, and reports false.
+func (f *Follower) watchChain(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil && fi.IsDir() {
+			ok := f.watchDir(d, fi)
+			return ok && d == dir
+		}
+		if d == "/" || d == "." {
+			return false
+		}
+	}
+}
+
+// watchDir makes sure directory path is watched, replacing a watch that is
+// on a directory the path no longer names. It reports whether the watch is
+// in place.
+func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
+	id, _ := identOf(fi)
+	if d := f.dirs[path]; d != nil {
+		if d.ino == id {
+			d.seen = true
+			return true
+		}
+		f.q.Remove(d.id)
+		delete(f.dirs, path)
+		delete(f.dirByID, d.id)
+	}
+	wid, err := f.q.Watch(path)
+	if err != nil {
+		var le *vnode.LimitError
+		if !errors.As(err, &le) || !le.Polled {
+			f.logf("%s: cannot watch directory: %v; will retry", f.display(path), err)
+			return false
+		}
+		f.logf("%v", err)
+	}
+	// Stat again after the watch is placed: a directory replaced in
+	// between gets the new identity, and the next scan replaces the watch.
+	if fi2, err := os.Stat(path); err == nil {
+		id, _ = identOf(fi2)
+	}
+	d := &dirWatch{path: path, id: wid, ino: id, seen: true}
+	f.dirs[path] = d
+	f.dirByID[wid] = d
+	return true
+}
+
+// walk lists dir (depth levels below the pattern's base) for matches and
+// subdirectories that may hold matches.
+func (f *Follower) walk(p *pattern, dir string, depth int, matched map[string]ident, order *[]string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		full := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			if p.descend(depth, e.Name()) {
+				if fi, err := os.Stat(full); err == nil && fi.IsDir() && f.watchDir(full, fi) {
+					f.walk(p, full, depth+1, matched, order)
+				}
+			}
+			continue
+		}
+		if p.match(full) {
+			f.consider(full, matched, order, false)
+		}
+	}
+}
+
+// consider adds name to the matches when it is a regular file (following
+// symlinks, as tail does).
+func (f *Follower) consider(name string, matched map[string]ident, order *[]string, literal bool) {
+	if _, ok := matched[name]; ok {
+		return
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		if literal && !f.waiting[name] {
+			f.waiting[name] = true
+			f.logf("%s: not a regular file; waiting for one to take its name", f.display(name))
+		}
+		return
+	}
+	id, ok := identOf(fi)
+	if !ok {
+		return
+	}
+	matched[name] = id
+	*order = append(*order, name)
+}
+
+// reconcile makes byName match the names found: it keeps files whose name
+// still means them, moves a known file to the name it now has (no re-read),
+// opens new files, and retires files whose name went away or now means
+// another file.
+func (f *Follower) reconcile(matched map[string]ident, order []string) error {
+	// Retire first, draining each old file to EOF, so that its last lines
+	// come before the first lines of what replaced it.
+	for name, t := range f.byName {
+		id, ok := matched[name]
+		if ok && id == t.ino {
+			continue
+		}
+		delete(f.byName, name)
+		if ok {
+			if known := f.byIdent[id]; known == nil {
+				f.logf("%s: replaced, following new file", f.display(name))
+			}
+		} else {
+			stillNamed := false
+			for _, mid := range matched {
+				if mid == t.ino {
+					stillNamed = true
+				}
+			}
+			if !stillNamed {
+				f.logf("%s: removed", f.display(name))
+			}
+		}
+		if err := f.retire(t); err != nil {
+			return err
+		}
+	}
+	for _, name := range order {
+		id := matched[name]
+		if t := f.byName[name]; t != nil {
+			continue
+		}
+		if t := f.byIdent[id]; t != nil {
+			// Known under another name (renamed into a matching name, or
+			// a rotated file that also matches): keep reading where we
+			// are, under the name it has now.
+			if f.byName[t.name] == t {
+				delete(f.byName, t.name)
+			}
+			t.name = name
+			t.draining = false
+			f.byName[name] = t
+			continue
+		}
+		if err := f.open(name); err != nil {
+			return err
+		}
+	}
+	f.armGrace()
+	return nil
+}
+
+// open starts following name, read from its start, or, during the initial
+// scan, from where Last or FromLine say.
+func (f *Follower) open(name string) error {
+	wid, file, err := f.q.Follow(name)
+	if err != nil {
+		var le *vnode.LimitError
+		if !errors.As(err, &le) || !le.Polled {
+			if !errors.Is(err, os.ErrNotExist) {
+				f.logf("%s: cannot open: %v; will retry", f.display(name), err)
+			}
+			return nil
+		}
+		f.logf("%v", err)
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		f.q.Remove(wid)
+		return nil
+	}
+	id, _ := identOf(fi)
+	if t := f.byIdent[id]; t != nil {
+		// The name changed between the scan and the open, to a file we
+		// already follow: keep the one we have.
+		f.q.Remove(wid)
+		return nil
+	}
+	t := &tfile{name: name, id: wid, f: file, ino: id}
+	if f.started {
+		if f.waiting[name] {
+			delete(f.waiting, name)
+		}
+		f.logf("%s: appeared, following", f.display(name))
+	} else {
+		delete(f.waiting, name)
+		var start int64
+		switch {
+		case f.o.FromLine > 0:
+			start, err = startOfLine(file, f.o.FromLine)
+		case f.o.Last < 0:
+			start = fi.Size()
+		default:
+			start, err = startOfLastLines(file, fi.Size(), f.o.Last, f.maxLine)
+		}
+		if err != nil {
+			f.q.Remove(wid)
+			return err
+		}
+		if _, err := file.Seek(start, 0); err != nil {
+			f.q.Remove(wid)
+			return fmt.Errorf("follow: seek %s to %d: %w", name, start, err)
+		}
+		t.off = start
+		if err := t.refreshFingerprint(); err != nil {
+			f.q.Remove(wid)
+			return err
+		}
+	}
+	f.byName[name] = t
+	f.byIdent[id] = t
+	f.byID[wid] = t
+	return t.look(f)
+}
+
+// retire drains t to EOF and keeps it open for the grace period, for lines
+// its writer appends before it notices the rotation.
+func (f *Follower) retire(t *tfile) error {
+	if err := t.look(f); err != nil {
+		return err
+	}
+	t.draining = true
+	t.deadline = time.Now().Add(f.o.Grace)
+	return nil
+}
+
+// expire closes the draining files whose grace period is over, after a last
+// read, and re-arms the grace timer for the others.
+func (f *Follower) expire(now time.Time) error {
+	for id, t := range f.byIdent {
+		if !t.draining || t.deadline.After(now) {
+			continue
+		}
+		if err := t.look(f); err != nil {
+			return err
+		}
+		if err := t.flushPartial(f.out); err != nil {
+			return err
+		}
+		f.q.Remove(t.id)
+		delete(f.byIdent, id)
+		delete(f.byID, t.id)
+	}
+	f.armGrace()
+	return nil
+}
+
+// armGrace sets the grace timer for the earliest draining deadline.
+func (f *Follower) armGrace() {
+	var next time.Time
+	for _, t := range f.byIdent {
+		if t.draining && (next.IsZero() || t.deadline.Before(next)) {
+			next = t.deadline
+		}
+	}
+	if next.IsZero() || next.Equal(f.graceAt) {
+		return
+	}
+	d := time.Until(next)
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	if err := f.q.SetTimer(timerGrace, d); err == nil {
+		f.graceAt = next
+	}
+}
