@@ -1,0 +1,201 @@
+// Package config reads vigil.yaml into a validated [Config].
+//
+// The file is decoded into a yaml.Node tree and walked by hand, so that every
+// problem is reported with the line and column it was found at, and all
+// problems are reported at once, as a [*Error]. Nothing is left to be
+// validated later: globs are compiled, durations and signals parsed, regular
+// expressions compiled, and rule names and their `after` references checked
+// (including for cycles) before Parse returns.
+//
+// # Paths and globs
+//
+// Relative paths (watch roots, followed files) are relative to the config
+// file's directory and are made absolute. Globs in match, exclude and ignore
+// are relative to a watch root and are matched with [CompileGlob]'s
+// semantics: '*' and '?' stop at '/', and "**/" matches zero or more
+// directories. A leading "./" is dropped and a trailing "/" means everything
+// below that directory.
+//
+// # Extensions
+//
+// Top-level keys starting with "x-" are ignored, so that a file can hold
+// YAML anchors for reuse; merge keys ("<<: *defaults") are honoured inside
+// mappings.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// Defaults, for keys that are left out.
+const (
+	// DefaultDebounce is the quiet period before a batch is delivered: long
+	// enough to cover an editor's save (write temp file, rename) and a
+	// formatter run, short enough to feel instant.
+	DefaultDebounce = 50 * time.Millisecond
+	// DefaultMaxWait caps how long a batch may be held back by changes that
+	// never pause, such as a growing log file.
+	DefaultMaxWait = time.Second
+	// DefaultStopTimeout is how long a stopping command gets between its
+	// stop signal and SIGKILL; servers commonly drain within a few seconds.
+	DefaultStopTimeout = 10 * time.Second
+	// DefaultStopSignal asks a command to stop.
+	DefaultStopSignal = syscall.SIGTERM
+	// DefaultBusySignal is sent by on_busy: signal when busy_signal is left
+	// out; by convention SIGHUP makes a daemon reload.
+	DefaultBusySignal = syscall.SIGHUP
+)
+
+// The on_busy policies: what a rule does with changes that arrive while its
+// command runs.
+const (
+	OnBusyQueue   = "queue"   // run once more afterwards, with everything that changed meanwhile
+	OnBusyRestart = "restart" // stop the command and start it again
+	OnBusySignal  = "signal"  // send BusySignal to the command
+	OnBusyIgnore  = "ignore"  // drop the changes
+)
+
+// Config is a validated vigil.yaml.
+type Config struct {
+	// Path is the absolute path of the file the config came from.
+	Path string
+	// Watch holds the roots to watch, absolute and clean. Default: the
+	// config file's directory.
+	Watch []string
+	// Ignore holds extra exclude globs, relative to a root, applied to every
+	// rule on top of .gitignore and the default ignores.
+	Ignore []string
+	// Gitignore says whether .gitignore files and vigil's default ignores
+	// apply. Default true.
+	Gitignore bool
+	// Debounce is the quiet period that ends a batch; MaxWait caps a batch's
+	// age. Defaults DefaultDebounce and DefaultMaxWait.
+	Debounce, MaxWait time.Duration
+	// Rules in file order; never empty.
+	Rules []Rule
+}
+
+// Rule is one entry under rules: what to watch (or follow) and what to run.
+type Rule struct {
+	// Name is unique within the config; made of letters, digits, '-', '_'
+	// and '.'.
+	Name string
+	// Match holds globs relative to a root selecting the changes this rule
+	// runs for; empty means every change that is not ignored. Exclude
+	// removes changes from Match. Both are empty for a line rule.
+	Match, Exclude []string
+	// Run holds shell command strings (run with sh -c), run in order,
+	// stopping at the first failure. Never empty; no entry is blank.
+	Run []string
+	// OnBusy is one of the OnBusy constants. Default OnBusyQueue, or
+	// OnBusyRestart for a daemon.
+	OnBusy string
+	// BusySignal is sent when OnBusy is OnBusySignal; 0 otherwise.
+	BusySignal syscall.Signal
+	// RunAtStart says whether the rule runs once at launch. Default true,
+	// but false for a line rule (it has no line to report at launch).
+	RunAtStart bool
+	// Timeout limits each run; 0 means none.
+	Timeout time.Duration
+	// Clear clears the terminal before each run.
+	Clear bool
+	// Daemon marks a long-running command: started at launch, restarted
+	// (or signalled, with on_busy: signal) on change.
+	Daemon bool
+	// StopSignal asks the command's process group to stop; StopTimeout
+	// later the group is killed. Defaults DefaultStopSignal and
+	// DefaultStopTimeout.
+	StopSignal  syscall.Signal
+	StopTimeout time.Duration
+	// After names rules whose run for the same batch must succeed before
+	// this rule runs. Every name exists, is a file rule and no cycle forms.
+	After []string
+	// Follow, for a line rule, holds the files or globs of files to follow,
+	// absolute and clean. Empty for a file rule.
+	Follow []string
+	// Line selects the followed lines that trigger the rule; non-nil
+	// exactly when Follow is not empty.
+	Line *regexp.Regexp
+	// Dir is the command's working directory: the config file's directory.
+	Dir string
+	// Pos is where the rule starts in the file, for messages.
+	Pos Pos
+}
+
+// IsLineRule reports whether r follows files rather than watching the tree.
+func (r Rule) IsLineRule() bool { return len(r.Follow) > 0 }
+
+// Equal reports whether r and o define the same rule, so that a reload can
+// leave it running. Pos is not compared: moving a rule in the file does not
+// change what it does.
+func (r Rule) Equal(o Rule) bool {
+	lineEq := (r.Line == nil) == (o.Line == nil) &&
+		(r.Line == nil || r.Line.String() == o.Line.String())
+	return lineEq &&
+		r.Name == o.Name &&
+		slices.Equal(r.Match, o.Match) &&
+		slices.Equal(r.Exclude, o.Exclude) &&
+		slices.Equal(r.Run, o.Run) &&
+		r.OnBusy == o.OnBusy &&
+		r.BusySignal == o.BusySignal &&
+		r.RunAtStart == o.RunAtStart &&
+		r.Timeout == o.Timeout &&
+		r.Clear == o.Clear &&
+		r.Daemon == o.Daemon &&
+		r.StopSignal == o.StopSignal &&
+		r.StopTimeout == o.StopTimeout &&
+		slices.Equal(r.After, o.After) &&
+		slices.Equal(r.Follow, o.Follow) &&
+		r.Dir == o.Dir
+}
+
+// Load reads and parses the config file at path. A missing or empty file is
+// an error that says how to create one. Every error is a [*Error]; one for a
+// missing file also matches fs.ErrNotExist.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		msg := fmt.Sprintf("cannot read the config: %v", unwrapPathErr(err))
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = "no such file; run \"vigil init\" to write a commented starter vigil.yaml"
+		}
+		return nil, &Error{File: path, Issues: []Issue{{Msg: msg}}, Err: err}
+	}
+	return Parse(path, data)
+}
+
+// unwrapPathErr drops the *fs.PathError wrapping, whose operation and path
+// would repeat what the message already says.
+func unwrapPathErr(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Init writes [Starter] to path. It never overwrites: if path exists, the
+// error says so (and matches fs.ErrExist).
+func Init(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists; not overwriting it: %w", path, fs.ErrExist)
+		}
+		return fmt.Errorf("writing starter config: %w", err)
+	}
+	_, werr := f.WriteString(Starter)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		// Leave no half-written file behind: the next init would refuse it.
+		os.Remove(path)
+		return fmt.Errorf("writing starter config %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,964 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/glob"
+	"go.yaml.in/yaml/v3"
+)
+
+// Parse parses and validates a config. name is used in error messages (as
+// given) and, made absolute, as Config.Path; relative paths in the config are
+// resolved against its directory. Parse reads no files. Every problem found
+// is reported in one [*Error].
+func Parse(name string, data []byte) (cfg *Config, err error) {
+	abs, aerr := filepath.Abs(name)
+	if aerr != nil {
+		abs = filepath.Clean(name)
+	}
+	p := &parser{name: name, dir: filepath.Dir(abs)}
+	defer func() {
+		// The decoder is third-party code fed arbitrary bytes; a panic in
+		// it must still come out as a positioned config error.
+		if v := recover(); v != nil {
+			cfg, err = nil, &Error{File: name, Issues: []Issue{{Pos{1, 1}, fmt.Sprintf("cannot parse the file as YAML: %v", v)}}}
+		}
+	}()
+	cfg = p.parse(data)
+	cfg.Path = abs
+	if len(p.issues) > 0 {
+		return nil, p.err()
+	}
+	return cfg, nil
+}
+
+// parser collects issues while walking one file.
+type parser struct {
+	name   string
+	dir    string
+	issues []Issue
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.issues = append(p.issues, Issue{Pos: nodePos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+func nodePos(n *yaml.Node) Pos {
+	if n == nil || n.Line <= 0 {
+		return Pos{1, 1}
+	}
+	col := n.Column
+	if col <= 0 {
+		col = 1
+	}
+	return Pos{n.Line, col}
+}
+
+// err sorts the issues by position (keeping discovery order among equals)
+// and drops exact repeats, which aliases can cause.
+func (p *parser) err() *Error {
+	is := slices.Clone(p.issues)
+	slices.SortStableFunc(is, func(a, b Issue) int {
+		switch {
+		case a.Pos.before(b.Pos):
+			return -1
+		case b.Pos.before(a.Pos):
+			return 1
+		}
+		return 0
+	})
+	is = slices.Compact(is)
+	return &Error{File: p.name, Issues: is}
+}
+
+func (p *parser) parse(data []byte) *Config {
+	cfg := &Config{
+		Watch:     []string{p.dir},
+		Gitignore: true,
+		Debounce:  DefaultDebounce,
+		MaxWait:   DefaultMaxWait,
+	}
+	root, ok := p.decode(data)
+	if !ok {
+		return cfg
+	}
+	if root == nil || isNull(root) {
+		p.issues = append(p.issues, Issue{Pos{1, 1}, `the config is empty: add at least one rule under "rules:" (or delete the file and run "vigil init" to write a commented starter)`})
+		return cfg
+	}
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "expected a mapping of settings (watch, rules, ...), found %s", describe(root))
+		return cfg
+	}
+
+	var rulesNode, debounceNode, maxWaitNode *yaml.Node
+	for _, kv := range p.pairs(root, "") {
+		k, v := kv.key, kv.val
+		switch k.Value {
+		case "watch":
+			if items, ok := p.list(v, "watch", "a path or a list of paths"); ok {
+				cfg.Watch = p.watchRoots(v, items)
+			}
+		case "ignore":
+			if items, ok := p.list(v, "ignore", "a glob or a list of globs"); ok {
+				cfg.Ignore = p.relGlobs("ignore", items, "")
+				for _, it := range items {
+					if norm, _, _ := normalizeRelGlob(it.s); norm == "**" {
+						p.errorf(it.n, "ignore: %s ignores every file; leave it out, or list what to ignore", quote(it.s))
+					}
+				}
+			}
+		case "gitignore":
+			p.boolean(v, "gitignore", "", &cfg.Gitignore)
+		case "debounce":
+			if d, ok := p.duration(v, "debounce", ""); ok {
+				if d == 0 {
+					p.errorf(v, "debounce: must be more than 0")
+				} else {
+					cfg.Debounce, debounceNode = d, v
+				}
+			}
+		case "max_wait":
+			if d, ok := p.duration(v, "max_wait", ""); ok {
+				if d == 0 {
+					p.errorf(v, "max_wait: must be more than 0")
+				} else {
+					cfg.MaxWait, maxWaitNode = d, v
+				}
+			}
+		case "rules":
+			rulesNode = v
+		default:
+			if strings.HasPrefix(k.Value, "x-") {
+				continue // an extension key, e.g. a home for YAML anchors
+			}
+			p.unknownKey(k, "", topKeys, ruleKeys, topAliases)
+		}
+	}
+	if cfg.MaxWait < cfg.Debounce {
+		at := debounceNode
+		if at == nil {
+			at = maxWaitNode
+		}
+		p.errorf(at, "debounce (%v) is longer than max_wait (%v), so batches would always wait max_wait; shorten debounce or raise max_wait", cfg.Debounce, cfg.MaxWait)
+	}
+	cfg.Rules = p.rules(root, rulesNode)
+	return cfg
+}
+
+// decode parses the YAML text into its one document's root node. It reports
+// syntax errors and extra documents; ok is false when nothing can be walked.
+func (p *parser) decode(data []byte) (root *yaml.Node, ok bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, true // nothing but comments and blank lines
+		}
+		p.syntaxError(data, err)
+		return nil, false
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.errorf(&next, "a second YAML document; vigil.yaml holds exactly one (remove the \"---\" line)")
+	case !errors.Is(err, io.EOF):
+		p.syntaxError(data, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, true
+	}
+	return resolve(doc.Content[0]), true
+}
+
+// syntaxError reports a YAML syntax error. The decoder gives only a line, and
+// often that of the enclosing block rather than of the mistake, so the line
+// is found again as the first line at which the file, cut after it, fails
+// with the same message; the column is that line's first non-blank character.
+func (p *parser) syntaxError(data []byte, err error) {
+	msg := err.Error()
+	line := 0
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, perr := fmt.Sscanf(num, "%d", &line); perr != nil || n != 1 {
+				line = 0
+			} else {
+				msg = tail
+			}
+		}
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if l := firstFailingLine(lines, msg); l > 0 {
+		line = l
+	}
+	if line <= 0 || line > len(lines) {
+		line = 1
+	}
+	text := ""
+	if line <= len(lines) {
+		text = strings.TrimRight(lines[line-1], "\r\n")
+	}
+	col := 1
+	for col <= len(text) && (text[col-1] == ' ') {
+		col++
+	}
+	if col <= len(text) && text[col-1] == '\t' && !strings.Contains(msg, "tab") {
+		msg += " (a tab indents this line; YAML indents with spaces only)"
+	}
+	if col > len(text) {
+		col = 1
+	}
+	p.issues = append(p.issues, Issue{Pos{line, col}, "invalid YAML: " + msg})
+}
+
+// maxRescanLines bounds the quadratic search in firstFailingLine; configs
+// are far shorter, and a longer file just gets the decoder's own line.
+const maxRescanLines = 2000
+
+// firstFailingLine returns the first n such that lines[:n] fails to decode
+// with message msg (without its "yaml: line N: " prefix), or 0.
+func firstFailingLine(lines []string, msg string) int {
+	if len(lines) > maxRescanLines {
+		return 0
+	}
+	var prefix strings.Builder
+	for i, l := range lines {
+		prefix.WriteString(l)
+		err := decodeAll(prefix.String())
+		if err == nil {
+			continue
+		}
+		m := strings.TrimPrefix(err.Error(), "yaml: ")
+		if rest, ok := strings.CutPrefix(m, "line "); ok {
+			if _, tail, ok := strings.Cut(rest, ": "); ok {
+				m = tail
+			}
+		}
+		if m == msg {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func decodeAll(s string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.AliasNode {
+		return nil
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// describe names what a node is, for "expected X, found Y" messages.
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:37] + "..."
+		}
+		return quote(v)
+	}
+	return "an alias"
+}
+
+// quote puts a value the user wrote in double quotes, escaping only what
+// would make it ambiguous; unlike %q it leaves backslashes alone, so globs
+// and regular expressions read as written.
+func quote(s string) string {
+	for _, r := range s {
+		if r == '"' || r < ' ' || r == 0x7f || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
+}
+
+// pair is one key and its (alias-resolved) value in a mapping.
+type pair struct{ key, val *yaml.Node }
+
+// pairs lists a mapping's entries, with merge keys ("<<") expanded and
+// explicit keys winning over merged ones. It reports keys that are not
+// plain scalars and keys given twice. ctx prefixes messages ("rule "x": ").
+func (p *parser) pairs(m *yaml.Node, ctx string) []pair {
+	var out []pair
+	seen := map[string]*yaml.Node{}
+	var merged []pair
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := resolve(m.Content[i]), resolve(m.Content[i+1])
+		if k == nil || v == nil {
+			p.errorf(m.Content[i], "%san alias that refers to itself", ctx)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "%sa key must be a word, found %s", ctx, describe(k))
+			continue
+		}
+		if k.Tag == "!!merge" {
+			merged = append(merged, p.mergeSource(v, ctx, 0)...)
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			p.errorf(k, "%sduplicate key %q (first at line %d)", ctx, k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		out = append(out, pair{k, v})
+	}
+	for _, kv := range merged {
+		if _, ok := seen[kv.key.Value]; !ok {
+			seen[kv.key.Value] = kv.key
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// mergeSource returns the entries a merge key brings in: a mapping, or a list
+// of mappings where earlier ones win.
+func (p *parser) mergeSource(v *yaml.Node, ctx string, depth int) []pair {
+	if depth > 10 {
+		p.errorf(v, "%smerge keys nested too deeply", ctx)
+		return nil
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		return p.pairs(v, ctx)
+	case yaml.SequenceNode:
+		var out []pair
+		have := map[string]bool{}
+		for _, item := range v.Content {
+			item = resolve(item)
+			if item == nil || item.Kind != yaml.MappingNode {
+				p.errorf(v, "%s\"<<\" merges mappings, found %s", ctx, describe(item))
+				continue
+			}
+			for _, kv := range p.mergeSource(item, ctx, depth+1) {
+				if !have[kv.key.Value] {
+					have[kv.key.Value] = true
+					out = append(out, kv)
+				}
+			}
+		}
+		return out
+	}
+	p.errorf(v, "%s\"<<\" merges mappings, found %s", ctx, describe(v))
+	return nil
+}
+
+// The keys each level accepts, and the words people bring from other tools
+// for them (the alias maps), used to suggest a key for an unknown one.
+var (
+	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
+	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
+		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
+		"after", "follow", "line"}
+	topAliases = map[string]string{
+		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
+		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
+		"no_ignore": "gitignore: false", "use_gitignore": "gitignore", "vcs_ignore": "gitignore",
+		"delay": "debounce", "quiet": "debounce", "throttle": "debounce", "wait": "debounce",
+		"maxwait": "max_wait", "max_delay": "max_wait",
+		"rule": "rules", "tasks": "rules", "commands": "rules", "jobs": "rules", "hooks": "rules",
+	}
+	ruleAliases = map[string]string{
+		"command": "run", "commands": "run", "cmd": "run", "exec": "run", "script": "run", "shell": "run", "do": "run",
+		"patterns": "match", "pattern": "match", "glob": "match", "globs": "match", "include": "match", "files": "match", "paths": "match", "matches": "match",
+		"ignore": "exclude", "excludes": "exclude", "skip": "exclude",
+		"restart": "on_busy: restart", "onbusy": "on_busy", "busy": "on_busy", "policy": "on_busy",
+		"signal": "busy_signal", "reload_signal": "busy_signal",
+		"postpone": "run_at_start: false", "initial": "run_at_start", "start": "run_at_start", "run_on_start": "run_at_start",
+		"clear_screen": "clear", "cls": "clear",
+		"server": "daemon", "background": "daemon", "long_running": "daemon", "service": "daemon",
+		"kill_signal": "stop_signal", "term_signal": "stop_signal",
+		"kill_timeout": "stop_timeout", "grace": "stop_timeout", "grace_period": "stop_timeout",
+		"depends_on": "after", "depends": "after", "needs": "after", "requires": "after", "deps": "after",
+		"tail": "follow", "logs": "follow", "log": "follow", "files_to_follow": "follow",
+		"regex": "line", "regexp": "line", "grep": "line", "lines": "line",
+		"title": "name", "id": "name",
+		"duration": "timeout", "time_limit": "timeout",
+	}
+)
+
+// unknownKey reports a key the level does not accept, suggesting the key
+// meant, or saying where a key of the other level belongs.
+func (p *parser) unknownKey(k *yaml.Node, ctx string, keys, otherKeys []string, aliases map[string]string) {
+	if slices.Contains(otherKeys, k.Value) {
+		if ctx == "" {
+			p.errorf(k, "unknown key %q: it is a rule setting; put it in a rule under \"rules:\"", k.Value)
+		} else {
+			p.errorf(k, "%sunknown key %q: it is a top-level setting, not a rule setting", ctx, k.Value)
+		}
+		return
+	}
+	if s := suggest(k.Value, keys, aliases); s != "" {
+		p.errorf(k, "%sunknown key %q (did you mean %q?)", ctx, k.Value, s)
+		return
+	}
+	p.errorf(k, "%sunknown key %q (known keys: %s)", ctx, k.Value, strings.Join(keys, ", "))
+}
+
+// item is one string from a string-or-list value, with its node.
+type item struct {
+	s string
+	n *yaml.Node
+}
+
+// strings reads a value that is a string or a list of strings. A null value
+// gives no items. ok is false when the value has the wrong shape (already
+// reported).
+func (p *parser) list(v *yaml.Node, key, want string) (items []item, ok bool) {
+	switch {
+	case isNull(v):
+		return nil, true
+	case v.Kind == yaml.ScalarNode:
+		return []item{{v.Value, v}}, true
+	case v.Kind == yaml.SequenceNode:
+		ok = true
+		for _, e := range v.Content {
+			r := resolve(e)
+			if r == nil || r.Kind != yaml.ScalarNode || isNull(r) {
+				p.errorf(e, "%s: expected %s, found %s in the list", key, want, describe(r))
+				ok = false
+				continue
+			}
+			items = append(items, item{r.Value, r})
+		}
+		return items, ok
+	}
+	p.errorf(v, "%s: expected %s, found %s", key, want, describe(v))
+	return nil, false
+}
+
+// scalar reads a single string value.
+func (p *parser) scalar(v *yaml.Node, key, ctx, want string) (string, bool) {
+	if v.Kind != yaml.ScalarNode || isNull(v) {
+		p.errorf(v, "%s%s: expected %s, found %s", ctx, key, want, describe(v))
+		return "", false
+	}
+	return v.Value, true
+}
+
+func (p *parser) boolean(v *yaml.Node, key, ctx string, dst *bool) bool {
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+		p.errorf(v, "%s%s: expected true or false, found %s", ctx, key, describe(v))
+		return false
+	}
+	var b bool
+	if err := v.Decode(&b); err != nil {
+		p.errorf(v, "%s%s: expected true or false, found %s", ctx, key, describe(v))
+		return false
+	}
+	*dst = b
+	return true
+}
+
+// duration reads a Go duration ("50ms", "1m30s"); "0" is allowed, negative
+// values are not.
+func (p *parser) duration(v *yaml.Node, key, ctx string) (time.Duration, bool) {
+	s, ok := p.scalar(v, key, ctx, "a duration like 50ms or 1s")
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		if v.Tag == "!!int" || v.Tag == "!!float" {
+			p.errorf(v, "%s%s: %q has no unit; write %sms or %ss", ctx, key, s, s, s)
+		} else {
+			p.errorf(v, "%s%s: invalid duration %q; use a number and a unit, like 50ms, 1s or 2m", ctx, key, s)
+		}
+		return 0, false
+	}
+	if d < 0 {
+		p.errorf(v, "%s%s: %v is negative", ctx, key, d)
+		return 0, false
+	}
+	return d, true
+}
+
+func (p *parser) signal(v *yaml.Node, key, ctx string) (syscall.Signal, bool) {
+	s, ok := p.scalar(v, key, ctx, "a signal name like SIGTERM")
+	if !ok {
+		return 0, false
+	}
+	sig, err := ParseSignal(s)
+	if err != nil {
+		p.errorf(v, "%s%s: %v", ctx, key, err)
+		return 0, false
+	}
+	return sig, true
+}
+
+// watchRoots makes the roots absolute, relative to the config's directory.
+func (p *parser) watchRoots(v *yaml.Node, items []item) []string {
+	if len(items) == 0 {
+		p.errorf(v, "watch: empty; leave it out to watch the config file's directory")
+		return []string{p.dir}
+	}
+	var roots []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		if strings.TrimSpace(it.s) == "" {
+			p.errorf(it.n, "watch: empty path")
+			continue
+		}
+		r := p.absPath(it.s)
+		if seen[r] {
+			p.errorf(it.n, "watch: %q is listed twice", it.s)
+			continue
+		}
+		seen[r] = true
+		roots = append(roots, r)
+	}
+	return roots
+}
+
+func (p *parser) absPath(s string) string {
+	if filepath.IsAbs(s) {
+		return filepath.Clean(s)
+	}
+	return filepath.Join(p.dir, s)
+}
+
+// relGlobs normalizes and compiles globs that are relative to a root.
+func (p *parser) relGlobs(key string, items []item, ctx string) []string {
+	var out []string
+	for _, it := range items {
+		norm, dropped, problem := normalizeRelGlob(it.s)
+		if problem != "" {
+			p.errorf(it.n, "%s%s: %s", ctx, key, problem)
+			continue
+		}
+		if p.compileGlob(it, norm, dropped, key, ctx) {
+			out = append(out, norm)
+		}
+	}
+	return out
+}
+
+// compileGlob reports a glob syntax error at the offending character when
+// the pattern is written plainly on one line, else at the pattern.
+func (p *parser) compileGlob(it item, pattern string, dropped int, key, ctx string) bool {
+	_, err := globCompiler.Compile(pattern)
+	if err == nil {
+		return true
+	}
+	at := *it.n
+	var se *glob.SyntaxError
+	if errors.As(err, &se) {
+		off := se.Offset + dropped
+		switch {
+		case off > len(it.s):
+		case it.n.Style == 0 && !strings.ContainsAny(it.s, "\n"):
+			at.Column += off
+		case (it.n.Style == yaml.SingleQuotedStyle || it.n.Style == yaml.DoubleQuotedStyle) &&
+			!strings.ContainsAny(it.s, "\n'\"\\"):
+			at.Column += off + 1
+		}
+		p.errorf(&at, "%s%s: invalid glob %s: %s", ctx, key, quote(it.s), se.Reason)
+		return false
+	}
+	p.errorf(&at, "%s%s: invalid glob %s: %v", ctx, key, quote(it.s), err)
+	return false
+}
+
+// ruleInfo keeps what the cross-rule checks need to point at.
+type ruleInfo struct {
+	rule     *Rule
+	node     *yaml.Node
+	nameNode *yaml.Node
+	ctx      string
+	after    []item
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+func (p *parser) rules(root, v *yaml.Node) []Rule {
+	if v == nil || isNull(v) || (v.Kind == yaml.SequenceNode && len(v.Content) == 0) {
+		at := v
+		if at == nil {
+			at = root
+		}
+		p.errorf(at, "no rules: add at least one under \"rules:\", with a name and a run command")
+		return nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v, "rules: expected a list of rules (each starting with \"- name:\"), found %s", describe(v))
+		return nil
+	}
+	var infos []*ruleInfo
+	byName := map[string]*ruleInfo{}
+	for i, e := range v.Content {
+		n := resolve(e)
+		if n == nil || n.Kind != yaml.MappingNode {
+			p.errorf(e, "rules: rule #%d: expected a mapping (name:, run:, ...), found %s", i+1, describe(n))
+			continue
+		}
+		info := p.rule(n, i+1)
+		if info.nameNode != nil {
+			if prev, dup := byName[info.rule.Name]; dup {
+				p.errorf(info.nameNode, "%sthe name is already used by the rule at line %d", info.ctx, prev.node.Line)
+			} else {
+				byName[info.rule.Name] = info
+			}
+		}
+		infos = append(infos, info)
+	}
+	p.checkAfter(infos, byName)
+	rules := make([]Rule, 0, len(infos))
+	for _, info := range infos {
+		rules = append(rules, *info.rule)
+	}
+	return rules
+}
+
+// rule reads one rule. Its name is read first, so that every message about
+// the rule can say which one it is.
+func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
+	r := &Rule{
+		OnBusy:      OnBusyQueue,
+		RunAtStart:  true,
+		StopSignal:  DefaultStopSignal,
+		StopTimeout: DefaultStopTimeout,
+		Dir:         p.dir,
+		Pos:         nodePos(n),
+	}
+	info := &ruleInfo{rule: r, node: n, ctx: fmt.Sprintf("rule #%d: ", index)}
+	// Name the rule in messages about its keys, even the ones pairs reports.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k != nil && v != nil && k.Value == "name" && v.Kind == yaml.ScalarNode && validName.MatchString(v.Value) {
+			info.ctx = fmt.Sprintf("rule %q: ", v.Value)
+			break
+		}
+	}
+	kvs := p.pairs(n, info.ctx)
+	keyNode := map[string]*yaml.Node{}
+	val := map[string]*yaml.Node{}
+	for _, kv := range kvs {
+		keyNode[kv.key.Value] = kv.key
+		val[kv.key.Value] = kv.val
+	}
+	if v, ok := val["name"]; ok {
+		if name, ok := p.scalar(v, "name", info.ctx, "a name"); ok {
+			switch {
+			case name == "":
+				p.errorf(v, "%sname is empty", info.ctx)
+			case !validName.MatchString(name):
+				p.errorf(v, "%sname %q: use only letters, digits, \"-\", \"_\" and \".\"", info.ctx, name)
+			default:
+				r.Name = name
+				info.nameNode = v
+				info.ctx = fmt.Sprintf("rule %q: ", name)
+			}
+		}
+	} else {
+		p.errorf(n, "%smissing name (every rule needs a unique name)", info.ctx)
+	}
+	ctx := info.ctx
+
+	var runSet, onBusySet, runAtStartSet bool
+	var busySignalNode *yaml.Node
+	var busySignal syscall.Signal
+	for _, kv := range kvs {
+		k, v := kv.key, kv.val
+		switch k.Value {
+		case "name":
+		case "match":
+			if items, ok := p.list(v, ctx+"match", "a glob or a list of globs"); ok {
+				if len(items) == 0 {
+					p.errorf(v, "%smatch: empty; leave it out to match every change", ctx)
+				}
+				r.Match = p.relGlobs("match", items, ctx)
+			}
+		case "exclude":
+			if items, ok := p.list(v, ctx+"exclude", "a glob or a list of globs"); ok {
+				r.Exclude = p.relGlobs("exclude", items, ctx)
+			}
+		case "run":
+			runSet = true
+			if items, ok := p.list(v, ctx+"run", "a command or a list of commands"); ok {
+				if len(items) == 0 {
+					p.errorf(v, "%srun: empty; give the command to run", ctx)
+				}
+				for i, it := range items {
+					if strings.TrimSpace(it.s) == "" {
+						if len(items) == 1 {
+							p.errorf(it.n, "%srun: empty command", ctx)
+						} else {
+							p.errorf(it.n, "%srun: command %d is empty", ctx, i+1)
+						}
+						continue
+					}
+					r.Run = append(r.Run, it.s)
+				}
+			}
+		case "on_busy":
+			if s, ok := p.scalar(v, "on_busy", ctx, "queue, restart, signal or ignore"); ok {
+				onBusySet = true
+				switch s {
+				case OnBusyQueue, OnBusyRestart, OnBusySignal, OnBusyIgnore:
+					r.OnBusy = s
+				default:
+					hint := ""
+					if alt := suggest(s, []string{OnBusyQueue, OnBusyRestart, OnBusySignal, OnBusyIgnore}, nil); alt != "" {
+						hint = fmt.Sprintf(" (did you mean %q?)", alt)
+					}
+					p.errorf(v, "%son_busy: invalid value %q: use queue, restart, signal or ignore%s", ctx, s, hint)
+					onBusySet = false
+				}
+			}
+		case "busy_signal":
+			busySignalNode = k
+			if sig, ok := p.signal(v, "busy_signal", ctx); ok {
+				busySignal = sig
+			}
+		case "run_at_start":
+			if p.boolean(v, "run_at_start", ctx, &r.RunAtStart) {
+				runAtStartSet = true
+			}
+		case "timeout":
+			if d, ok := p.duration(v, "timeout", ctx); ok {
+				r.Timeout = d
+			}
+		case "clear":
+			p.boolean(v, "clear", ctx, &r.Clear)
+		case "daemon":
+			p.boolean(v, "daemon", ctx, &r.Daemon)
+		case "stop_signal":
+			if sig, ok := p.signal(v, "stop_signal", ctx); ok {
+				r.StopSignal = sig
+			}
+		case "stop_timeout":
+			if d, ok := p.duration(v, "stop_timeout", ctx); ok {
+				r.StopTimeout = d
+			}
+		case "after":
+			if items, ok := p.list(v, ctx+"after", "a rule name or a list of rule names"); ok {
+				info.after = items
+			}
+		case "follow":
+			if items, ok := p.list(v, ctx+"follow", "a file, a glob or a list of them"); ok {
+				if len(items) == 0 {
+					p.errorf(v, "%sfollow: empty; give the files to follow", ctx)
+				}
+				for _, it := range items {
+					if strings.TrimSpace(it.s) == "" {
+						p.errorf(it.n, "%sfollow: empty path", ctx)
+						continue
+					}
+					abs := p.absPath(it.s)
+					if _, err := globCompiler.Compile(abs); err != nil {
+						var se *glob.SyntaxError
+						reason := err.Error()
+						if errors.As(err, &se) {
+							reason = se.Reason
+						}
+						p.errorf(it.n, "%sfollow: invalid glob %s: %s", ctx, quote(it.s), reason)
+						continue
+					}
+					r.Follow = append(r.Follow, abs)
+				}
+			}
+		case "line":
+			if s, ok := p.scalar(v, "line", ctx, "a regular expression"); ok {
+				re, err := regexp.Compile(s)
+				switch {
+				case err != nil:
+					p.errorf(v, "%sline: invalid regular expression %s: %s", ctx, quote(s), regexpReason(err, s))
+				case s == "":
+					p.errorf(v, "%sline: empty regular expression; it would match every line", ctx)
+				default:
+					r.Line = re
+				}
+			}
+		default:
+			p.unknownKey(k, ctx, ruleKeys, topKeys, ruleAliases)
+		}
+	}
+
+	if !runSet {
+		p.errorf(n, "%smissing run: the command to run", ctx)
+	}
+	_, hasFollow := keyNode["follow"]
+	_, hasLine := keyNode["line"]
+	if hasFollow && !hasLine {
+		p.errorf(keyNode["follow"], "%sfollow needs line: the regular expression that selects the lines to act on", ctx)
+	}
+	if hasLine && !hasFollow {
+		p.errorf(keyNode["line"], "%sline needs follow: the files whose lines to match", ctx)
+	}
+	if hasFollow {
+		for _, key := range []string{"match", "exclude"} {
+			if kn, ok := keyNode[key]; ok {
+				p.errorf(kn, "%s%s cannot be used with follow: a line rule follows files instead of watching the tree", ctx, key)
+				r.Match, r.Exclude = nil, nil
+			}
+		}
+		if kn, ok := keyNode["daemon"]; ok && r.Daemon {
+			p.errorf(kn, "%sdaemon cannot be used with follow: a line rule runs for matching lines", ctx)
+		}
+		if kn, ok := keyNode["after"]; ok {
+			p.errorf(kn, "%safter cannot be used with follow: a line rule runs for its own lines, not with other rules", ctx)
+			info.after = nil
+		}
+		if !runAtStartSet {
+			r.RunAtStart = false
+		}
+	}
+	if r.Daemon {
+		if !onBusySet {
+			r.OnBusy = OnBusyRestart
+		} else if r.OnBusy == OnBusyQueue {
+			p.errorf(val["on_busy"], "%son_busy: queue never runs again for a daemon, which does not exit by itself; use restart (the default for daemons) or signal", ctx)
+		}
+		if kn, ok := keyNode["timeout"]; ok && r.Timeout > 0 {
+			p.errorf(kn, "%stimeout cannot be used with daemon: a daemon runs until it is restarted or stopped", ctx)
+		}
+	}
+	if r.OnBusy == OnBusySignal {
+		r.BusySignal = DefaultBusySignal
+		if busySignal != 0 {
+			r.BusySignal = busySignal
+		}
+	} else if busySignalNode != nil && onBusySet {
+		p.errorf(busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s)", ctx, r.OnBusy)
+	} else if busySignalNode != nil && val["on_busy"] == nil {
+		p.errorf(busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s by default)", ctx, r.OnBusy)
+	}
+	return info
+}
+
+// regexpReason extracts the problem from a regexp error without repeating
+// the expression, which the message already quotes.
+func regexpReason(err error, expr string) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		if se.Expr != "" && se.Expr != expr {
+			return fmt.Sprintf("%s at `%s`", se.Code, se.Expr)
+		}
+		return string(se.Code)
+	}
+	return err.Error()
+}
+
+// checkAfter resolves after references and reports unknown names, entries
+// naming line rules, repeats and cycles (each cycle once, at the entry that
+// closes it).
+func (p *parser) checkAfter(infos []*ruleInfo, byName map[string]*ruleInfo) {
+	var names []string
+	for _, info := range infos {
+		if info.nameNode != nil {
+			names = append(names, info.rule.Name)
+		}
+	}
+	edges := map[*ruleInfo][]item{}
+	for _, info := range infos {
+		seen := map[string]bool{}
+		for _, it := range info.after {
+			dep, ok := byName[it.s]
+			switch {
+			case !ok:
+				hint := ""
+				if s := suggest(it.s, names, nil); s != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				p.errorf(it.n, "%safter: no rule named %q%s", info.ctx, it.s, hint)
+			case seen[it.s]:
+				p.errorf(it.n, "%safter: %q is listed twice", info.ctx, it.s)
+			case dep.rule.IsLineRule():
+				p.errorf(it.n, "%safter: %q is a line rule, which runs for its own lines, never for the same batch", info.ctx, it.s)
+			default:
+				seen[it.s] = true
+				info.rule.After = append(info.rule.After, it.s)
+				edges[info] = append(edges[info], it)
+			}
+		}
+	}
+
+	const (
+		unvisited = iota
+		onStack
+		done
+	)
+	state := map[*ruleInfo]int{}
+	var stack []*ruleInfo
+	var visit func(*ruleInfo)
+	visit = func(u *ruleInfo) {
+		state[u] = onStack
+		stack = append(stack, u)
+		for _, it := range edges[u] {
+			v := byName[it.s]
+			switch state[v] {
+			case unvisited:
+				visit(v)
+			case onStack:
+				// The cycle is stack[i:] closed by the edge u -> v;
+				// name it from u, whose entry closes it.
+				i := slices.Index(stack, v)
+				path := []string{u.rule.Name}
+				for _, s := range stack[i:] {
+					path = append(path, s.rule.Name)
+				}
+				p.errorf(it.n, "%safter: cycle: %s", u.ctx, strings.Join(path, " after "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[u] = done
+	}
+	for _, info := range infos {
+		if state[info] == unvisited {
+			visit(info)
+		}
+	}
+}
