@@ -1,0 +1,420 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Results of each measurement; JSON field names are the published schema.
+
+type latencyResult struct {
+	Samples int     `json:"samples"`
+	Missed  int     `json:"missed"`
+	P50MS   float64 `json:"p50_ms"`
+	P90MS   float64 `json:"p90_ms"`
+	MaxMS   float64 `json:"max_ms"`
+}
+
+type treeResult struct {
+	Files       int     `json:"files"`
+	Dirs        int     `json:"dirs"`
+	ReadyMS     float64 `json:"ready_ms"`
+	RSSKB       int64   `json:"rss_kb"`
+	MainRSSKB   int64   `json:"main_rss_kb"`
+	MainComm    string  `json:"main_comm"`
+	Processes   int     `json:"processes"`
+	IdleCPUMS   float64 `json:"idle_cpu_ms"`
+	IdleSeconds float64 `json:"idle_seconds"`
+	Error       string  `json:"error,omitempty"`
+}
+
+type burstResult struct {
+	Creates      int     `json:"creates"`
+	Writes       int     `json:"writes"`
+	WriteMS      float64 `json:"write_ms"`
+	Runs         int     `json:"runs"`
+	LastSawFinal bool    `json:"last_saw_final"`
+	Settled      bool    `json:"settled"`
+}
+
+type spacedResult struct {
+	Changes    int     `json:"changes"`
+	IntervalMS float64 `json:"interval_ms"`
+	WithRun    int     `json:"with_run"`
+	Runs       int     `json:"runs"`
+}
+
+type atomicResult struct {
+	Saves        int  `json:"saves"`
+	Detected     int  `json:"detected"`
+	StillWatched bool `json:"still_watched"`
+}
+
+type smallResult struct {
+	ReadyMS float64        `json:"ready_ms"`
+	Latency *latencyResult `json:"latency,omitempty"`
+	Atomic  *atomicResult  `json:"atomic,omitempty"`
+	Spaced  *spacedResult  `json:"spaced,omitempty"`
+	Burst   *burstResult   `json:"burst,omitempty"`
+	Error   string         `json:"error,omitempty"`
+}
+
+// makeTree builds files files spread over dirs leaf directories (in
+// sqrt(dirs) parents) under root, unless a completed copy is there already.
+// The last leaf directory holds touch.txt, the file the ready test appends to.
+func makeTree(root string, files, dirs int) (string, error) {
+	done := root + ".complete"
+	parents := 1
+	for parents*parents < dirs {
+		parents++
+	}
+	perParent := (dirs + parents - 1) / parents
+	leaf := func(i int) string {
+		return filepath.Join(root, fmt.Sprintf("p%03d", i/perParent), fmt.Sprintf("d%03d", i%perParent))
+	}
+	last := filepath.Join(leaf(dirs-1), "touch.txt")
+	if _, err := os.Stat(done); err == nil {
+		return last, nil
+	}
+	if err := os.RemoveAll(root); err != nil {
+		return "", fmt.Errorf("clear tree %s: %w", root, err)
+	}
+	for i := 0; i < dirs; i++ {
+		d := leaf(i)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", fmt.Errorf("make tree: %w", err)
+		}
+		n := files / dirs
+		if i < files%dirs {
+			n++
+		}
+		for j := 0; j < n; j++ {
+			p := filepath.Join(d, fmt.Sprintf("f%02d.txt", j))
+			if i == dirs-1 && j == 0 {
+				p = last
+			}
+			if err := os.WriteFile(p, []byte("x\n"), 0o644); err != nil {
+				return "", fmt.Errorf("make tree: %w", err)
+			}
+		}
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		return "", fmt.Errorf("make tree: %w", err)
+	}
+	return last, nil
+}
+
+// makeSmallTree lays out the tree for the behaviour tests: state.txt, which
+// every change ends by writing, burst/ with a seed file (so that file-list
+// tools such as entr track the directory), and 100 more files in 10 dirs.
+func makeSmallTree(root string) error {
+	if err := os.RemoveAll(root); err != nil {
+		return fmt.Errorf("clear %s: %w", root, err)
+	}
+	for i := 0; i < 10; i++ {
+		d := filepath.Join(root, "src", fmt.Sprintf("a%d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("make small tree: %w", err)
+		}
+		for j := 0; j < 10; j++ {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d.txt", j)), []byte("x\n"), 0o644); err != nil {
+				return fmt.Errorf("make small tree: %w", err)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "burst"), 0o755); err != nil {
+		return fmt.Errorf("make small tree: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "burst", "seed.txt"), []byte("x\n"), 0o644); err != nil {
+		return fmt.Errorf("make small tree: %w", err)
+	}
+	return os.WriteFile(filepath.Join(root, "state.txt"), []byte("init\n"), 0o644)
+}
+
+// session is one started tool with its stamp output.
+type session struct {
+	t     tool
+	p     *proc
+	out   *outFile
+	state string
+	log   string
+}
+
+// launch starts t on root and touches state every 20 ms until a run records
+// a touch, and returns the time from start to that run's timestamp.
+func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) (*session, float64, error) {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", t.name, err)
+	}
+	e := launchEnv{root: root, out: filepath.Join(work, "stamps"), state: state, stamp: b.stamp, work: work, vigil: b.vigil}
+	out, err := newOutFile(e.out)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := os.WriteFile(state, []byte("init\n"), 0o644); err != nil {
+		return nil, 0, fmt.Errorf("%s: reset %s: %w", t.name, state, err)
+	}
+	if t.prepare != nil {
+		if err := t.prepare(e); err != nil {
+			return nil, 0, fmt.Errorf("%s: prepare: %w", t.name, err)
+		}
+	}
+	logPath := filepath.Join(work, "log")
+	p, err := startProc(t.name, t.script(e), root, logPath, []string{"PATH=" + b.path}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := &session{t: t, p: p, out: out, state: state, log: logPath}
+	deadline := p.start.Add(timeout)
+	for i := 0; ; i++ {
+		if _, err := appendLine(state, fmt.Sprintf("R%d", i)); err != nil {
+			s.stop()
+			return nil, 0, err
+		}
+		r, ok := out.waitFor(0, time.Now().Add(20*time.Millisecond), nil, func(r rec) bool { return strings.HasPrefix(r.state, "R") })
+		if ok {
+			return s, float64(r.ts-p.start.UnixNano()) / 1e6, nil
+		}
+		if !p.alive() {
+			s.stop()
+			return nil, 0, fmt.Errorf("%s exited before it was ready (%v): %s", t.name, p.exited, tailOf(logPath))
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, 0, fmt.Errorf("%s not ready after %v: %s", t.name, timeout, tailOf(logPath))
+		}
+	}
+}
+
+func (s *session) stop() { s.p.stop(3 * time.Second) }
+
+// settle waits for the runs that earlier changes caused to finish.
+func (s *session) settle(max time.Duration) bool {
+	return s.out.waitQuiet(s.t.debounce+300*time.Millisecond, max)
+}
+
+func tailOf(path string) string {
+	b, _ := os.ReadFile(path)
+	s := strings.TrimSpace(string(b))
+	if len(s) > 300 {
+		s = "…" + s[len(s)-300:]
+	}
+	return strings.ReplaceAll(s, "\n", " | ")
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(sorted)) + 0.5)
+	if i > 0 {
+		i--
+	}
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	return sorted[i]
+}
+
+// measureLatency appends to state n times, each after the previous change's
+// runs are over, and takes the time from each append to the first run that
+// saw it.
+func (s *session) measureLatency(n int) (*latencyResult, error) {
+	res := &latencyResult{Samples: n}
+	var lat []float64
+	for i := 0; i < n; i++ {
+		want := fmt.Sprintf("L%d", i)
+		from := len(s.out.recs)
+		t, err := appendLine(s.state, want)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := s.out.waitFor(from, time.Now().Add(s.t.debounce+5*time.Second), s.p.alive, func(r rec) bool { return r.state == want })
+		if !ok {
+			res.Missed++
+			if !s.p.alive() {
+				return res, fmt.Errorf("%s exited during the latency test: %s", s.t.name, tailOf(s.log))
+			}
+		} else {
+			lat = append(lat, float64(r.ts-t)/1e6)
+		}
+		s.out.waitQuiet(s.t.debounce+50*time.Millisecond, 5*time.Second)
+	}
+	sort.Float64s(lat)
+	res.P50MS = percentile(lat, 0.5)
+	res.P90MS = percentile(lat, 0.9)
+	if len(lat) > 0 {
+		res.MaxMS = lat[len(lat)-1]
+	}
+	return res, nil
+}
+
+// measureAtomic saves state n times the way editors do (write a temporary
+// file, rename it over the target), then appends to it once more to see
+// whether the file is still watched.
+func (s *session) measureAtomic(n int) (*atomicResult, error) {
+	res := &atomicResult{Saves: n}
+	tmp := s.state + ".tmp"
+	for i := 0; i < n; i++ {
+		want := fmt.Sprintf("A%d", i)
+		from := len(s.out.recs)
+		if err := os.WriteFile(tmp, []byte(want+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("atomic save: %w", err)
+		}
+		if err := os.Rename(tmp, s.state); err != nil {
+			return nil, fmt.Errorf("atomic save: %w", err)
+		}
+		if _, ok := s.out.waitFor(from, time.Now().Add(s.t.debounce+3*time.Second), s.p.alive, func(r rec) bool { return r.state == want }); ok {
+			res.Detected++
+		}
+		s.out.waitQuiet(s.t.debounce+100*time.Millisecond, 5*time.Second)
+	}
+	from := len(s.out.recs)
+	if _, err := appendLine(s.state, "after"); err != nil {
+		return nil, err
+	}
+	_, res.StillWatched = s.out.waitFor(from, time.Now().Add(s.t.debounce+3*time.Second), s.p.alive, func(r rec) bool { return r.state == "after" })
+	s.settle(5 * time.Second)
+	return res, nil
+}
+
+// measureSpaced makes n changes at a fixed pace (the tool's debounce plus
+// 100 ms, so each deserves its own run) and counts those a run saw.
+func (s *session) measureSpaced(n int) (*spacedResult, error) {
+	interval := s.t.debounce + 100*time.Millisecond
+	res := &spacedResult{Changes: n, IntervalMS: float64(interval) / 1e6}
+	from := len(s.out.recs)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		if _, err := appendLine(s.state, fmt.Sprintf("S%d", i)); err != nil {
+			return nil, err
+		}
+		s.out.poll()
+	}
+	s.out.waitQuiet(s.t.debounce+2*time.Second, 30*time.Second)
+	seen := map[string]bool{}
+	for _, r := range s.out.recs[from:] {
+		res.Runs++
+		if strings.HasPrefix(r.state, "S") {
+			seen[r.state] = true
+		}
+	}
+	res.WithRun = len(seen)
+	return res, nil
+}
+
+// measureBurst creates n files and then writes n times (the last write is to
+// state), as fast as possible, and counts the runs that follow.
+func (s *session) measureBurst(root string, n int, maxWait time.Duration) (*burstResult, error) {
+	res := &burstResult{Creates: n, Writes: n}
+	dir := filepath.Join(root, "burst")
+	from := len(s.out.recs)
+	start := time.Now()
+	name := func(i int) string { return filepath.Join(dir, fmt.Sprintf("c%05d.txt", i)) }
+	for i := 0; i < n; i++ {
+		f, err := os.OpenFile(name(i), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("burst: %w", err)
+		}
+		_, err = f.WriteString("c\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("burst: %w", err)
+		}
+	}
+	for i := 0; i < n-1; i++ {
+		if _, err := appendLine(name(i), "w"); err != nil {
+			return nil, fmt.Errorf("burst: %w", err)
+		}
+	}
+	end, err := appendLine(s.state, "burst-final")
+	if err != nil {
+		return nil, fmt.Errorf("burst: %w", err)
+	}
+	res.WriteMS = float64(time.Since(start)) / 1e6
+	res.Settled = s.out.waitQuiet(s.t.debounce+2*time.Second, maxWait)
+	runs := s.out.recs[from:]
+	res.Runs = len(runs)
+	if len(runs) > 0 {
+		last := runs[len(runs)-1]
+		res.LastSawFinal = last.state == "burst-final" && last.ts >= end
+	}
+	return res, nil
+}
+
+// runSmall runs the behaviour tests for one tool on a fresh small tree.
+func (b *bench) runSmall(t tool) *smallResult {
+	res := &smallResult{}
+	work := filepath.Join(b.work, t.name, "small-work")
+	root := filepath.Join(b.work, t.name, "small")
+	os.RemoveAll(work)
+	if err := makeSmallTree(root); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	s, ready, err := b.launch(t, root, filepath.Join(root, "state.txt"), work, 60*time.Second)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer s.stop()
+	res.ReadyMS = ready
+	s.settle(10 * time.Second)
+	step := func(name string, f func() error) bool {
+		if err := f(); err != nil {
+			res.Error = name + ": " + err.Error()
+			return false
+		}
+		return s.p.alive()
+	}
+	_ = step("latency", func() (err error) { res.Latency, err = s.measureLatency(b.samples); return }) &&
+		step("atomic", func() (err error) { res.Atomic, err = s.measureAtomic(b.atomic); return }) &&
+		step("spaced", func() (err error) { res.Spaced, err = s.measureSpaced(b.spaced); return }) &&
+		step("burst", func() (err error) { res.Burst, err = s.measureBurst(root, b.burst, b.burstWait); return })
+	if res.Error == "" && !s.p.alive() {
+		res.Error = fmt.Sprintf("%s exited during the tests (%v): %s", t.name, s.p.exited, tailOf(s.log))
+	}
+	return res
+}
+
+// runTree measures time to ready, memory and idle CPU on the large tree.
+func (b *bench) runTree(t tool) *treeResult {
+	res := &treeResult{Files: b.files, Dirs: b.dirs}
+	work := filepath.Join(b.work, t.name, "tree-work")
+	os.RemoveAll(work)
+	s, ready, err := b.launch(t, b.treeRoot, b.treeTouch, work, b.readyTimeout)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer s.stop()
+	res.ReadyMS = ready
+	s.settle(10 * time.Second)
+	tree := s.p.tree()
+	res.Processes = len(tree)
+	res.RSSKB, res.MainRSSKB, res.MainComm = s.p.rssKB()
+	c0 := s.p.cpuNS()
+	t0 := time.Now()
+	// Wait out the idle period while watching that the tool stays up.
+	for time.Since(t0) < b.idle && s.p.alive() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	c1 := s.p.cpuNS()
+	res.IdleSeconds = time.Since(t0).Seconds()
+	res.IdleCPUMS = float64(c1-c0) / 1e6
+	if !s.p.alive() {
+		res.Error = fmt.Sprintf("%s exited while idle: %s", t.name, tailOf(s.log))
+	}
+	return res
+}

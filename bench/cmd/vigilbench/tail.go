@@ -1,0 +1,182 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+type tailResult struct {
+	Tool         string         `json:"tool"`
+	Version      string         `json:"version"`
+	MB           float64        `json:"mb"`
+	MBPerSec     float64        `json:"mb_per_s"`
+	CPUSecPer100 float64        `json:"cpu_s_per_100mb"`
+	Received     int64          `json:"received_bytes"`
+	Latency      *latencyResult `json:"latency,omitempty"`
+	Error        string         `json:"error,omitempty"`
+}
+
+// tailReader counts what the follower prints and reports latency marks.
+type tailReader struct {
+	bytes atomic.Int64
+	marks chan mark // each "lat N" line, as soon as it is read
+}
+
+type mark struct {
+	n  int
+	ts int64
+}
+
+func (r *tailReader) run(f *os.File) {
+	br := bufio.NewReaderSize(f, 1<<20)
+	for {
+		line, err := br.ReadSlice('\n')
+		r.bytes.Add(int64(len(line)))
+		if bytes.HasPrefix(line, []byte("lat ")) {
+			now := time.Now().UnixNano()
+			if n, err := strconv.Atoi(string(bytes.TrimSpace(line[4:]))); err == nil {
+				select {
+				case r.marks <- mark{n, now}:
+				default:
+				}
+			}
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
+// runTail follows an empty file with script (which gets the file as $1),
+// measures append-to-output latency, then writes mb megabytes of 100-byte
+// lines as fast as possible and measures throughput and CPU.
+func (b *bench) runTail(name, version, script string, mb int) *tailResult {
+	res := &tailResult{Tool: name, Version: version}
+	dir := filepath.Join(b.work, "tail", name)
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	file := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	p, err := startProc(name, script+" "+q(file), dir, filepath.Join(dir, "log"), []string{"PATH=" + b.path}, pw)
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		res.Error = err.Error()
+		return res
+	}
+	rd := &tailReader{marks: make(chan mark, 64)}
+	go rd.run(pr)
+	defer func() {
+		p.stop(3 * time.Second)
+		pr.Close()
+	}()
+	w, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer w.Close()
+
+	// Ready: append a mark every 20 ms until one comes out.
+	deadline := time.Now().Add(30 * time.Second)
+	ready := false
+	for i := 0; !ready && time.Now().Before(deadline) && p.alive(); i++ {
+		w.WriteString(fmt.Sprintf("lat %d\n", -1-i))
+		select {
+		case <-rd.marks:
+			ready = true
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if !ready {
+		res.Error = fmt.Sprintf("%s printed nothing within 30 s: %s", name, tailOf(filepath.Join(dir, "log")))
+		return res
+	}
+	// Let marks from the ready loop drain.
+	for drained := false; !drained; {
+		select {
+		case <-rd.marks:
+		case <-time.After(200 * time.Millisecond):
+			drained = true
+		}
+	}
+
+	lat := []float64{}
+	res.Latency = &latencyResult{Samples: b.samples}
+	for i := 0; i < b.samples; i++ {
+		t := time.Now().UnixNano()
+		if _, err := w.WriteString(fmt.Sprintf("lat %d\n", i)); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		got := false
+		for !got {
+			select {
+			case m := <-rd.marks:
+				if m.n == i {
+					lat = append(lat, float64(m.ts-t)/1e6)
+					got = true
+				}
+			case <-time.After(5 * time.Second):
+				res.Latency.Missed++
+				got = true
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	sort.Float64s(lat)
+	res.Latency.P50MS, res.Latency.P90MS = percentile(lat, 0.5), percentile(lat, 0.9)
+	if len(lat) > 0 {
+		res.Latency.MaxMS = lat[len(lat)-1]
+	}
+
+	// Throughput: 100-byte lines in 1 MiB writes, as fast as the disk takes them.
+	line := bytes.Repeat([]byte("x"), 99)
+	line = append(line, '\n')
+	chunk := bytes.Repeat(line, (1<<20)/len(line))
+	total := int64(mb) << 20
+	total -= total % int64(len(chunk))
+	base := rd.bytes.Load()
+	c0 := p.cpuNS()
+	start := time.Now()
+	for written := int64(0); written < total; written += int64(len(chunk)) {
+		if _, err := w.Write(chunk); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+	}
+	end := time.Now().Add(b.tailTimeout)
+	for rd.bytes.Load()-base < total && time.Now().Before(end) && p.alive() {
+		time.Sleep(time.Millisecond)
+	}
+	el := time.Since(start)
+	c1 := p.cpuNS()
+	res.Received = rd.bytes.Load() - base
+	res.MB = float64(total) / (1 << 20)
+	if res.Received < total {
+		res.Error = fmt.Sprintf("only %d of %d bytes came out within %v", res.Received, total, b.tailTimeout)
+	}
+	res.MBPerSec = float64(res.Received) / (1 << 20) / el.Seconds()
+	res.CPUSecPer100 = float64(c1-c0) / 1e9 / (float64(res.Received) / (100 << 20))
+	return res
+}
