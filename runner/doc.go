@@ -1,0 +1,37 @@
+// Package runner turns batches of changed paths into processes: it matches
+// each batch against a set of rules, starts their commands in order (honouring
+// `after` dependencies), applies each rule's on-busy policy to changes that
+// arrive while a command runs, and supervises the processes.
+//
+// # Processes
+//
+// Every command runs in its own process group with stdin from /dev/null.
+// Stopping a command signals the whole group with the rule's stop signal,
+// waits up to the stop timeout for every member to go, then sends SIGKILL to
+// the group and waits again; a run never overlaps the previous run of the same
+// rule, and no member of the group is left behind, not even one that outlives
+// a command that exited by itself. Starting a binary that is still open for
+// writing (ETXTBSY, typical right after a build) is retried a few times.
+//
+// # What a command learns
+//
+// VIGIL_RULE is the rule name; VIGIL_PATHS the changed paths that matched the
+// rule, relative to its working directory, one per line; VIGIL_EVENTS_FILE a
+// temporary file holding the batch's JSON object (one object per line when
+// several batches were merged into one run), removed after the run. Line rules
+// also get VIGIL_FILE, VIGIL_LINE and VIGIL_OFFSET for the first matching
+// line. File names reach commands only through these variables, never through
+// a shell command string.
+//
+// # Dependencies
+//
+// A rule with After runs for a batch only once the listed rules' runs for
+// the same batch have succeeded; if one failed, the rule is skipped for that
+// batch. A listed rule that the batch did not trigger imposes no wait. A
+// daemon counts as succeeded once its last command has started.
+//
+// # Concurrency
+//
+// [Runner.Run] owns all scheduling state in one goroutine. [Runner.Reload] and
+// [Runner.Kill] may be called from any goroutine, at any time.
+package runner

@@ -1,0 +1,200 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables a command receives.
+const (
+	EnvRule       = "VIGIL_RULE"
+	EnvPaths      = "VIGIL_PATHS"
+	EnvEventsFile = "VIGIL_EVENTS_FILE"
+	EnvFile       = "VIGIL_FILE"
+	EnvLine       = "VIGIL_LINE"
+	EnvOffset     = "VIGIL_OFFSET"
+)
+
+// timeoutStatus is the status of a timed-out run whose command nevertheless
+// exited 0 on the stop signal: a timeout is a failure (GNU timeout uses 124).
+const timeoutStatus = 124
+
+// execRun runs ru's commands in order and reports to events. It is the
+// only goroutine that touches ru's processes, apart from ru.signal.
+func (r *Runner) execRun(ru *run, events chan<- runEvent) {
+	c := ru.c
+	paths, evs, lines := mergeItems(ru.items)
+	why := ru.why
+	if why == "" {
+		why = describeItems(c, ru.items)
+	}
+	if c.Clear {
+		r.out.clear()
+	}
+	r.out.status(ru.prefix, "running (%s)", why)
+	began := time.Now()
+	end := runEvent{ru: ru}
+
+	env, cleanup, err := environ(c, paths, evs, lines)
+	if err != nil {
+		end.status = 126
+		r.out.status(ru.prefix, "failed: could not prepare the run: %v", err)
+		events <- end
+		return
+	}
+
+	var deadline <-chan time.Time
+	if c.Timeout > 0 {
+		t := time.NewTimer(c.Timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	desc := ""
+	stopped, timedOut := false, false
+	killed := r.groups.isKilled
+commands:
+	for i, cmd := range c.Run {
+		select {
+		case <-ru.stopReq:
+			stopped = true
+			break commands
+		default:
+		}
+		spec := procSpec{argv: cmd.argv(), dir: c.dir, env: env, out: r.out, prefix: ru.prefix, groups: &r.groups, onStartRetried: r.textBusyHook}
+		p, err := startProc(spec, ru.stopReq)
+		if err != nil {
+			end.status = startStatus(err)
+			desc = fmt.Sprintf("could not start %s: %v", displayName(cmd.String()), err)
+			break
+		}
+		ru.setProc(p)
+		if ru.daemon && i == len(c.Run)-1 {
+			end.reachedFinal = true
+			events <- runEvent{ru: ru, started: true}
+		}
+		var serr error
+		select {
+		case <-p.exited:
+			// Members the leader left behind must not outlive the run.
+			if p.groupAlive() {
+				serr = p.stop(c.StopSignal, c.StopTimeout, killed)
+			}
+		case <-ru.stopReq:
+			stopped = true
+			serr = p.stop(c.StopSignal, c.StopTimeout, killed)
+		case <-deadline:
+			timedOut = true
+			serr = p.stop(c.StopSignal, c.StopTimeout, killed)
+		}
+		if serr != nil {
+			r.out.status(ru.prefix, "%v", serr)
+		}
+		ru.setProc(nil)
+		p.finishOutput()
+		r.groups.remove(p.pid)
+		end.status, desc = p.exitStatus()
+		if stopped || timedOut || end.status != 0 {
+			break
+		}
+	}
+	cleanup()
+	end.lived = time.Since(began)
+	took := seconds(end.lived)
+	switch {
+	case stopped:
+		r.out.status(ru.prefix, "stopped: %s (%s)", desc, took)
+	case timedOut:
+		if end.status == 0 {
+			end.status = timeoutStatus
+		}
+		r.out.status(ru.prefix, "failed: timed out after %s: %s (%s)", c.Timeout, desc, took)
+	case end.status != 0:
+		r.out.status(ru.prefix, "failed: %s (%s)", desc, took)
+	default:
+		r.out.status(ru.prefix, "ok (%s)", took)
+	}
+	events <- end
+}
+
+// mergeItems joins the items of one run: paths without duplicates in first
+// seen order, the batches' event objects, every line.
+func mergeItems(items []*item) (paths []string, evs [][]byte, lines []Line) {
+	seen := map[string]bool{}
+	for _, it := range items {
+		for _, p := range it.paths {
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
+		}
+		if len(it.events) > 0 {
+			evs = append(evs, it.events)
+		}
+		lines = append(lines, it.lines...)
+	}
+	return paths, evs, lines
+}
+
+// environ builds a command's environment and writes its events file; the
+// returned cleanup removes that file.
+func environ(c *compiled, paths []string, evs [][]byte, lines []Line) ([]string, func(), error) {
+	f, err := os.CreateTemp("", "vigil-events-*.json")
+	if err != nil {
+		return nil, nil, fmt.Errorf("events file: %w", err)
+	}
+	name := f.Name()
+	cleanup := func() { os.Remove(name) }
+	for _, e := range evs {
+		if _, err = f.Write(e); err == nil && e[len(e)-1] != '\n' {
+			_, err = f.Write([]byte{'\n'})
+		}
+		if err != nil {
+			break
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("events file %s: %w", name, err)
+	}
+	rel := make([]string, len(paths))
+	for i, p := range paths {
+		rel[i] = relTo(c.dir, p)
+	}
+	env := make([]string, 0, 64)
+	for _, kv := range os.Environ() {
+		// A vigil running under vigil must not pass its own values on.
+		if !isOurVar(kv) {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		EnvRule+"="+c.Name,
+		EnvPaths+"="+strings.Join(rel, "\n"),
+		EnvEventsFile+"="+name,
+	)
+	if len(lines) > 0 {
+		// The environment cannot carry NUL bytes; a binary log line loses them.
+		env = append(env,
+			EnvFile+"="+lines[0].File,
+			EnvLine+"="+strings.ReplaceAll(lines[0].Text, "\x00", ""),
+			EnvOffset+"="+strconv.FormatInt(lines[0].Offset, 10),
+		)
+	}
+	return env, cleanup, nil
+}
+
+// isOurVar reports whether kv sets one of the variables the runner provides.
+func isOurVar(kv string) bool {
+	name, _, _ := strings.Cut(kv, "=")
+	switch name {
+	case EnvRule, EnvPaths, EnvEventsFile, EnvFile, EnvLine, EnvOffset:
+		return true
+	}
+	return false
+}

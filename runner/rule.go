@@ -1,0 +1,339 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/glob"
+)
+
+// Command is one command of a rule: exactly one of Shell (run with `sh -c`)
+// and Argv (exec'd directly, without a shell) is set.
+type Command struct {
+	Shell string
+	Argv  []string
+}
+
+// Policy says what a change that arrives while a rule's command runs does.
+type Policy string
+
+// The on-busy policies.
+const (
+	// Queue runs once more after the current run, with everything that
+	// changed meanwhile merged into that one run. It is the default.
+	Queue Policy = "queue"
+	// Restart stops the current run and starts a new one.
+	Restart Policy = "restart"
+	// Signal sends the rule's BusySignal to the running command's group.
+	Signal Policy = "signal"
+	// Ignore drops the change.
+	Ignore Policy = "ignore"
+)
+
+// Defaults applied by [New] to zero fields of a [Rule].
+const (
+	DefaultStopSignal  = syscall.SIGTERM
+	DefaultStopTimeout = 10 * time.Second
+	DefaultBusySignal  = syscall.SIGHUP
+)
+
+// Rule is what to run for which changes, and how.
+type Rule struct {
+	// Name identifies the rule in output, VIGIL_RULE and After; unique.
+	Name string
+	// Roots are the directories Match and Exclude are relative to; relative
+	// roots are taken relative to Dir. No roots means Dir.
+	Roots []string
+	// Match and Exclude are globs relative to a root, '/'-separated, with
+	// `**/` matching zero or more directories. An empty Match matches every
+	// path. An Exclude pattern that matches a directory excludes everything
+	// beneath it.
+	Match, Exclude []string
+	// Run is the commands of one run, in order, stopping at the first failure.
+	Run []Command
+	// OnBusy is the policy for changes arriving during a run ("" = Queue).
+	// Daemons restart unless OnBusy is Signal or Ignore.
+	OnBusy Policy
+	// BusySignal is what the Signal policy sends (0 = SIGHUP).
+	BusySignal syscall.Signal
+	// RunAtStart runs the rule once when Run begins (unless Options.Postpone).
+	RunAtStart bool
+	// Timeout limits each run (0 = none); a run stopped by it has failed.
+	Timeout time.Duration
+	// Clear clears the screen before each run.
+	Clear bool
+	// Daemon marks a long-running command: started at launch, restarted on
+	// change, restarted with backoff when it exits by itself.
+	Daemon bool
+	// StopSignal and StopTimeout say how a run is stopped: StopSignal to the
+	// group, then SIGKILL after StopTimeout (0 = SIGTERM and 10 s).
+	StopSignal  syscall.Signal
+	StopTimeout time.Duration
+	// After names rules whose runs for the same batch must succeed first.
+	After []string
+	// LineRule marks a rule triggered only by batches addressed to it.
+	LineRule bool
+	// Dir is the working directory ("" = the current directory).
+	Dir string
+}
+
+// compiled is a Rule with defaults applied, paths made absolute and its
+// globs compiled.
+type compiled struct {
+	Rule
+	dir            string
+	roots          []string
+	match, exclude []*glob.Pattern
+}
+
+var globCompiler = glob.Compiler{Separators: []rune{'/'}, Globstar: true}
+
+// Validate checks rules the way [New] does, without starting anything: names
+// present and unique, commands well formed, globs compiling, policies known,
+// After naming existing rules without cycles.
+func Validate(rules []Rule) error {
+	_, err := compileRules(rules)
+	return err
+}
+
+func compileRules(rules []Rule) ([]*compiled, error) {
+	var errs []error
+	out := make([]*compiled, 0, len(rules))
+	byName := map[string]bool{}
+	for i, r := range rules {
+		c, err := compileRule(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if byName[r.Name] {
+			errs = append(errs, fmt.Errorf("runner: rule %d: duplicate name %q", i+1, r.Name))
+			continue
+		}
+		byName[r.Name] = true
+		out = append(out, c)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for _, c := range out {
+		for _, a := range c.After {
+			if !byName[a] {
+				errs = append(errs, fmt.Errorf("runner: rule %q: after names unknown rule %q", c.Name, a))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cyc := findCycle(out); cyc != nil {
+		return nil, fmt.Errorf("runner: rules depend on each other in a cycle: %s", strings.Join(cyc, " -> "))
+	}
+	return out, nil
+}
+
+func compileRule(r Rule) (*compiled, error) {
+	if r.Name == "" {
+		return nil, errors.New("runner: a rule has no name")
+	}
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("runner: rule %q: "+format, append([]any{r.Name}, a...)...)
+	}
+	if len(r.Run) == 0 {
+		return nil, fail("nothing to run")
+	}
+	for i, cmd := range r.Run {
+		switch {
+		case cmd.Shell != "" && len(cmd.Argv) > 0:
+			return nil, fail("command %d has both a shell string and an argv", i+1)
+		case strings.TrimSpace(cmd.Shell) == "" && len(cmd.Argv) == 0:
+			return nil, fail("command %d is empty", i+1)
+		case len(cmd.Argv) > 0 && cmd.Argv[0] == "":
+			return nil, fail("command %d has an empty program name", i+1)
+		}
+	}
+	switch r.OnBusy {
+	case "":
+		r.OnBusy = Queue
+	case Queue, Restart, Signal, Ignore:
+	default:
+		return nil, fail("unknown on_busy policy %q (want queue, restart, signal or ignore)", r.OnBusy)
+	}
+	if r.BusySignal == 0 {
+		r.BusySignal = DefaultBusySignal
+	}
+	if r.StopSignal == 0 {
+		r.StopSignal = DefaultStopSignal
+	}
+	if r.StopTimeout <= 0 {
+		r.StopTimeout = DefaultStopTimeout
+	}
+	if r.Timeout < 0 {
+		return nil, fail("negative timeout %v", r.Timeout)
+	}
+	c := &compiled{Rule: r}
+	dir := r.Dir
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fail("working directory %q: %w", r.Dir, err)
+	}
+	c.dir = abs
+	roots := r.Roots
+	if len(roots) == 0 {
+		roots = []string{c.dir}
+	}
+	for _, root := range roots {
+		if !filepath.IsAbs(root) {
+			root = filepath.Join(c.dir, root)
+		}
+		c.roots = append(c.roots, filepath.Clean(root))
+	}
+	for _, p := range r.Match {
+		g, err := globCompiler.Compile(p)
+		if err != nil {
+			return nil, fail("match pattern %q: %w", p, err)
+		}
+		c.match = append(c.match, g)
+	}
+	for _, p := range r.Exclude {
+		g, err := globCompiler.Compile(p)
+		if err != nil {
+			return nil, fail("exclude pattern %q: %w", p, err)
+		}
+		c.exclude = append(c.exclude, g)
+	}
+	return c, nil
+}
+
+// findCycle returns the names along a cycle of After edges, or nil.
+func findCycle(rules []*compiled) []string {
+	by := map[string]*compiled{}
+	for _, c := range rules {
+		by[c.Name] = c
+	}
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(n string) []string
+	visit = func(n string) []string {
+		switch state[n] {
+		case onPath:
+			for i, p := range path {
+				if p == n {
+					return append(append([]string{}, path[i:]...), n)
+				}
+			}
+		case done:
+			return nil
+		}
+		state[n] = onPath
+		path = append(path, n)
+		for _, a := range by[n].After {
+			if cyc := visit(a); cyc != nil {
+				return cyc
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = done
+		return nil
+	}
+	for _, c := range rules {
+		if cyc := visit(c.Name); cyc != nil {
+			return cyc
+		}
+	}
+	return nil
+}
+
+// matches reports whether the absolute path p falls under one of the rule's
+// roots, matches its Match globs and none of its Exclude globs.
+func (c *compiled) matches(p string) bool {
+	for _, root := range c.roots {
+		rel, ok := under(root, p)
+		if !ok {
+			continue
+		}
+		if c.excluded(rel) {
+			continue
+		}
+		if len(c.match) == 0 {
+			return true
+		}
+		for _, g := range c.match {
+			if g.Match(rel) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// excluded tests rel and each of its parent directories, so that excluding
+// a directory ("node_modules") excludes what lies beneath it.
+func (c *compiled) excluded(rel string) bool {
+	if len(c.exclude) == 0 {
+		return false
+	}
+	for s := rel; ; {
+		for _, g := range c.exclude {
+			if g.Match(s) {
+				return true
+			}
+		}
+		i := strings.LastIndexByte(s, '/')
+		if i <= 0 {
+			return false
+		}
+		s = s[:i]
+	}
+}
+
+// under returns p relative to root, '/'-separated, if p lies beneath root.
+func under(root, p string) (string, bool) {
+	rel, err := filepath.Rel(root, filepath.Clean(p))
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// busyPolicy is the policy that applies while a run of this rule is active.
+func (c *compiled) busyPolicy(daemon bool) Policy {
+	if daemon && c.OnBusy != Signal && c.OnBusy != Ignore {
+		return Restart
+	}
+	return c.OnBusy
+}
+
+// argv is how the command is exec'd.
+func (cmd Command) argv() []string {
+	if len(cmd.Argv) > 0 {
+		return cmd.Argv
+	}
+	return []string{"/bin/sh", "-c", cmd.Shell}
+}
+
+// String is the command as shown in status lines.
+func (cmd Command) String() string {
+	if len(cmd.Argv) > 0 {
+		return strings.Join(cmd.Argv, " ")
+	}
+	return cmd.Shell
+}
+
+// sameDefinition reports whether two rules would behave identically.
+func sameDefinition(a, b *compiled) bool {
+	return reflect.DeepEqual(a.Rule, b.Rule) && a.dir == b.dir
+}

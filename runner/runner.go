@@ -1,0 +1,746 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Line is one matching line of a followed file, for line rules.
+type Line struct {
+	File   string // absolute path of the file
+	Text   string // the line, without its newline
+	Offset int64  // byte offset of the line's first byte
+}
+
+// Batch is one debounced set of changes, or matching lines for a line rule.
+type Batch struct {
+	// Rule is "" for a file batch, offered to every rule that is not a line
+	// rule; otherwise the batch is for that rule only.
+	Rule string
+	// Paths are the absolute changed paths.
+	Paths []string
+	// Events is the batch as DESIGN's `events --json` object; it is written
+	// to the file named by VIGIL_EVENTS_FILE.
+	Events []byte
+	// Lines are, for a line rule, every matching line; the first one is
+	// passed in VIGIL_FILE, VIGIL_LINE and VIGIL_OFFSET.
+	Lines []Line
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Out and Err receive the children's prefixed stdout and stderr; status
+	// lines go to Err. Nil means io.Discard.
+	Out, Err io.Writer
+	// Color colours the rule-name prefixes (the CLI decides: a terminal and
+	// NO_COLOR unset).
+	Color bool
+	// Once runs for the first batch that triggers a rule (or for the start
+	// run) only, then makes Run return the worst exit status. Daemons are
+	// then ordinary commands: Run waits for them to exit.
+	Once bool
+	// Postpone skips the run at start, daemons included.
+	Postpone bool
+}
+
+// Runner runs rules for batches. Create it with [New], drive it with
+// [Runner.Run].
+type Runner struct {
+	o      Options
+	out    *output
+	rules  []*compiled
+	groups groupSet
+
+	// textBusyHook is called before each ETXTBSY retry (tests only).
+	textBusyHook func()
+
+	started atomic.Bool
+
+	mu       sync.Mutex
+	next     []*compiled // rules from Reload not yet taken by Run
+	reloadCh chan struct{}
+}
+
+// New checks and compiles rules (see [Validate]) and returns a Runner.
+func New(rules []Rule, o Options) (*Runner, error) {
+	cs, err := compileRules(rules)
+	if err != nil {
+		return nil, err
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Err == nil {
+		o.Err = io.Discard
+	}
+	return &Runner{
+		o:        o,
+		out:      &output{out: o.Out, err: o.Err, color: o.Color},
+		rules:    cs,
+		reloadCh: make(chan struct{}, 1),
+	}, nil
+}
+
+// Reload replaces the rules: rules whose definition changed are stopped and
+// started again (if they are daemons or run at start), new ones are added
+// (and started likewise), removed ones are stopped. Invalid rules are
+// reported on Err and the old ones keep running. Safe to call from any
+// goroutine, before or during Run.
+func (r *Runner) Reload(rules []Rule) {
+	cs, err := compileRules(rules)
+	if err != nil {
+		r.out.status("", "vigil: reload rejected, the old rules keep running: %v", err)
+		return
+	}
+	r.mu.Lock()
+	r.next = cs
+	r.mu.Unlock()
+	select {
+	case r.reloadCh <- struct{}{}:
+	default: // a reload is already signalled; it will take the newest rules
+	}
+}
+
+// Kill sends SIGKILL to every process group now, and to any started later:
+// the second Ctrl-C. Run still returns only once every child has exited.
+func (r *Runner) Kill() {
+	r.groups.killAll()
+}
+
+// Run runs the rules for the batches it receives until ctx is done, the
+// batches channel is closed and all work is finished, or (Options.Once) the
+// first batch has been handled. On return no child is left: each was
+// stopped with its stop signal, stop timeout and SIGKILL.
+//
+// status is the worst exit status (128+N for signal N) among runs that
+// ended by themselves or by their timeout; with Once it is the command's
+// status. err reports misuse only; failed commands are reported on Err.
+func (r *Runner) Run(ctx context.Context, batches <-chan Batch) (status int, err error) {
+	if !r.started.CompareAndSwap(false, true) {
+		return 0, errors.New("runner: Run called twice")
+	}
+	l := &loop{
+		r:      r,
+		ctx:    ctx,
+		rules:  map[string]*ruleState{},
+		gone:   map[string]*ruleState{},
+		recs:   map[uint64]*batchRec{},
+		events: make(chan runEvent, 16),
+		wake:   make(chan wakeup),
+		quit:   make(chan struct{}),
+	}
+	for _, c := range r.rules {
+		l.addRule(c)
+	}
+	if !r.o.Postpone {
+		l.addPseudo("at start", func(rs *ruleState) bool {
+			return (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
+		})
+	}
+	in := batches
+	for {
+		l.scheduleAll()
+		if l.done() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			l.shutdown()
+			return l.worst, nil
+		case b, ok := <-in:
+			if !ok {
+				in = nil
+				l.closed = true
+				continue
+			}
+			l.addBatch(b)
+		case ev := <-l.events:
+			l.handle(ev)
+		case w := <-l.wake:
+			l.wakeUp(w)
+		case <-r.reloadCh:
+			r.mu.Lock()
+			next := r.next
+			r.next = nil
+			r.mu.Unlock()
+			if next != nil {
+				l.reload(next)
+			}
+		}
+	}
+	l.shutdown()
+	return l.worst, nil
+}
+
+// item is one batch's contribution to a rule's next run.
+type item struct {
+	seq    uint64
+	why    string   // for runs not caused by changes: "at start", ...
+	paths  []string // the batch's paths that matched the rule
+	events []byte
+	lines  []Line
+}
+
+// batchRec tracks, for one batch, which rules it triggered and how their
+// runs for it went, so that After can wait for them.
+type batchRec struct {
+	matched map[string]bool
+	result  map[string]outcome
+	open    int // matched rules not yet resolved
+}
+
+type outcome int8
+
+const (
+	waiting outcome = iota
+	succeeded
+	failed
+)
+
+type stopReason int8
+
+const (
+	notStopped stopReason = iota
+	forRestart
+	forReload
+	forShutdown
+	forRemoval
+)
+
+// run is one execution of a rule's command list.
+type run struct {
+	c      *compiled
+	rs     *ruleState
+	prefix string
+	items  []*item
+	daemon bool
+	why    string
+
+	stopReq  chan struct{} // closed to ask the run to stop
+	reason   stopReason    // coordinator only; set before stopReq is closed
+	resolved bool          // coordinator only: items' outcomes recorded
+
+	mu sync.Mutex
+	p  *proc // the command running now, if any
+}
+
+func (ru *run) requestStop(why stopReason) {
+	if ru.reason != notStopped {
+		return
+	}
+	ru.reason = why
+	close(ru.stopReq)
+}
+
+func (ru *run) setProc(p *proc) {
+	ru.mu.Lock()
+	ru.p = p
+	ru.mu.Unlock()
+}
+
+var errBetweenCommands = errors.New("no command is running (between commands)")
+
+func (ru *run) signal(sig syscall.Signal) error {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	if ru.p == nil {
+		return errBetweenCommands
+	}
+	return ru.p.signal(sig)
+}
+
+// runEvent is what a run's goroutine tells the coordinator.
+type runEvent struct {
+	ru           *run
+	started      bool // a daemon's last command started; otherwise the run ended
+	status       int
+	reachedFinal bool
+	lived        time.Duration
+}
+
+// ruleState is the coordinator's view of one rule.
+type ruleState struct {
+	c       *compiled
+	idx     int
+	prefix  string
+	pending []*item
+	cur     *run
+	removed bool
+
+	// crash-loop backoff of a daemon
+	backoff  time.Duration
+	timer    *time.Timer
+	timerGen int
+}
+
+type wakeup struct {
+	rs  *ruleState
+	gen int
+}
+
+// Crash-loop backoff for daemons that exit by themselves (modd's numbers):
+// 0.5 s, doubling up to 8 s; a run that lived backoffReset resets it.
+const (
+	backoffMin   = 500 * time.Millisecond
+	backoffMax   = 8 * time.Second
+	backoffReset = 10 * time.Second
+)
+
+// loop is Run's state, owned by Run's goroutine.
+type loop struct {
+	r      *Runner
+	ctx    context.Context
+	rules  map[string]*ruleState
+	order  []*ruleState
+	gone   map[string]*ruleState // removed rules whose run is still stopping
+	recs   map[uint64]*batchRec
+	seq    uint64
+	events chan runEvent
+	wake   chan wakeup
+	quit   chan struct{}
+	active int // runs that have not reported their end
+	worst  int
+	closed bool
+	nIdx   int
+
+	onceTaken bool
+	onceSeq   uint64
+}
+
+func (l *loop) addRule(c *compiled) *ruleState {
+	if rs := l.gone[c.Name]; rs != nil {
+		// Re-added while its old run still stops: reuse the state so the
+		// new run waits for the old one.
+		delete(l.gone, c.Name)
+		rs.c, rs.removed = c, false
+		l.rules[c.Name] = rs
+		l.order = append(l.order, rs)
+		return rs
+	}
+	rs := &ruleState{c: c, idx: l.nIdx, prefix: l.r.out.prefix(c.Name, l.nIdx)}
+	l.nIdx++
+	l.rules[c.Name] = rs
+	l.order = append(l.order, rs)
+	return rs
+}
+
+func (l *loop) newRec(hit []*ruleState) uint64 {
+	l.seq++
+	rec := &batchRec{matched: map[string]bool{}, result: map[string]outcome{}, open: len(hit)}
+	for _, rs := range hit {
+		rec.matched[rs.c.Name] = true
+	}
+	l.recs[l.seq] = rec
+	if l.r.o.Once && !l.onceTaken {
+		l.onceTaken, l.onceSeq = true, l.seq
+	}
+	return l.seq
+}
+
+// addPseudo queues a run not caused by changes for the rules pred selects.
+func (l *loop) addPseudo(why string, pred func(*ruleState) bool) {
+	var hit []*ruleState
+	for _, rs := range l.order {
+		if pred(rs) {
+			hit = append(hit, rs)
+		}
+	}
+	if len(hit) == 0 {
+		return
+	}
+	seq := l.newRec(hit)
+	for _, rs := range hit {
+		rs.pending = append(rs.pending, &item{seq: seq, why: why})
+	}
+}
+
+func (l *loop) addBatch(b Batch) {
+	if l.r.o.Once && l.onceTaken {
+		return
+	}
+	var hit []*ruleState
+	var items []*item
+	for _, rs := range l.order {
+		it := &item{events: b.Events, lines: b.Lines}
+		if b.Rule != "" {
+			if rs.c.Name != b.Rule {
+				continue
+			}
+			it.paths = b.Paths
+		} else {
+			if rs.c.LineRule {
+				continue
+			}
+			for _, p := range b.Paths {
+				if rs.c.matches(p) {
+					it.paths = append(it.paths, p)
+				}
+			}
+			if len(it.paths) == 0 {
+				continue
+			}
+		}
+		hit = append(hit, rs)
+		items = append(items, it)
+	}
+	if len(hit) == 0 {
+		return
+	}
+	seq := l.newRec(hit)
+	for i, rs := range hit {
+		items[i].seq = seq
+		rs.pending = append(rs.pending, items[i])
+	}
+}
+
+// resolve records how rs fared for it's batch.
+func (l *loop) resolve(rs *ruleState, it *item, o outcome) {
+	rec := l.recs[it.seq]
+	if rec == nil || rec.result[rs.c.Name] != waiting {
+		return
+	}
+	rec.result[rs.c.Name] = o
+	rec.open--
+	if rec.open == 0 {
+		delete(l.recs, it.seq)
+	}
+}
+
+// depState says whether it's After dependencies are settled, and names one
+// that failed.
+func (l *loop) depState(rs *ruleState, it *item) (ready bool, failedDep string) {
+	rec := l.recs[it.seq]
+	if rec == nil {
+		return true, ""
+	}
+	for _, d := range rs.c.After {
+		if !rec.matched[d] || l.rules[d] == nil {
+			continue // not triggered by this batch, or removed since
+		}
+		switch rec.result[d] {
+		case waiting:
+			return false, ""
+		case failed:
+			failedDep = d
+		}
+	}
+	return true, failedDep
+}
+
+func (l *loop) scheduleAll() {
+	for changed := true; changed; {
+		changed = false
+		for _, rs := range l.order {
+			if l.schedule(rs) {
+				changed = true
+			}
+		}
+	}
+}
+
+// schedule applies rs's policy to its ready pending items; it reports
+// whether anything changed.
+func (l *loop) schedule(rs *ruleState) bool {
+	changed := false
+	n := 0
+	for n < len(rs.pending) {
+		ready, failedDep := l.depState(rs, rs.pending[n])
+		if !ready {
+			break
+		}
+		if failedDep != "" {
+			if n > 0 {
+				break // run the ready ones first
+			}
+			it := rs.pending[0]
+			rs.pending = rs.pending[1:]
+			l.r.out.status(rs.prefix, "skipped: %q failed", failedDep)
+			l.resolve(rs, it, failed)
+			changed = true
+			continue
+		}
+		n++
+	}
+	if n == 0 {
+		return changed
+	}
+	ready := rs.pending[:n:n]
+	if rs.cur == nil {
+		rs.pending = rs.pending[n:]
+		l.start(rs, ready, "")
+		return true
+	}
+	if rs.cur.reason != notStopped {
+		return changed // the next run starts once this one has ended
+	}
+	switch rs.c.busyPolicy(rs.cur.daemon) {
+	case Restart:
+		l.r.out.status(rs.prefix, "restarting (%s)", describeItems(rs.c, ready))
+		rs.cur.requestStop(forRestart)
+		return true
+	case Signal:
+		o := succeeded
+		if err := rs.cur.signal(rs.c.BusySignal); err != nil {
+			l.r.out.status(rs.prefix, "could not send %s: %v", signalName(rs.c.BusySignal), err)
+			o = failed
+		} else {
+			l.r.out.status(rs.prefix, "sent %s (%s)", signalName(rs.c.BusySignal), describeItems(rs.c, ready))
+		}
+		for _, it := range ready {
+			l.resolve(rs, it, o)
+		}
+		rs.pending = rs.pending[n:]
+		return true
+	case Ignore:
+		l.r.out.status(rs.prefix, "busy, ignored (%s)", describeItems(rs.c, ready))
+		for _, it := range ready {
+			l.resolve(rs, it, succeeded)
+		}
+		rs.pending = rs.pending[n:]
+		return true
+	}
+	return changed // Queue: wait for the run to end
+}
+
+func (l *loop) start(rs *ruleState, items []*item, why string) {
+	l.stopTimer(rs)
+	ru := &run{
+		c:       rs.c,
+		rs:      rs,
+		prefix:  rs.prefix,
+		items:   items,
+		daemon:  rs.c.Daemon && !l.r.o.Once,
+		why:     why,
+		stopReq: make(chan struct{}),
+	}
+	rs.cur = ru
+	l.active++
+	go l.r.execRun(ru, l.events)
+}
+
+func (l *loop) stopTimer(rs *ruleState) {
+	rs.timerGen++
+	if rs.timer != nil {
+		rs.timer.Stop()
+		rs.timer = nil
+	}
+}
+
+func (l *loop) handle(ev runEvent) {
+	ru, rs := ev.ru, ev.ru.rs
+	if ev.started {
+		if !ru.resolved && ru.reason == notStopped {
+			ru.resolved = true
+			for _, it := range ru.items {
+				l.resolve(rs, it, succeeded)
+			}
+		}
+		return
+	}
+	l.active--
+	if rs.cur == ru {
+		rs.cur = nil
+	}
+	if rs.removed && rs.cur == nil {
+		delete(l.gone, rs.c.Name)
+	}
+	switch ru.reason {
+	case forRestart, forReload:
+		if !ru.resolved {
+			// Interrupted before it could succeed: its changes go into the
+			// next run, so none is lost.
+			rs.pending = append(append([]*item{}, ru.items...), rs.pending...)
+		}
+		return
+	case forShutdown, forRemoval:
+		if !ru.resolved {
+			for _, it := range ru.items {
+				l.resolve(rs, it, failed)
+			}
+		}
+		return
+	}
+	if !ru.resolved {
+		o := succeeded
+		if ev.status != 0 {
+			o = failed
+		}
+		for _, it := range ru.items {
+			l.resolve(rs, it, o)
+		}
+	}
+	l.worst = max(l.worst, ev.status)
+	if ru.daemon && ev.reachedFinal && !rs.removed && !l.closed && l.ctx.Err() == nil {
+		switch {
+		case ev.lived >= backoffReset || rs.backoff == 0:
+			rs.backoff = backoffMin
+		default:
+			rs.backoff = min(2*rs.backoff, backoffMax)
+		}
+		l.r.out.status(rs.prefix, "exited by itself; restarting in %s", seconds(rs.backoff))
+		l.stopTimer(rs)
+		w := wakeup{rs: rs, gen: rs.timerGen}
+		rs.timer = time.AfterFunc(rs.backoff, func() {
+			select {
+			case l.wake <- w:
+			case <-l.quit:
+			}
+		})
+	}
+}
+
+func (l *loop) wakeUp(w wakeup) {
+	rs := w.rs
+	if w.gen != rs.timerGen || rs.cur != nil || rs.removed {
+		return
+	}
+	rs.timer = nil
+	l.start(rs, nil, "restart after exit")
+}
+
+func (l *loop) reload(next []*compiled) {
+	keep := map[string]bool{}
+	for _, c := range next {
+		keep[c.Name] = true
+	}
+	for _, rs := range l.order {
+		if keep[rs.c.Name] {
+			continue
+		}
+		rs.removed = true
+		l.stopTimer(rs)
+		for _, it := range rs.pending {
+			l.resolve(rs, it, failed)
+		}
+		rs.pending = nil
+		delete(l.rules, rs.c.Name)
+		l.r.out.status(rs.prefix, "removed by reload")
+		if rs.cur != nil {
+			rs.cur.requestStop(forRemoval)
+			l.gone[rs.c.Name] = rs
+		}
+	}
+	old := l.order
+	l.order = nil
+	byName := map[string]*ruleState{}
+	for _, rs := range old {
+		if !rs.removed {
+			byName[rs.c.Name] = rs
+		}
+	}
+	fresh := map[*ruleState]bool{}
+	for _, c := range next {
+		rs := byName[c.Name]
+		switch {
+		case rs == nil:
+			rs = l.addRule(c)
+			fresh[rs] = true
+			continue // addRule appended it to l.order
+		case !sameDefinition(rs.c, c):
+			rs.c = c
+			l.stopTimer(rs)
+			if rs.cur != nil {
+				rs.cur.requestStop(forReload)
+			}
+			l.r.out.status(rs.prefix, "definition changed by reload")
+			fresh[rs] = true
+		}
+		l.order = append(l.order, rs)
+	}
+	l.addPseudo("config reloaded", func(rs *ruleState) bool {
+		return fresh[rs] && (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
+	})
+}
+
+// done reports whether Run should return.
+func (l *loop) done() bool {
+	if l.r.o.Once {
+		if !l.onceTaken {
+			return l.closed
+		}
+		_, open := l.recs[l.onceSeq]
+		return !open && l.active == 0
+	}
+	if !l.closed {
+		return false
+	}
+	for _, rs := range l.order {
+		if len(rs.pending) > 0 || rs.cur != nil && !rs.cur.daemon {
+			return false
+		}
+	}
+	return len(l.gone) == 0
+}
+
+// shutdown stops every run and waits for all of them to end.
+func (l *loop) shutdown() {
+	stopAll := func() {
+		for _, rs := range l.order {
+			l.stopTimer(rs)
+			if rs.cur != nil {
+				rs.cur.requestStop(forShutdown)
+			}
+		}
+		for _, rs := range l.gone {
+			rs.cur.requestStop(forShutdown)
+		}
+	}
+	stopAll()
+	for l.active > 0 {
+		ev := <-l.events
+		if !ev.started {
+			l.active--
+			if ev.ru.rs.cur == ev.ru {
+				ev.ru.rs.cur = nil
+			}
+		}
+	}
+	close(l.quit)
+}
+
+// describeItems says why a run happens, for status lines.
+func describeItems(c *compiled, items []*item) string {
+	var paths []string
+	var lines []Line
+	why := ""
+	seen := map[string]bool{}
+	for _, it := range items {
+		for _, p := range it.paths {
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
+		}
+		lines = append(lines, it.lines...)
+		if it.why != "" {
+			why = it.why
+		}
+	}
+	switch {
+	case len(lines) > 0:
+		s := fmt.Sprintf("%s: %s", displayName(relTo(c.dir, lines[0].File)), displayName(shorten(lines[0].Text, 60)))
+		if len(lines) > 1 {
+			s += fmt.Sprintf(" and %d more lines", len(lines)-1)
+		}
+		return s
+	case len(paths) > 0:
+		return "changed: " + describePaths(c.dir, paths)
+	case why != "":
+		return why
+	}
+	return "triggered"
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
