@@ -23,20 +23,13 @@ import (
 // given) and, made absolute, as Config.Path; relative paths in the config are
 // resolved against its directory. Parse reads no files. Every problem found
 // is reported in one [*Error].
-func Parse(name string, data []byte) (cfg *Config, err error) {
+func Parse(name string, data []byte) (*Config, error) {
 	abs, aerr := filepath.Abs(name)
 	if aerr != nil {
 		abs = filepath.Clean(name)
 	}
 	p := &parser{name: name, dir: filepath.Dir(abs)}
-	defer func() {
-		// The decoder is third-party code fed arbitrary bytes; a panic in
-		// it must still come out as a positioned config error.
-		if v := recover(); v != nil {
-			cfg, err = nil, &Error{File: name, Issues: []Issue{{Pos{1, 1}, fmt.Sprintf("cannot parse the file as YAML: %v", v)}}}
-		}
-	}()
-	cfg = p.parse(data)
+	cfg := p.parse(data)
 	cfg.Path = abs
 	if len(p.issues) > 0 {
 		return nil, p.err()
@@ -163,7 +156,7 @@ func (p *parser) parse(data []byte) *Config {
 func (p *parser) decode(data []byte) (root *yaml.Node, ok bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	if err := safeDecode(dec, &doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, true // nothing but comments and blank lines
 		}
@@ -171,7 +164,7 @@ func (p *parser) decode(data []byte) (root *yaml.Node, ok bool) {
 		return nil, false
 	}
 	var next yaml.Node
-	switch err := dec.Decode(&next); {
+	switch err := safeDecode(dec, &next); {
 	case err == nil:
 		p.errorf(&next, "a second YAML document; vigil.yaml holds exactly one (remove the \"---\" line)")
 	case !errors.Is(err, io.EOF):
@@ -254,16 +247,23 @@ func firstFailingLine(lines []string, msg string) int {
 	return 0
 }
 
-func decodeAll(s string) (err error) {
+// safeDecode decodes the next document. The decoder is third-party code fed
+// arbitrary bytes; should it panic, that becomes a syntax error like any
+// other rather than a crash.
+func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("panic: %v", v)
+			err = fmt.Errorf("yaml: cannot parse: %v", v)
 		}
 	}()
+	return dec.Decode(n)
+}
+
+func decodeAll(s string) error {
 	dec := yaml.NewDecoder(strings.NewReader(s))
 	for {
 		var n yaml.Node
-		if err := dec.Decode(&n); err != nil {
+		if err := safeDecode(dec, &n); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
