@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"vigil/vnode"
@@ -104,6 +105,9 @@ type Follower struct {
 	fpBuf   []byte
 	graceAt time.Time // when the grace timer is armed for; zero if not
 	ran     bool
+
+	// Counters the tests read to tell an idle loop from a spinning one.
+	wakes, ticks atomic.Int64
 }
 
 // dirWatch is a vnode watch on a directory that may hold matches, or on the
@@ -211,6 +215,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 			}
 			return fmt.Errorf("follow: wait for changes: %w", err)
 		}
+		f.wakes.Add(1)
 		rescan := false
 		for _, ev := range buf {
 			switch ev.Kind {
@@ -246,6 +251,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 			case vnode.KindTimer:
 				switch ev.ID {
 				case timerRecheck:
+					f.ticks.Add(1)
 					rescan = true
 					if err := f.lookAll(); err != nil {
 						return f.stopErr(ctx, err)
@@ -425,6 +431,10 @@ func (f *Follower) consider(name string, matched map[string]ident, order *[]stri
 	}
 	fi, err := os.Stat(name)
 	if err != nil {
+		if literal && !f.started && !f.waiting[name] {
+			f.waiting[name] = true
+			f.logf("%s: not found; waiting for it to appear", f.display(name))
+		}
 		return
 	}
 	if !fi.Mode().IsRegular() {
