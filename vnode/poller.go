@@ -81,6 +81,7 @@ type pollEntry struct {
 
 	lastData int64 // follow: the last Data reported (or seen at registration)
 	moved    bool  // follow: the path was seen naming another node
+	deleted  bool  // follow: the file's last link was seen gone
 }
 
 // poller finds changes by stat'ing what it watches every interval. It is the
@@ -368,12 +369,15 @@ func (e *pollEntry) scanFollow(out []Event) []Event {
 	if n := attribNotes(old, cur, true); n != 0 && cur.nlink != 0 {
 		out = append(out, Event{Kind: KindNote, ID: e.id, Notes: n})
 	}
-	if e.moved {
+	if e.deleted {
 		return out
 	}
 	if cur.hasOwnerCt && cur.nlink == 0 {
-		e.moved = true
+		e.moved, e.deleted = true, true
 		return append(out, Event{Kind: KindNote, ID: e.id, Notes: NoteDelete})
+	}
+	if e.moved {
+		return out // renamed away: only its deletion is left to report
 	}
 	pfi, err := os.Stat(e.path)
 	switch {
@@ -384,6 +388,7 @@ func (e *pollEntry) scanFollow(out []Event) []Event {
 		if cur.hasOwnerCt {
 			return append(out, Event{Kind: KindNote, ID: e.id, Notes: NoteRename})
 		}
+		e.deleted = true
 		return append(out, Event{Kind: KindNote, ID: e.id, Notes: NoteDelete})
 	}
 	return out
