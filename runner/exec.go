@@ -18,6 +18,11 @@ const (
 	EnvOffset     = "VIGIL_OFFSET"
 )
 
+// maxPathsEnv caps VIGIL_PATHS below Linux's 128 KiB limit on one
+// environment string (MAX_ARG_STRLEN), beyond which exec fails with E2BIG;
+// the list is cut at a whole path.
+const maxPathsEnv = 96 << 10
+
 // timeoutStatus is the status of a timed-out run whose command nevertheless
 // exited 0 on the stop signal: a timeout is a failure (GNU timeout uses 124).
 const timeoutStatus = 124
@@ -162,9 +167,16 @@ func environ(c *compiled, paths []string, evs [][]byte, lines []Line) ([]string,
 		cleanup()
 		return nil, nil, fmt.Errorf("events file %s: %w", name, err)
 	}
-	rel := make([]string, len(paths))
-	for i, p := range paths {
-		rel[i] = relTo(c.dir, p)
+	var joined strings.Builder
+	for _, p := range paths {
+		r := relTo(c.dir, p)
+		if joined.Len()+1+len(r) > maxPathsEnv {
+			break // the events file has them all
+		}
+		if joined.Len() > 0 {
+			joined.WriteByte('\n')
+		}
+		joined.WriteString(r)
 	}
 	env := make([]string, 0, 64)
 	for _, kv := range os.Environ() {
@@ -175,7 +187,7 @@ func environ(c *compiled, paths []string, evs [][]byte, lines []Line) ([]string,
 	}
 	env = append(env,
 		EnvRule+"="+c.Name,
-		EnvPaths+"="+strings.Join(rel, "\n"),
+		EnvPaths+"="+joined.String(),
 		EnvEventsFile+"="+name,
 	)
 	if len(lines) > 0 {

@@ -551,14 +551,16 @@ func (l *loop) handle(ev runEvent) {
 		delete(l.gone, rs.c.Name)
 	}
 	switch ru.reason {
-	case forRestart, forReload:
+	case forReload:
 		if !ru.resolved {
-			// Interrupted before it could succeed: its changes go into the
-			// next run, so none is lost.
+			// Interrupted by a new definition before it could succeed: its
+			// changes go into the new definition's first run.
 			rs.pending = append(append([]*item{}, ru.items...), rs.pending...)
 		}
 		return
-	case forShutdown, forRemoval:
+	case forRestart, forShutdown, forRemoval:
+		// A restart supersedes the run: carrying its changes along would
+		// grow a never-ending server's VIGIL_PATHS with every restart.
 		if !ru.resolved {
 			for _, it := range ru.items {
 				l.resolve(rs, it, failed)
