@@ -217,22 +217,16 @@ func (p *parser) syntaxError(data []byte, err error) {
 	p.issues = append(p.issues, Issue{Pos{line, col}, "invalid YAML: " + msg})
 }
 
-// maxRescanLines bounds the quadratic search in firstFailingLine; configs
-// are far shorter, and a longer file just gets the decoder's own line.
-const maxRescanLines = 2000
-
-// firstFailingLine returns the first n such that lines[:n] fails to decode
-// with message msg (without its "yaml: line N: " prefix), or 0.
+// firstFailingLine returns the smallest n such that lines[:n] fails to
+// decode with message msg (without its "yaml: line N: " prefix), or 0 when
+// the whole text does not. The decoder stops at the first error it meets
+// reading forwards, so once a prefix reaches the mistake every longer prefix
+// fails the same way: a binary search finds the line in a few decodes.
 func firstFailingLine(lines []string, msg string) int {
-	if len(lines) > maxRescanLines {
-		return 0
-	}
-	var prefix strings.Builder
-	for i, l := range lines {
-		prefix.WriteString(l)
-		err := decodeAll(prefix.String())
+	fails := func(n int) bool {
+		err := decodeAll(strings.Join(lines[:n], ""))
 		if err == nil {
-			continue
+			return false
 		}
 		m := strings.TrimPrefix(err.Error(), "yaml: ")
 		if rest, ok := strings.CutPrefix(m, "line "); ok {
@@ -240,11 +234,21 @@ func firstFailingLine(lines []string, msg string) int {
 				m = tail
 			}
 		}
-		if m == msg {
-			return i + 1
+		return m == msg
+	}
+	if len(lines) == 0 || !fails(len(lines)) {
+		return 0
+	}
+	lo, hi := 1, len(lines) // fails(hi) holds
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
 	}
-	return 0
+	return lo
 }
 
 // safeDecode decodes the next document. The decoder is third-party code fed
