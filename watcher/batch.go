@@ -1,0 +1,182 @@
+package watcher
+
+import (
+	"sort"
+	"time"
+)
+
+// rec is what one batch knows about one path: its state when the batch
+// opened, its state now, and what happened in between. Comparing the two
+// ends gives the net effect.
+type rec struct {
+	startKind, nowKind kind // kNone: absent
+	startIno, nowIno   uint64
+	replaced           bool   // it existed at the start and was removed (or renamed over) since
+	wrote, attrib      bool   // contents / metadata changed in place
+	origin             string // the path, existing at the start, whose node this is now (renames)
+}
+
+// pending is the open batch.
+type pending struct {
+	recs   map[string]*rec
+	rescan bool
+}
+
+func newPending() *pending { return &pending{recs: map[string]*rec{}} }
+
+// rec returns path's record, creating it from the index's current state
+// (k, ino; kNone when absent), which is the state at the batch's start
+// since every index change is recorded. While crawling it returns nil.
+func (r *run) rec(path string, k kind, ino uint64) *rec {
+	if r.cur == nil {
+		return nil
+	}
+	r.dirty = true
+	rc := r.cur.recs[path]
+	if rc == nil {
+		rc = &rec{startKind: k, nowKind: k, startIno: ino, nowIno: ino}
+		r.cur.recs[path] = rc
+	}
+	return rc
+}
+
+// recSet: path now holds node (k, ino); before, the index had (oldK,
+// oldIno) when had.
+func (r *run) recSet(path string, had bool, oldK kind, oldIno uint64, k kind, ino uint64) {
+	if !had {
+		oldK, oldIno = kNone, 0
+	}
+	if rc := r.rec(path, oldK, oldIno); rc != nil {
+		rc.nowKind, rc.nowIno = k, ino
+	}
+}
+
+// recGone: the node (k, ino) at path went away.
+func (r *run) recGone(path string, k kind, ino uint64) {
+	if rc := r.rec(path, k, ino); rc != nil {
+		if rc.startKind != kNone {
+			rc.replaced = true
+		}
+		rc.nowKind, rc.nowIno = kNone, 0
+		rc.origin = ""
+	}
+}
+
+func (r *run) recWrite(path string, k kind, ino uint64) {
+	if rc := r.rec(path, k, ino); rc != nil {
+		rc.wrote = true
+	}
+}
+
+func (r *run) recAttrib(path string, k kind, ino uint64) {
+	if rc := r.rec(path, k, ino); rc != nil {
+		rc.attrib = true
+	}
+}
+
+// recReplaced: the node at path was removed and a node (k, ino) is there
+// again, so its contents may be anything now.
+func (r *run) recReplaced(path string, k kind, ino uint64) {
+	if rc := r.rec(path, k, ino); rc != nil {
+		if rc.startKind != kNone {
+			rc.replaced = true
+		}
+	}
+}
+
+// recMoved: the node (k, ino) at oldPath was renamed to newPath (whose
+// previous node, if any, was already recorded gone).
+func (r *run) recMoved(oldPath, newPath string, k kind, ino uint64) {
+	ro := r.rec(oldPath, k, ino)
+	if ro == nil {
+		return
+	}
+	rn := r.rec(newPath, kNone, 0)
+	origin := ro.origin
+	if origin == "" && ro.startKind != kNone {
+		origin = oldPath
+	}
+	rn.wrote = rn.wrote || ro.wrote
+	rn.attrib = rn.attrib || ro.attrib
+	if ro.startKind != kNone {
+		ro.replaced = true
+	}
+	ro.nowKind, ro.nowIno, ro.origin = kNone, 0, ""
+	if rn.startKind != kNone {
+		rn.replaced = true
+	}
+	rn.nowKind, rn.nowIno, rn.origin = k, ino, origin
+}
+
+// flush closes the open batch: it computes the net change of every path
+// recorded and opens a new, empty batch.
+func (r *run) flush(now time.Time) Batch {
+	p := r.cur
+	r.cur = newPending()
+	b := Batch{Time: now, Rescan: p.rescan}
+	used := map[string]bool{}
+	// validOrigin: the node that moved here existed at the start at o, and
+	// o holds nothing now, so "renamed from o" is the whole story for o.
+	validOrigin := func(o string) bool {
+		if o == "" || used[o] {
+			return false
+		}
+		orc := p.recs[o]
+		return orc != nil && orc.startKind != kNone && orc.nowKind == kNone
+	}
+	var creates []string
+	for path, rc := range p.recs {
+		startEx, nowEx := rc.startKind != kNone, rc.nowKind != kNone
+		switch {
+		case !startEx && nowEx:
+			if validOrigin(rc.origin) {
+				used[rc.origin] = true
+				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: rc.origin})
+			} else {
+				creates = append(creates, path)
+			}
+		case startEx && nowEx:
+			switch {
+			case validOrigin(rc.origin):
+				used[rc.origin] = true
+				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: rc.origin})
+			case rc.replaced || rc.wrote || rc.startKind != rc.nowKind || rc.startIno != rc.nowIno:
+				b.Changes = append(b.Changes, Change{Path: path, Op: Write})
+			case rc.attrib:
+				b.Changes = append(b.Changes, Change{Path: path, Op: Chmod})
+			}
+		}
+	}
+	// Without rename cookies (kqueue, poll) or after lost events, a node
+	// that vanished from one path and appeared at another is paired by
+	// inode number.
+	if len(creates) > 0 && (!r.caps.RenameCookies || p.rescan) {
+		gone := map[uint64][]string{}
+		for path, rc := range p.recs {
+			if rc.startKind != kNone && rc.nowKind == kNone && rc.startIno != 0 && !used[path] {
+				gone[rc.startIno] = append(gone[rc.startIno], path)
+			}
+		}
+		kept := creates[:0]
+		for _, path := range creates {
+			rc := p.recs[path]
+			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind {
+				used[g[0]] = true
+				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
+				continue
+			}
+			kept = append(kept, path)
+		}
+		creates = kept
+	}
+	for _, path := range creates {
+		b.Changes = append(b.Changes, Change{Path: path, Op: Create})
+	}
+	for path, rc := range p.recs {
+		if rc.startKind != kNone && rc.nowKind == kNone && !used[path] {
+			b.Changes = append(b.Changes, Change{Path: path, Op: Remove})
+		}
+	}
+	sort.Slice(b.Changes, func(i, j int) bool { return b.Changes[i].Path < b.Changes[j].Path })
+	return b
+}

@@ -1,0 +1,115 @@
+package watcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Op is what happened to a path over a batch's window.
+type Op uint8
+
+// The operations, as DESIGN.md names them.
+const (
+	Create Op = iota + 1 // the path did not exist when the batch began and exists now
+	Write                // the contents changed, or the file was replaced (atomic save, git checkout)
+	Remove               // the path existed when the batch began and does not now
+	Rename               // the path now holds what was at Change.Old when the batch began
+	Chmod                // only metadata (mode, owner, times) changed
+)
+
+// String returns the op's name as it appears in `vigil events` output:
+// "create", "write", "remove", "rename" or "chmod".
+func (o Op) String() string {
+	switch o {
+	case Create:
+		return "create"
+	case Write:
+		return "write"
+	case Remove:
+		return "remove"
+	case Rename:
+		return "rename"
+	case Chmod:
+		return "chmod"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// MarshalText encodes the op as its name, so JSON shows "write", not 2.
+func (o Op) MarshalText() ([]byte, error) {
+	if o < Create || o > Chmod {
+		return nil, fmt.Errorf("watcher: invalid op %d", uint8(o))
+	}
+	return []byte(o.String()), nil
+}
+
+// UnmarshalText decodes an op name.
+func (o *Op) UnmarshalText(b []byte) error {
+	for c := Create; c <= Chmod; c++ {
+		if string(b) == c.String() {
+			*o = c
+			return nil
+		}
+	}
+	return fmt.Errorf("watcher: unknown op %q (want create, write, remove, rename or chmod)", b)
+}
+
+// Change is the net effect of one batch on one path.
+type Change struct {
+	Path string // absolute and clean
+	Op   Op
+	Old  string // for Rename: the absolute path the node had when the batch began
+}
+
+// Batch is what changed during one debounce window. A path appears at most
+// once; Changes are sorted by Path.
+type Batch struct {
+	Time time.Time // when the batch was closed
+	// Rescan: some events were lost (kernel queue overflow) and part of the
+	// tree was rescanned; the changes found by comparing it with the index
+	// are included, but their ops may be coarser than usual.
+	Rescan  bool
+	Changes []Change
+}
+
+type jsonChange struct {
+	Path string `json:"path"`
+	Op   Op     `json:"op"`
+	Old  string `json:"old,omitempty"`
+}
+
+type jsonBatch struct {
+	Time    time.Time    `json:"time"`
+	Rescan  bool         `json:"rescan"`
+	Changes []jsonChange `json:"changes"`
+}
+
+// MarshalJSON encodes the batch as the `vigil events --json` object:
+// {"time":"<RFC 3339, ns>","rescan":false,"changes":[{"path":...,"op":...}]}
+// with "old" only on renames.
+func (b Batch) MarshalJSON() ([]byte, error) {
+	jb := jsonBatch{Time: b.Time, Rescan: b.Rescan, Changes: make([]jsonChange, len(b.Changes))}
+	for i, c := range b.Changes {
+		jc := jsonChange{Path: c.Path, Op: c.Op}
+		if c.Op == Rename {
+			jc.Old = c.Old
+		}
+		jb.Changes[i] = jc
+	}
+	return json.Marshal(jb)
+}
+
+// UnmarshalJSON decodes the `vigil events --json` object.
+func (b *Batch) UnmarshalJSON(data []byte) error {
+	var jb jsonBatch
+	if err := json.Unmarshal(data, &jb); err != nil {
+		return err
+	}
+	b.Time, b.Rescan = jb.Time, jb.Rescan
+	b.Changes = make([]Change, len(jb.Changes))
+	for i, c := range jb.Changes {
+		b.Changes[i] = Change{Path: c.Path, Op: c.Op, Old: c.Old}
+	}
+	return nil
+}

@@ -1,0 +1,1107 @@
+// Package watcher is vigil's tree layer: it watches roots recursively through
+// the vnode kernel layer, filters paths (include and exclude globs,
+// .gitignore files, default ignores), keeps an index of what exists, and
+// turns kernel notes into batches of net changes per path.
+//
+// # Net effect
+//
+// A batch reports, for each path, what happened to it between the moment the
+// batch opened and the moment it closed, judged against what existed when it
+// opened: a file created and removed inside the window is not reported; a
+// file removed and created again (git checkout) or replaced by a rename
+// (vim, sed -i, atomic saves) is a Write; a rename reports the new path with
+// the old one. Batches are closed by the debounce policy (quiet period and
+// max wait, see package debounce).
+//
+// # Never losing a change
+//
+// A new directory is watched before it is read, so whatever appears in it
+// meanwhile is found by the read. When the kernel drops events (queue
+// overflow), the affected tree is rescanned and compared with the index, and
+// the differences are reported in a batch marked Rescan. When a root is
+// removed its contents are reported removed, and the watcher waits for it to
+// come back.
+//
+// # Backends
+//
+// On inotify and poll, directory watches name the child that changed. On
+// kqueue they do not: a directory's note causes a rescan of that directory,
+// renames are paired by inode, and files get their own watch, because a
+// directory watch there does not see writes to its files.
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vigil/debounce"
+	"vigil/vnode"
+)
+
+// Options configure a Watcher.
+type Options struct {
+	// Roots are directories, watched recursively, or files, watched through
+	// their parent directory so that atomic saves never kill the watch.
+	// Relative paths are made absolute. A root that does not exist is
+	// waited for. Default: the current directory.
+	Roots []string
+	// Include and Exclude are globs relative to the root (gobwas/glob with
+	// "/" separators and globstar). With Include set, only files matching
+	// one of them are reported; directories are always traversed. Exclude
+	// wins over Include; an excluded directory (or "dir/**") is neither
+	// descended into nor watched.
+	Include, Exclude []string
+	// NoIgnore turns off .gitignore files, .git/info/exclude and the
+	// default ignores (VCS directories, editor temporaries).
+	NoIgnore bool
+	// FollowSymlinks descends into symlinked directories (loops are
+	// detected and skipped). Without it a symlink is reported as itself.
+	FollowSymlinks bool
+	// Debounce is the quiet period and MaxWait the longest a batch stays
+	// open after its first change; 0 means 50 ms and 1 s.
+	Debounce, MaxWait time.Duration
+	// Backend and PollInterval choose the kernel mechanism (see vnode).
+	Backend      vnode.Backend
+	PollInterval time.Duration
+	// Logf receives notices meant for the user: a kernel limit reached, a
+	// root removed or back, a directory that cannot be read. Nil discards
+	// them. It is called from Run's goroutine.
+	Logf func(format string, args ...any)
+}
+
+// Stats describe the tree when the watcher became ready.
+type Stats struct {
+	Dirs, Files int           // directories and non-directories indexed
+	Crawl       time.Duration // time from Run's start to ready
+	Backend     vnode.Backend // the mechanism in use
+}
+
+// rootSpec is a validated root: a directory, or the directory of one or more
+// file roots together with their names.
+type rootSpec struct {
+	path  string
+	files map[string]bool // nil for a directory root
+}
+
+// Watcher watches a set of roots. Create it with New; Run does the work.
+type Watcher struct {
+	o     Options
+	f     *filters
+	roots []rootSpec
+
+	running atomic.Bool
+
+	// Test hooks. caps, when set, replaces the backend's capabilities (to
+	// run the kqueue code paths on the poll backend); beforeWait is called
+	// before each wait for kernel events (a test blocks in it to let the
+	// kernel queue overflow).
+	caps       *vnode.Caps
+	beforeWait func()
+}
+
+// New validates o (globs compile, roots are made absolute) and returns a
+// Watcher. A bad glob is an error naming the pattern.
+func New(o Options) (*Watcher, error) {
+	f, err := compileFilters(&o)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := resolveRoots(o.Roots)
+	if err != nil {
+		return nil, err
+	}
+	return &Watcher{o: o, f: f, roots: roots}, nil
+}
+
+// resolveRoots makes roots absolute, turns file roots into their directory
+// plus a name, merges file roots of one directory and drops roots that lie
+// inside another directory root (it already covers them).
+func resolveRoots(in []string) ([]rootSpec, error) {
+	if len(in) == 0 {
+		in = []string{"."}
+	}
+	var dirs []string
+	files := map[string]map[string]bool{}
+	for _, p := range in {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("watcher: root %q: %w", p, err)
+		}
+		abs = filepath.Clean(abs)
+		fi, err := os.Stat(abs)
+		if err == nil && !fi.IsDir() {
+			dir, name := filepath.Split(abs)
+			dir = filepath.Clean(dir)
+			if files[dir] == nil {
+				files[dir] = map[string]bool{}
+			}
+			files[dir][name] = true
+			continue
+		}
+		dirs = append(dirs, abs)
+	}
+	sort.Strings(dirs)
+	var out []rootSpec
+	covered := func(p string) bool {
+		for _, r := range out {
+			if r.files == nil && (p == r.path || strings.HasPrefix(p, strings.TrimSuffix(r.path, "/")+"/")) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range dirs {
+		if !covered(d) {
+			out = append(out, rootSpec{path: d})
+		}
+	}
+	fdirs := make([]string, 0, len(files))
+	for d := range files {
+		fdirs = append(fdirs, d)
+	}
+	sort.Strings(fdirs)
+	for _, d := range fdirs {
+		if !covered(d) {
+			out = append(out, rootSpec{path: d, files: files[d]})
+		}
+	}
+	return out, nil
+}
+
+// Scan returns the absolute paths of the files (non-directories) that o's
+// roots and filters admit now, sorted. It places no watches.
+func Scan(o Options) ([]string, error) {
+	w, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	r := newRun(w, nil)
+	var files []string
+	r.collect = &files
+	r.crawl()
+	sort.Strings(files)
+	return files, nil
+}
+
+// The queue's timers.
+const (
+	timerBatch vnode.ID = 1 // the debounce deadline
+	timerWake  vnode.ID = 2 // the sender is free again
+)
+
+// Run crawls the roots, placing watches before reading each directory, calls
+// ready (if not nil) once they are in place, and then sends a Batch on out
+// each time the debounce policy closes one. It returns nil when ctx is done,
+// or an error if the kernel layer fails. Run never closes out, and never
+// blocks the kernel reader on a slow consumer: while the previous batch has
+// not been taken, changes keep accumulating into the next one. A Watcher
+// runs at most one Run at a time.
+func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("watcher: Run called while already running")
+	}
+	defer w.running.Store(false)
+	start := time.Now()
+	q, err := vnode.Open(vnode.Options{Backend: w.o.Backend, PollInterval: w.o.PollInterval})
+	if err != nil {
+		return fmt.Errorf("watcher: %w", err)
+	}
+	defer q.Close()
+	stop := context.AfterFunc(ctx, func() { q.Close() })
+	defer stop()
+
+	r := newRun(w, q)
+	r.crawl()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if ready != nil {
+		ready(Stats{Dirs: r.nDirs, Files: r.nFiles, Crawl: time.Since(start), Backend: q.Backend()})
+	}
+	return r.loop(ctx, out)
+}
+
+// loop is the watcher's one goroutine blocked in the kernel wait.
+func (r *run) loop(ctx context.Context, out chan<- Batch) error {
+	done := make(chan struct{})
+	defer close(done)
+	handoff := make(chan Batch)
+	var senderIdle atomic.Bool
+	senderIdle.Store(true)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	// The sender owns the blocking send on out, so that a slow consumer
+	// never holds up the kernel reader. When it is free again it wakes the
+	// loop through the queue's timer.
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case b := <-handoff:
+				select {
+				case out <- b:
+				case <-ctx.Done():
+					return
+				case <-done:
+					return
+				}
+				senderIdle.Store(true)
+				r.q.SetTimer(timerWake, time.Microsecond)
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+
+	buf := make([]vnode.Event, 0, 512)
+	var armed time.Time
+	for {
+		if r.w.beforeWait != nil {
+			r.w.beforeWait()
+		}
+		evs, err := r.q.Wait(buf[:0])
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watcher: waiting for events: %w", err)
+		}
+		for _, ev := range evs {
+			if ev.Kind == vnode.KindTimer {
+				if ev.ID == timerBatch {
+					armed = time.Time{}
+				}
+				continue
+			}
+			r.handle(ev)
+		}
+		r.endOfEvents()
+		r.lastDrain = now
+		buf = evs
+
+		if r.dirty {
+			r.dirty = false
+			r.deb.Add(now)
+		}
+		if !r.deb.Pending() {
+			continue
+		}
+		now = time.Now()
+		if r.deb.Due(now) {
+			if !senderIdle.Load() {
+				continue // held: the sender's wake brings us back
+			}
+			b := r.flush(now)
+			r.deb.Reset()
+			if len(b.Changes) == 0 {
+				continue
+			}
+			senderIdle.Store(false)
+			select {
+			case handoff <- b:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		if fireAt := r.deb.FireAt(); !fireAt.Equal(armed) {
+			armed = fireAt
+			r.q.SetTimer(timerBatch, max(fireAt.Sub(now), time.Microsecond))
+		}
+	}
+}
+
+// kind-level helpers -------------------------------------------------------
+
+// entry is what the index knows about one name in a directory. It is kept
+// small: the index of a 100k-file tree is mostly these.
+type entry struct {
+	ino  uint64
+	dir  *dirNode // for directories
+	wid  vnode.ID // the file's own watch (kqueue budget), 0 when none
+	kind kind
+}
+
+// dirNode is an indexed, watched directory.
+type dirNode struct {
+	path   string // absolute, as the user sees it (through symlinks when followed)
+	real   string // where to read and watch it when path is a followed symlink
+	parent *dirNode
+	name   string
+	rt     *root
+	id     vnode.ID
+	ino    uint64
+	dead   bool
+	ents   map[string]entry
+	ign    *ignoreList // this directory's .gitignore
+}
+
+func (n *dirNode) readPath() string {
+	if n.real != "" {
+		return n.real
+	}
+	return n.path
+}
+
+// root is a root's state during a run.
+type root struct {
+	rootSpec
+	outer    []ignoreLayer // ignore files above the root
+	top      *dirNode      // nil while the root is missing
+	waitID   vnode.ID      // a watch on the nearest existing ancestor while missing
+	waitPath string
+	waiting  bool
+}
+
+type fileRef struct {
+	d    *dirNode
+	name string
+}
+
+type moveSrc struct {
+	d    *dirNode
+	name string
+}
+
+// run is the state of one Run (or one Scan, with no queue).
+type run struct {
+	w    *Watcher
+	f    *filters
+	q    *vnode.Queue
+	caps vnode.Caps
+	logf func(string, ...any)
+
+	roots []*root
+	dirs  map[vnode.ID]*dirNode
+	files map[vnode.ID]fileRef
+	waits map[vnode.ID][]*root
+	moves map[uint32]moveSrc
+	// rescans are directories to rescan once the current events are
+	// handled (kqueue-style directory notes).
+	rescans []*dirNode
+
+	nDirs, nFiles int
+	buf           []byte
+	collect       *[]string // Scan: files found
+
+	deb       *debounce.State
+	cur       *pending // the open batch; nil while crawling
+	dirty     bool     // cur changed since the debouncer last heard
+	lastDrain time.Time
+	saidLimit bool
+	closed    bool
+}
+
+func newRun(w *Watcher, q *vnode.Queue) *run {
+	r := &run{
+		w:     w,
+		f:     w.f,
+		q:     q,
+		logf:  w.o.Logf,
+		dirs:  map[vnode.ID]*dirNode{},
+		files: map[vnode.ID]fileRef{},
+		waits: map[vnode.ID][]*root{},
+		moves: map[uint32]moveSrc{},
+		buf:   make([]byte, 64<<10),
+		deb:   debounce.New(w.o.Debounce, w.o.MaxWait),
+	}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
+	if q != nil {
+		r.caps = q.Caps()
+		if w.caps != nil {
+			r.caps = *w.caps
+		}
+	} else {
+		r.caps = vnode.Caps{ChildNames: true, ChildWrites: true}
+	}
+	for _, rs := range w.roots {
+		rt := &root{rootSpec: rs}
+		if !w.f.noIgnore && rs.files == nil {
+			rt.outer = outerIgnores(rs.path)
+		}
+		r.roots = append(r.roots, rt)
+	}
+	return r
+}
+
+// crawl indexes every root without recording changes, then opens the first
+// batch.
+func (r *run) crawl() {
+	for _, rt := range r.roots {
+		r.startRoot(rt, false)
+	}
+	r.cur = newPending()
+	r.lastDrain = time.Now()
+}
+
+func join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// rel is the path of name in d relative to d's root, for glob matching.
+func (r *run) rel(d *dirNode, name string) string {
+	if d.path == d.rt.path {
+		return name
+	}
+	return d.path[len(d.rt.path)+1:] + "/" + name
+}
+
+// admit reports whether the filters let name (of kind k) in d be indexed.
+func (r *run) admit(d *dirNode, name string, k kind) bool {
+	if d.rt.files != nil && d.parent == nil {
+		// A file root admits its named files, whatever the filters say:
+		// the user asked for them by name.
+		return k != kDir && d.rt.files[name]
+	}
+	rel := r.rel(d, name)
+	isDir := k == kDir
+	if !r.f.noIgnore {
+		if dec, ign := defaultIgnoreList.match(name, isDir); dec && ign {
+			return false
+		}
+		if r.gitIgnored(d, join(d.path, name), isDir) {
+			return false
+		}
+	}
+	if r.f.excluded(rel, k) {
+		return false
+	}
+	return isDir || r.f.included(rel)
+}
+
+// gitIgnored applies the ignore files from d up to the repository top: the
+// deepest file that has a matching rule decides, and .git/info/exclude comes
+// last.
+func (r *run) gitIgnored(d *dirNode, full string, isDir bool) bool {
+	for n := d; n != nil; n = n.parent {
+		if n.ign != nil {
+			if dec, ign := n.ign.match(full[len(n.path)+1:], isDir); dec {
+				return ign
+			}
+		}
+	}
+	outer := d.rt.outer
+	for i := len(outer) - 1; i >= 0; i-- {
+		l := outer[i]
+		if len(full) <= len(l.base)+1 {
+			continue
+		}
+		if dec, ign := l.rules.match(full[len(l.base)+1:], isDir); dec {
+			return ign
+		}
+	}
+	return false
+}
+
+// classify turns what a listing or lstat said into the kind the index keeps:
+// with FollowSymlinks, a symlink to a directory (that is not a loop) is a
+// directory whose real path is returned.
+func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint64, string) {
+	if k != kSymlink || !r.w.o.FollowSymlinks {
+		return k, ino, ""
+	}
+	path := join(d.path, name)
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() {
+		return k, ino, ""
+	}
+	tino := inoOf(fi)
+	for a := d; a != nil; a = a.parent {
+		if a.ino == tino && tino != 0 {
+			r.logf("watcher: not following symlink %s: it loops back to %s", path, a.path)
+			return k, ino, ""
+		}
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return k, ino, ""
+	}
+	return kDir, tino, real
+}
+
+// Watches ----------------------------------------------------------------
+
+// watch places a watch on path and reports kernel limits once.
+func (r *run) watch(path string) (vnode.ID, bool) {
+	if r.q == nil || r.closed {
+		return 0, false
+	}
+	id, err := r.q.Watch(path)
+	if err == nil {
+		return id, true
+	}
+	var le *vnode.LimitError
+	if errors.As(err, &le) {
+		if !r.saidLimit {
+			r.saidLimit = true
+			r.logf("%s", le.Error())
+		}
+		return id, le.Polled
+	}
+	if errors.Is(err, vnode.ErrClosed) {
+		r.closed = true
+		return 0, false
+	}
+	if isGone(err) {
+		return 0, false // gone already: its parent's events say so
+	}
+	r.logf("watcher: cannot watch %s: %v", path, err)
+	return 0, false
+}
+
+func (r *run) unwatch(id vnode.ID) {
+	if id != 0 && r.q != nil && !r.closed {
+		r.q.Remove(id) // an already-gone watch is no error worth reporting
+	}
+}
+
+func (r *run) watchDir(n *dirNode) {
+	if id, ok := r.watch(n.readPath()); ok {
+		n.id = id
+		r.dirs[id] = n
+	}
+}
+
+// needsFileWatch: on backends whose directory watches miss file writes
+// (kqueue), each admitted regular file gets its own watch.
+func (r *run) needsFileWatch(k kind) bool {
+	return r.q != nil && !r.caps.ChildWrites && k == kFile
+}
+
+// Index updates -----------------------------------------------------------
+
+// startRoot indexes a root (directory or file root) if it exists, or starts
+// waiting for it.
+func (r *run) startRoot(rt *root, record bool) {
+	fi, err := os.Stat(rt.path)
+	if err != nil || !fi.IsDir() {
+		if record {
+			return
+		}
+		r.waitRoot(rt)
+		if rt.waiting {
+			r.logf("watcher: %s does not exist; waiting for it", rt.path)
+		}
+		return
+	}
+	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi), ents: map[string]entry{}}
+	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
+			n.real = real
+		}
+	}
+	rt.top = n
+	r.nDirs++
+	if rt.files == nil {
+		r.recSet(rt.path, false, kNone, 0, kDir, n.ino)
+	}
+	r.watchDir(n)
+	r.scanDir(n)
+}
+
+// scanDir reads a freshly watched directory and indexes what it holds.
+func (r *run) scanDir(n *dirNode) {
+	list, err := readDir(n.readPath(), r.buf, nil)
+	if err != nil {
+		if !isGone(err) {
+			r.logf("watcher: %v", err)
+		}
+		return
+	}
+	r.loadIgnore(n, list)
+	for _, de := range list {
+		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
+		if !r.admit(n, de.name, k) {
+			continue
+		}
+		r.put(n, de.name, k, ino, real)
+	}
+}
+
+// loadIgnore (re)reads n's .gitignore if the listing has one.
+func (r *run) loadIgnore(n *dirNode, list []dirent) {
+	n.ign = nil
+	if r.f.noIgnore || (n.rt.files != nil && n.parent == nil) {
+		return
+	}
+	for _, de := range list {
+		if de.name == ".gitignore" && de.kind != kDir {
+			n.ign = loadIgnoreFile(join(n.readPath(), ".gitignore"))
+			return
+		}
+	}
+}
+
+// put indexes name in d as a new node, replacing what the index had there,
+// and for a directory watches it and then reads it.
+func (r *run) put(d *dirNode, name string, k kind, ino uint64, real string) {
+	path := join(d.path, name)
+	old, had := d.ents[name]
+	if had {
+		r.drop(d, name)
+	}
+	r.recSet(path, had, old.kind, old.ino, k, ino)
+	e := entry{ino: ino, kind: k}
+	if k == kDir {
+		n := &dirNode{path: path, real: real, parent: d, name: name, rt: d.rt, ino: ino, ents: map[string]entry{}}
+		e.dir = n
+		d.ents[name] = e
+		r.nDirs++
+		r.watchDir(n)
+		r.scanDir(n)
+		return
+	}
+	r.nFiles++
+	if r.needsFileWatch(k) {
+		if id, ok := r.watch(path); ok {
+			e.wid = id
+			r.files[id] = fileRef{d, name}
+		}
+	}
+	d.ents[name] = e
+	if r.collect != nil {
+		*r.collect = append(*r.collect, path)
+	}
+}
+
+// drop removes name from d, and for a directory everything below it,
+// recording each removal.
+func (r *run) drop(d *dirNode, name string) {
+	e, ok := d.ents[name]
+	if !ok {
+		return
+	}
+	path := join(d.path, name)
+	if e.dir != nil {
+		r.dropTree(e.dir)
+		r.nDirs--
+	} else {
+		r.nFiles--
+	}
+	if e.wid != 0 {
+		delete(r.files, e.wid)
+		r.unwatch(e.wid)
+	}
+	delete(d.ents, name)
+	r.recGone(path, e.kind, e.ino)
+}
+
+func (r *run) dropTree(n *dirNode) {
+	for name := range n.ents {
+		r.drop(n, name)
+	}
+	n.dead = true
+	if n.id != 0 {
+		delete(r.dirs, n.id)
+		r.unwatch(n.id)
+		n.id = 0
+	}
+}
+
+// refresh reconciles name in d with what is on disk now. It returns true
+// when the index already had that very node there, untouched.
+func (r *run) refresh(d *dirNode, name string) (same bool) {
+	if d.dead {
+		return false
+	}
+	path := join(d.path, name)
+	k, ino := lstatNode(path)
+	old, had := d.ents[name]
+	if k == kNone {
+		if had {
+			r.drop(d, name)
+		}
+		return false
+	}
+	k, ino, real := r.classify(d, name, k, ino)
+	if !r.admit(d, name, k) {
+		if had {
+			r.drop(d, name)
+		}
+		return false
+	}
+	if had && old.kind == k && (old.ino == ino || old.ino == 0 || ino == 0) {
+		return true
+	}
+	r.put(d, name, k, ino, real)
+	return false
+}
+
+// touched handles an event saying name in d was created or removed: the
+// index follows what is on disk; if the very node the index knows is still
+// there, the event means it went away and came back (an inode reused by
+// `rm f; echo > f`), so a file counts as rewritten and a directory is
+// re-read.
+func (r *run) touched(d *dirNode, name string) {
+	if !r.refresh(d, name) {
+		return
+	}
+	e := d.ents[name]
+	if e.dir != nil {
+		r.rescanDir(e.dir, false, time.Time{})
+		return
+	}
+	r.recReplaced(join(d.path, name), e.kind, e.ino)
+}
+
+// move applies a paired rename: the node at sd/sname is now dd/dname. The
+// subtree of a directory moves with it, and every path in it is recorded as
+// renamed.
+func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
+	old, had := sd.ents[sname]
+	if sd.dead || !had {
+		r.touched(dd, dname)
+		return
+	}
+	newPath := join(dd.path, dname)
+	k, ino := lstatNode(newPath)
+	k, ino, _ = r.classify(dd, dname, k, ino)
+	if dd.dead || k != old.kind || (ino != old.ino && ino != 0 && old.ino != 0) || !r.admit(dd, dname, k) {
+		// Stale, or moved where we do not index it: reconcile both names.
+		r.refresh(sd, sname)
+		if !dd.dead {
+			r.touched(dd, dname)
+		}
+		return
+	}
+	if _, over := dd.ents[dname]; over {
+		r.drop(dd, dname)
+	}
+	oldPath := join(sd.path, sname)
+	delete(sd.ents, sname)
+	dd.ents[dname] = old
+	r.recMoved(oldPath, newPath, old.kind, old.ino)
+	if old.wid != 0 {
+		r.files[old.wid] = fileRef{dd, dname}
+	}
+	if n := old.dir; n != nil {
+		n.parent, n.name, n.rt = dd, dname, dd.rt
+		r.repath(n, oldPath, newPath)
+	}
+}
+
+// repath gives a moved directory and its subtree their new paths, recording
+// each descendant as renamed. Watches stay: on inotify (the only backend
+// with paired renames) a watch follows its inode.
+func (r *run) repath(n *dirNode, oldPath, newPath string) {
+	n.path = newPath
+	for name, e := range n.ents {
+		r.recMoved(join(oldPath, name), join(newPath, name), e.kind, e.ino)
+		if e.wid != 0 {
+			r.files[e.wid] = fileRef{n, name}
+		}
+		if e.dir != nil {
+			e.dir.rt = n.rt
+			r.repath(e.dir, join(oldPath, name), join(newPath, name))
+		}
+	}
+}
+
+// rescanDir reads n and makes the index agree with it, recording the
+// differences. deep: also rescan subdirectories and report files whose
+// mtime (write) or ctime (chmod) is not older than since, since their
+// events may have been lost.
+func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
+	if n.dead {
+		return
+	}
+	list, err := readDir(n.readPath(), r.buf, nil)
+	if err != nil {
+		// The directory itself went away or changed: its parent decides.
+		if n.parent != nil {
+			r.touched(n.parent, n.name)
+		} else {
+			r.rootCheck(n.rt)
+		}
+		return
+	}
+	if deep {
+		r.loadIgnore(n, list)
+	}
+	seen := make(map[string]struct{}, len(list))
+	for _, de := range list {
+		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
+		old, had := n.ents[de.name]
+		if !r.admit(n, de.name, k) {
+			if had {
+				r.drop(n, de.name)
+			}
+			continue
+		}
+		seen[de.name] = struct{}{}
+		switch {
+		case !had, old.kind != k, old.ino != ino && old.ino != 0 && ino != 0:
+			r.put(n, de.name, k, ino, real)
+		case deep && old.dir != nil:
+			r.rescanDir(old.dir, true, since)
+		case deep && k == kFile:
+			path := join(n.path, de.name)
+			fi, err := os.Lstat(path)
+			if err != nil {
+				continue
+			}
+			switch {
+			case !fi.ModTime().Before(since):
+				r.recWrite(path, k, ino)
+			case ctimeOf(fi) >= since.UnixNano():
+				r.recAttrib(path, k, ino)
+			}
+		}
+	}
+	for name := range n.ents {
+		if _, ok := seen[name]; !ok {
+			r.drop(n, name)
+		}
+	}
+}
+
+// Roots -------------------------------------------------------------------
+
+// waitRoot watches the nearest existing ancestor of a missing root, so that
+// its return is noticed.
+func (r *run) waitRoot(rt *root) {
+	rt.waiting = true
+	if r.q == nil {
+		return
+	}
+	a := filepath.Dir(rt.path)
+	for {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			break
+		}
+		p := filepath.Dir(a)
+		if p == a {
+			break
+		}
+		a = p
+	}
+	if rt.waitID != 0 && rt.waitPath == a {
+		return
+	}
+	r.unwaitRoot(rt)
+	rt.waiting = true
+	if id, ok := r.watch(a); ok {
+		rt.waitID, rt.waitPath = id, a
+		r.waits[id] = append(r.waits[id], rt)
+	}
+}
+
+func (r *run) unwaitRoot(rt *root) {
+	rt.waiting = false
+	if rt.waitID == 0 {
+		return
+	}
+	id := rt.waitID
+	r.waits[id] = slices.DeleteFunc(r.waits[id], func(x *root) bool { return x == rt })
+	if len(r.waits[id]) == 0 {
+		delete(r.waits, id)
+		r.unwatch(id)
+	}
+	rt.waitID, rt.waitPath = 0, ""
+}
+
+// rootCheck makes a root's state agree with the disk: a root that went away
+// is reported removed and waited for; a root that came back is crawled and
+// its contents reported created.
+func (r *run) rootCheck(rt *root) {
+	fi, err := os.Stat(rt.path)
+	exists := err == nil && fi.IsDir()
+	if rt.top != nil {
+		if exists && inoOf(fi) == rt.top.ino {
+			return
+		}
+		top := rt.top
+		r.dropTree(top)
+		r.nDirs--
+		if rt.files == nil {
+			r.recGone(rt.path, kDir, top.ino)
+		}
+		rt.top = nil
+		r.logf("watcher: %s was removed; waiting for it to come back", rt.path)
+		r.waitRoot(rt)
+		fi, err = os.Stat(rt.path)
+		exists = err == nil && fi.IsDir()
+	}
+	if !exists {
+		r.waitRoot(rt) // the nearest existing ancestor may have changed
+		return
+	}
+	r.unwaitRoot(rt)
+	r.logf("watcher: %s is back; watching it again", rt.path)
+	r.startRoot(rt, true)
+}
+
+// Events ------------------------------------------------------------------
+
+func (r *run) handle(ev vnode.Event) {
+	switch ev.Kind {
+	case vnode.KindOverflow:
+		r.overflow(ev.ID)
+	case vnode.KindNote:
+		if n := r.dirs[ev.ID]; n != nil {
+			r.dirEvent(n, ev)
+			return
+		}
+		if f, ok := r.files[ev.ID]; ok {
+			r.fileEvent(f, ev)
+			return
+		}
+		if rts := r.waits[ev.ID]; len(rts) > 0 {
+			for _, rt := range slices.Clone(rts) {
+				r.rootCheck(rt)
+			}
+		}
+	}
+}
+
+const goneNotes = vnode.NoteDelete | vnode.NoteRename | vnode.NoteRevoke
+
+func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
+	if ev.Name == "" {
+		if ev.Notes&goneNotes != 0 {
+			r.verifyDir(n)
+			return
+		}
+		if ev.Notes&vnode.NoteWrite != 0 && !r.caps.ChildNames {
+			r.rescans = append(r.rescans, n)
+		}
+		return
+	}
+	if !r.caps.ChildNames {
+		return // not trusted here: the unnamed note makes us rescan
+	}
+	name := ev.Name
+	old, had := n.ents[name]
+	if !had {
+		hint := kFile
+		if ev.IsDir {
+			hint = kDir
+		}
+		if !r.admit(n, name, hint) && ev.Op != vnode.ChildMovedTo {
+			return // an ignored name: not worth an lstat
+		}
+	}
+	switch ev.Op {
+	case vnode.ChildCreate, vnode.ChildRemove:
+		r.touched(n, name)
+	case vnode.ChildMovedFrom:
+		if ev.Cookie != 0 && had {
+			r.moves[ev.Cookie] = moveSrc{n, name}
+			return
+		}
+		r.touched(n, name)
+	case vnode.ChildMovedTo:
+		if src, ok := r.moves[ev.Cookie]; ok && ev.Cookie != 0 {
+			delete(r.moves, ev.Cookie)
+			r.move(src.d, src.name, n, name)
+			return
+		}
+		r.touched(n, name)
+	default:
+		if !had {
+			r.refresh(n, name) // a node we missed: index it
+			return
+		}
+		path := join(n.path, name)
+		if ev.Notes&goneNotes != 0 {
+			r.touched(n, name)
+			return
+		}
+		if ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0 && old.dir == nil {
+			r.recWrite(path, old.kind, old.ino)
+		} else if ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0 {
+			r.recAttrib(path, old.kind, old.ino)
+		}
+	}
+}
+
+// verifyDir handles a note saying a watched directory itself went away.
+func (r *run) verifyDir(n *dirNode) {
+	if n.dead {
+		return
+	}
+	if n.parent == nil {
+		r.rootCheck(n.rt)
+		return
+	}
+	r.touched(n.parent, n.name)
+}
+
+func (r *run) fileEvent(f fileRef, ev vnode.Event) {
+	e, ok := f.d.ents[f.name]
+	if !ok || e.wid != ev.ID || f.d.dead {
+		return
+	}
+	path := join(f.d.path, f.name)
+	switch {
+	case ev.Notes&goneNotes != 0:
+		// Renamed or unlinked: what replaced it, if anything, is found by
+		// reading the directory.
+		r.rescans = append(r.rescans, f.d)
+	case ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0:
+		r.recWrite(path, e.kind, e.ino)
+	case ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0:
+		r.recAttrib(path, e.kind, e.ino)
+	}
+}
+
+// overflow rescans what the lost events may have covered.
+func (r *run) overflow(id vnode.ID) {
+	since := r.lastDrain.Add(-time.Second)
+	if r.cur != nil {
+		r.cur.rescan = true
+		r.dirty = true
+	}
+	if n := r.dirs[id]; id != 0 && n != nil {
+		r.logf("watcher: events under %s were lost; rescanning it", n.path)
+		r.rescanDir(n, true, since)
+		return
+	}
+	r.logf("watcher: the kernel event queue overflowed; rescanning every root")
+	for _, rt := range r.roots {
+		if rt.top != nil {
+			r.rescanDir(rt.top, true, since)
+		} else {
+			r.rootCheck(rt)
+		}
+	}
+}
+
+// endOfEvents finishes what a buffer of events left open: renames whose
+// other half never came (moved out of the tree) and directories to rescan.
+func (r *run) endOfEvents() {
+	for c, src := range r.moves {
+		delete(r.moves, c)
+		r.touched(src.d, src.name)
+	}
+	if len(r.rescans) > 0 {
+		list := r.rescans
+		r.rescans = nil
+		done := map[*dirNode]bool{}
+		for _, n := range list {
+			if !done[n] {
+				done[n] = true
+				r.rescanDir(n, false, time.Time{})
+			}
+		}
+	}
+}
