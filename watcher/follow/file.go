@@ -36,6 +36,7 @@ type tfile struct {
 	partial    []byte // bytes of a line still waiting for its newline
 	partialOff int64  // offset of partial's first byte
 	fp         []byte // the file's first bytes, up to fingerprintLen, all below off
+	last       []byte // the bytes just below off, up to fingerprintLen
 
 	draining bool      // no longer what its name means; read until deadline
 	deadline time.Time // end of the grace period while draining
@@ -62,6 +63,11 @@ func (t *tfile) look(fl *Follower) error {
 		truncated = !bytes.Equal(head[:n], t.fp)
 	}
 	if truncated {
+		if !t.draining {
+			if err := t.recoverFromCopy(fl); err != nil {
+				return err
+			}
+		}
 		// Whatever was waiting for a newline belongs to the old contents:
 		// deliver it rather than glue it to the new first line.
 		if err := t.flushPartial(fl.out); err != nil {
@@ -72,6 +78,7 @@ func (t *tfile) look(fl *Follower) error {
 		}
 		t.off = 0
 		t.fp = t.fp[:0]
+		t.last = t.last[:0]
 		fl.logf("%s: file truncated", fl.display(t.name))
 	}
 	return t.readToEOF(fl)
@@ -82,6 +89,7 @@ func (t *tfile) readToEOF(fl *Follower) error {
 	for {
 		n, err := t.f.Read(fl.readBuf)
 		if n > 0 {
+			t.remember(fl.readBuf[:n])
 			if err := t.consume(fl.readBuf[:n], fl.maxLine, fl.out); err != nil {
 				return err
 			}
@@ -100,6 +108,19 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		return t.refreshFingerprint()
 	}
 	return nil
+}
+
+// remember keeps the last fingerprintLen bytes read, to recognise a copy
+// of the file later.
+func (t *tfile) remember(b []byte) {
+	if len(b) >= fingerprintLen {
+		t.last = append(t.last[:0], b[len(b)-fingerprintLen:]...)
+		return
+	}
+	t.last = append(t.last, b...)
+	if over := len(t.last) - fingerprintLen; over > 0 {
+		t.last = append(t.last[:0], t.last[over:]...)
+	}
 }
 
 // refreshFingerprint re-reads the head, up to the offset.

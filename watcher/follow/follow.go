@@ -561,6 +561,15 @@ func (f *Follower) open(name string) error {
 			return fmt.Errorf("follow: seek %s to %d: %w", name, start, err)
 		}
 		t.off = start
+		if start > 0 {
+			// What lies just below the start identifies a copy of this
+			// file should it be copied and truncated (see recoverFromCopy).
+			n := min(start, fingerprintLen)
+			last := make([]byte, n)
+			if _, err := file.ReadAt(last, start-n); err == nil {
+				t.last = last
+			}
+		}
 		if err := t.refreshFingerprint(); err != nil {
 			f.q.Remove(wid)
 			return err
