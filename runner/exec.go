@@ -119,7 +119,7 @@ commands:
 	case end.status != 0:
 		r.out.status(ru.prefix, "failed: %s (%s)", desc, took)
 	default:
-		r.out.status(ru.prefix, "ok (%s)", took)
+		r.out.status(ru.prefix, "ok: %s (%s)", desc, took)
 	}
 	events <- end
 }

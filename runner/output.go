@@ -76,8 +76,8 @@ func (o *output) copyLines(w io.Writer, prefix string, r io.Reader) {
 			return
 		}
 		if err == bufio.ErrBufferFull {
-			// The rest of the over-long line follows unprefixed; end it here
-			// so the next chunk starts a line of its own.
+			// Cut the over-long line here; the rest follows as a line of
+			// its own, prefixed like any other.
 			o.mu.Lock()
 			w.Write([]byte{'\n'})
 			o.mu.Unlock()
@@ -125,8 +125,8 @@ func relTo(dir, p string) string {
 	return rel
 }
 
-// seconds formats a duration for status lines: 3 significant decimals below
-// 10 s, whole tenths above.
+// seconds formats a duration for status lines: hundredths below 10 s,
+// tenths above.
 func seconds(d time.Duration) string {
 	if d < 10*time.Second {
 		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"

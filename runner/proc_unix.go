@@ -160,6 +160,11 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration, killed func() bool)
 		if err := p.signal(sig); err != nil {
 			return err
 		}
+		// A stopped member (^Z, SIGTTIN) would act on sig only once
+		// continued; continue it so that it can exit cleanly.
+		if sig != syscall.SIGCONT {
+			p.signal(syscall.SIGCONT)
+		}
 		if p.waitGone(time.Now().Add(grace)) {
 			return nil
 		}

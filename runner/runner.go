@@ -486,7 +486,9 @@ func (l *loop) schedule(rs *ruleState) bool {
 		return true
 	case Signal:
 		o := succeeded
-		if err := rs.cur.signal(rs.c.BusySignal); err != nil {
+		if err := rs.cur.signal(rs.c.BusySignal); errors.Is(err, errBetweenCommands) {
+			return changed // nothing to signal now: the items wait for the next run
+		} else if err != nil {
 			l.r.out.status(rs.prefix, "could not send %s: %v", signalName(rs.c.BusySignal), err)
 			o = failed
 		} else {

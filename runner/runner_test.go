@@ -32,7 +32,7 @@ func TestChangeRunsOnceWithPaths(t *testing.T) {
 		t.Errorf("the command saw VIGIL_PATHS %q, want %q (one run, matching paths only)", got, want)
 	}
 	out := h.out.String()
-	for _, want := range []string{"[test] running (changed: a.go, sub/b.go)\n", "[test] rule=test\n", "[test] ok ("} {
+	for _, want := range []string{"[test] running (changed: a.go, sub/b.go)\n", "[test] rule=test\n", "[test] ok: exit status 0 ("} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

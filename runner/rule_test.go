@@ -1,0 +1,121 @@
+package runner
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name           string
+		roots          []string
+		match, exclude []string
+		path           string
+		want           bool
+	}{
+		{"empty match takes all", nil, nil, nil, "/p/x/y.txt", true},
+		{"outside the root", nil, nil, nil, "/elsewhere/a.go", false},
+		{"the root itself", nil, nil, nil, "/p", false},
+		{"sibling with root as prefix", nil, nil, nil, "/pp/a.go", false},
+		{"star stays in a segment", nil, []string{"*.go"}, nil, "/p/sub/a.go", false},
+		{"star top level", nil, []string{"*.go"}, nil, "/p/a.go", true},
+		{"globstar zero dirs", nil, []string{"**/*.go"}, nil, "/p/a.go", true},
+		{"globstar deep", nil, []string{"**/*.go"}, nil, "/p/a/b/c.go", true},
+		{"globstar in the middle", nil, []string{"src/**/*.go"}, nil, "/p/src/a.go", true},
+		{"exclude file", nil, []string{"**/*.go"}, []string{"**/*_gen.go"}, "/p/x/y_gen.go", false},
+		{"exclude a directory excludes beneath", nil, nil, []string{"node_modules"}, "/p/node_modules/x/y.js", false},
+		{"exclude a nested directory", nil, nil, []string{"**/dist"}, "/p/web/dist/app.js", false},
+		{"exclude does not catch a prefix of a name", nil, nil, []string{"dist"}, "/p/distant.txt", true},
+		{"relative root under dir", []string{"web"}, []string{"*.css"}, nil, "/p/web/site.css", true},
+		{"relative root, path outside it", []string{"web"}, nil, nil, "/p/api/x.go", false},
+		{"second root", []string{"/a", "/b"}, []string{"x"}, nil, "/b/x", true},
+		{"brace alternatives", nil, []string{"*.{go,mod}"}, nil, "/p/go.mod", true},
+		{"name with spaces", nil, []string{"**/*.go"}, nil, "/p/my dir/a b.go", true},
+	}
+	for _, tc := range cases {
+		c, err := compileRule(Rule{Name: "r", Dir: "/p", Roots: tc.roots, Match: tc.match, Exclude: tc.exclude, Run: sh("true")})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := c.matches(tc.path); got != tc.want {
+			t.Errorf("%s: matches(%q) = %v, want %v", tc.name, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	ok := func(name string, after ...string) Rule { return Rule{Name: name, After: after, Run: sh("true")} }
+	cases := []struct {
+		name  string
+		rules []Rule
+		want  string // "" = valid
+	}{
+		{"fine", []Rule{ok("a"), ok("b", "a")}, ""},
+		{"no name", []Rule{{Run: sh("x")}}, "a rule has no name"},
+		{"duplicate", []Rule{ok("a"), ok("a")}, `rule 2: duplicate name "a"`},
+		{"nothing to run", []Rule{{Name: "a"}}, `rule "a": nothing to run`},
+		{"blank shell", []Rule{{Name: "a", Run: sh("  ")}}, `rule "a": command 1 is empty`},
+		{"both forms", []Rule{{Name: "a", Run: []Command{{Shell: "x", Argv: []string{"y"}}}}}, "both a shell string and an argv"},
+		{"bad policy", []Rule{{Name: "a", OnBusy: "later", Run: sh("x")}}, `unknown on_busy policy "later"`},
+		{"bad glob", []Rule{{Name: "a", Match: []string{"[a"}, Run: sh("x")}}, `rule "a": match pattern "[a"`},
+		{"bad exclude", []Rule{{Name: "a", Exclude: []string{"{a"}, Run: sh("x")}}, `rule "a": exclude pattern "{a"`},
+		{"unknown after", []Rule{ok("a", "zzz")}, `rule "a": after names unknown rule "zzz"`},
+		{"cycle", []Rule{ok("a", "c"), ok("b", "a"), ok("c", "b")}, "cycle: a -> c -> b -> a"},
+		{"self", []Rule{ok("a", "a")}, "cycle: a -> a"},
+	}
+	for _, tc := range cases {
+		err := Validate(tc.rules)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", tc.name, err)
+		case tc.want != "" && err == nil:
+			t.Errorf("%s: no error, want one containing %q", tc.name, tc.want)
+		case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+			t.Errorf("%s: error %q lacks %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := compileRule(Rule{Name: "a", Run: sh("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OnBusy != Queue || c.StopSignal != DefaultStopSignal || c.StopTimeout != DefaultStopTimeout || c.BusySignal != DefaultBusySignal {
+		t.Errorf("defaults not applied: %+v", c.Rule)
+	}
+	if c.busyPolicy(true) != Restart {
+		t.Error("a daemon with the default policy must restart on change")
+	}
+}
+
+func TestCopyLines(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	o := &output{out: &b, err: io.Discard}
+	// One byte per read: lines are still whole and prefixed once.
+	o.copyLines(&b, "[x] ", iotest.OneByteReader(strings.NewReader("one\ntwo\n\nlast without newline")))
+	if got, want := b.String(), "[x] one\n[x] two\n[x] \n[x] last without newline\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	b.Reset()
+	long := strings.Repeat("y", maxLine+10)
+	o.copyLines(&b, "> ", strings.NewReader(long+"\nnext\n"))
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 3 || lines[2] != "> next" || len(lines[0])+len(lines[1]) != len(long)+4 {
+		t.Errorf("an over-long line was not cut into bounded pieces: %d lines, ends %q", len(lines), lines[len(lines)-1])
+	}
+}
+
+func TestDescribePaths(t *testing.T) {
+	t.Parallel()
+	got := describePaths("/p", []string{"/p/a.go", "/p/b/c.go", "/p/new\nline.go", "/p/d", "/p/e"})
+	if want := `a.go, b/c.go, "new\nline.go" and 2 more`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
