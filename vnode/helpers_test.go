@@ -87,7 +87,6 @@ func (r *recorder) next(d time.Duration) (Event, bool) {
 	case e, ok := <-r.ch:
 		if ok {
 			r.seen = append(r.seen, e)
-			r.left = append(r.left, e)
 		}
 		return e, ok
 	case <-tm.C:
@@ -99,19 +98,29 @@ func (r *recorder) next(d time.Duration) (Event, bool) {
 // waiting for it if need be: events of one batch come in no fixed order.
 func (r *recorder) expect(what string, ok func(Event) bool) Event {
 	r.t.Helper()
+	for i, e := range r.left {
+		if ok(e) {
+			r.left = append(r.left[:i], r.left[i+1:]...)
+			return e
+		}
+	}
 	end := time.Now().Add(deadline)
 	for {
-		for i, e := range r.left {
-			if ok(e) {
-				r.left = append(r.left[:i], r.left[i+1:]...)
-				return e
-			}
-		}
 		left := time.Until(end)
 		if left <= 0 {
 			r.t.Fatalf("no %s within %v; saw %s", what, deadline, fmtEvents(r.seen))
 		}
-		r.next(left)
+		e, got := r.next(left)
+		if !got {
+			if time.Until(end) > 0 {
+				r.t.Fatalf("queue closed while waiting for %s; saw %s", what, fmtEvents(r.seen))
+			}
+			continue
+		}
+		if ok(e) {
+			return e
+		}
+		r.left = append(r.left, e)
 	}
 }
 

@@ -1,0 +1,316 @@
+//go:build linux
+
+package vnode
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func inotifyOf(t testing.TB, q *Queue) *inotifyBackend {
+	b, ok := q.b.(*inotifyBackend)
+	if !ok {
+		t.Fatalf("backend is %T, not inotify", q.b)
+	}
+	return b
+}
+
+func TestInotifyOverflow(t *testing.T) {
+	max := readProcInt("/proc/sys/fs/inotify/max_queued_events")
+	if max <= 0 {
+		t.Skip("cannot read fs.inotify.max_queued_events")
+	}
+	if max > 200000 {
+		t.Skipf("fs.inotify.max_queued_events is %d: too many files to overflow it here", max)
+	}
+	dir := tempDir(t)
+	q := openQueue(t, Inotify)
+	mustWatch(t, q, dir)
+	// Nobody waits while we queue more than the kernel keeps: each create
+	// queues at least one event.
+	for i := range int(max) + 2000 {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	r := record(t, q)
+	e := r.expect("overflow", func(e Event) bool { return e.Kind == KindOverflow })
+	if e.ID != 0 {
+		t.Errorf("overflow names watch %d, want 0 (all of them)", e.ID)
+	}
+}
+
+// withENOSPC makes inotify_add_watch fail as it does past max_user_watches.
+func withENOSPC(t *testing.T) {
+	old := inotifyAddWatch
+	inotifyAddWatch = func(fd int, path string, mask uint32) (int, error) { return -1, unix.ENOSPC }
+	t.Cleanup(func() { inotifyAddWatch = old })
+}
+
+func checkLimitError(t *testing.T, err error, path string) {
+	t.Helper()
+	var le *LimitError
+	if !errors.As(err, &le) {
+		t.Fatalf("error %v is not a *LimitError", err)
+	}
+	if !le.Polled {
+		t.Errorf("LimitError.Polled = false: %v", err)
+	}
+	if le.Path != path || le.Limit != "fs.inotify.max_user_watches" {
+		t.Errorf("LimitError path %q limit %q", le.Path, le.Limit)
+	}
+	if want := readProcInt("/proc/sys/fs/inotify/max_user_watches"); le.Value != want {
+		t.Errorf("LimitError.Value = %d, /proc says %d", le.Value, want)
+	}
+	if !strings.Contains(le.Raise, "sysctl fs.inotify.max_user_watches=") {
+		t.Errorf("LimitError.Raise = %q does not say how to raise the limit", le.Raise)
+	}
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("error %v does not wrap ENOSPC", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{path, "fs.inotify.max_user_watches", "polling"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestInotifyLimitFallsBackToPolling(t *testing.T) {
+	dir := tempDir(t)
+	log := filepath.Join(dir, "log")
+	writeFile(t, log, "")
+	q := openQueue(t, Inotify)
+	withENOSPC(t)
+
+	id, err := q.Watch(dir)
+	checkLimitError(t, err, dir)
+	if id == 0 {
+		t.Fatal("polled watch has no ID")
+	}
+	fid, f, err := q.Follow(log)
+	checkLimitError(t, err, log)
+	if fid == 0 || f == nil {
+		t.Fatalf("polled follow: id %d, file %v", fid, f)
+	}
+	r := record(t, q)
+
+	writeFile(t, filepath.Join(dir, "new"), "x")
+	r.expect("create seen by the polling fallback", child(id, "new", ChildCreate))
+	appendFile(t, log, "12345")
+	r.expect("follow data seen by the polling fallback", func(e Event) bool {
+		return e.Kind == KindRead && e.ID == fid && e.Data == 5
+	})
+	// Kernel timers keep working beside the poller.
+	if err := q.SetTimer(3, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	r.expect("timer", func(e Event) bool { return e.Kind == KindTimer && e.ID == 3 })
+	if err := q.Remove(id); err != nil {
+		t.Errorf("Remove of a polled watch: %v", err)
+	}
+	if err := q.Remove(fid); err != nil {
+		t.Errorf("Remove of a polled follow: %v", err)
+	}
+}
+
+func TestInotifyLimitOnMissingPath(t *testing.T) {
+	q := openQueue(t, Inotify)
+	withENOSPC(t)
+	missing := filepath.Join(tempDir(t), "missing")
+	id, err := q.Watch(missing)
+	if id != 0 || err == nil {
+		t.Fatalf("Watch(missing) = %d, %v", id, err)
+	}
+	var le *LimitError
+	if !errors.As(err, &le) || le.Polled {
+		t.Errorf("want an unpolled LimitError, got %v", err)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("error %v does not say the path is missing", err)
+	}
+}
+
+func TestInotifySharedWatchDescriptor(t *testing.T) {
+	dir := tempDir(t)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	writeFile(t, a, "")
+	if err := os.Link(a, b); err != nil {
+		t.Fatal(err)
+	}
+	q := openQueue(t, Inotify)
+	ib := inotifyOf(t, q)
+	ida := mustWatch(t, q, a)
+	idb := mustWatch(t, q, b)
+	fid, _, err := q.Follow(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib.mu.Lock()
+	wa, wb, wf := ib.owners[ida].wd, ib.owners[idb].wd, ib.owners[fid].wd
+	ib.mu.Unlock()
+	if wa != wb || wa != wf {
+		t.Fatalf("one inode, several wds: %d %d %d", wa, wb, wf)
+	}
+	r := record(t, q)
+	// The follow added IN_MASK_ADD bits; the watches must still see writes,
+	// and dropping two owners must not drop the kernel watch.
+	if err := q.Remove(ida); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Remove(idb); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, a, "abc")
+	r.expect("follow data after the watches were removed", func(e Event) bool {
+		return e.Kind == KindRead && e.ID == fid && e.Data == 3
+	})
+}
+
+// rawEvent encodes one inotify event as the kernel writes it.
+func rawEvent(wd int32, mask, cookie uint32, name string) []byte {
+	n := 0
+	if name != "" {
+		n = (len(name) + 1 + 15) &^ 15 // NUL-padded, as the kernel does
+	}
+	b := make([]byte, unix.SizeofInotifyEvent+n)
+	binary.NativeEndian.PutUint32(b[0:], uint32(wd))
+	binary.NativeEndian.PutUint32(b[4:], mask)
+	binary.NativeEndian.PutUint32(b[8:], cookie)
+	binary.NativeEndian.PutUint32(b[12:], uint32(n))
+	copy(b[16:], name)
+	return b
+}
+
+func TestInotifyStaleEventsAfterRemoval(t *testing.T) {
+	dir := tempDir(t)
+	q := openQueue(t, Inotify)
+	ib := inotifyOf(t, q)
+	id := mustWatch(t, q, dir)
+	ib.mu.Lock()
+	wd := ib.owners[id].wd
+	ib.mu.Unlock()
+
+	// Queue events, then remove the watch before anyone reads them.
+	for i := range 5 {
+		writeFile(t, filepath.Join(dir, fmt.Sprint("stale", i)), "x")
+	}
+	if err := q.Remove(id); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the kernel handed the same wd number to a new watch before
+	// the old one's events were read (what wd recycling allows).
+	ib.mu.Lock()
+	fresh := &inOwner{id: 999, kind: inDir, path: dir, wd: wd, fd: -1, evIdx: -1}
+	ib.owners[999] = fresh
+	ib.wds[wd] = []*inOwner{fresh}
+	ib.mu.Unlock()
+
+	r := record(t, q)
+	if err := q.SetTimer(1, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	r.expect("sentinel timer", func(e Event) bool { return e.Kind == KindTimer && e.ID == 1 })
+	for _, e := range r.seen {
+		if e.Kind == KindNote && (e.ID == id || e.ID == 999) {
+			t.Errorf("stale event reached an owner: %s", fmtEvent(e))
+		}
+	}
+
+	// The IN_IGNORED of the old watch has been read: from now on events
+	// for the number are the new owner's.
+	ib.mu.Lock()
+	tomb := ib.retired[wd]
+	out := ib.decode(rawEvent(wd, unix.IN_CREATE, 0, "fresh"), nil)
+	ib.mu.Unlock()
+	if tomb != 0 {
+		t.Errorf("tombstone for wd %d still there after its IN_IGNORED", wd)
+	}
+	if len(out) != 1 || out[0].ID != 999 || out[0].Name != "fresh" || out[0].Op != ChildCreate {
+		t.Errorf("event for the new owner of wd %d: %s", wd, fmtEvents(out))
+	}
+}
+
+func TestInotifyDecode(t *testing.T) {
+	b := &inotifyBackend{wds: map[int32][]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	d := &inOwner{id: 1, kind: inDir, wd: 4, fd: -1, evIdx: -1}
+	b.owners[1] = d
+	b.wds[4] = []*inOwner{d}
+	var raw []byte
+	raw = append(raw, rawEvent(4, unix.IN_MOVED_FROM|unix.IN_ISDIR, 77, "old")...)
+	raw = append(raw, rawEvent(4, unix.IN_MOVED_TO|unix.IN_ISDIR, 77, "new")...)
+	raw = append(raw, rawEvent(4, unix.IN_ATTRIB, 0, "file")...)
+	raw = append(raw, rawEvent(4, unix.IN_ATTRIB, 0, "")...)
+	raw = append(raw, rawEvent(4, unix.IN_MOVE_SELF, 0, "")...)
+	raw = append(raw, rawEvent(9, unix.IN_CREATE, 0, "unknown-wd")...)
+	raw = append(raw, rawEvent(-1, unix.IN_Q_OVERFLOW, 0, "")...)
+	raw = append(raw, rawEvent(4, unix.IN_UNMOUNT, 0, "")...)
+	raw = append(raw, rawEvent(4, unix.IN_IGNORED, 0, "")...)
+	raw = append(raw, rawEvent(4, unix.IN_CREATE, 0, "after-ignored")...)
+	out := b.finishBatch(b.decode(raw, nil))
+	want := []Event{
+		{Kind: KindNote, ID: 1, Notes: NoteWrite | NoteLink, Name: "old", Op: ChildMovedFrom, IsDir: true, Cookie: 77},
+		{Kind: KindNote, ID: 1, Notes: NoteWrite | NoteLink, Name: "new", Op: ChildMovedTo, IsDir: true, Cookie: 77},
+		{Kind: KindNote, ID: 1, Notes: NoteAttrib, Name: "file", Op: ChildNone},
+		{Kind: KindNote, ID: 1, Notes: NoteAttrib | NoteRename | NoteRevoke},
+		{Kind: KindOverflow},
+	}
+	if fmtEvents(out) != fmtEvents(want) {
+		t.Errorf("decoded\n%s\nwant\n%s", fmtEvents(out), fmtEvents(want))
+	}
+	if d.wd != -1 || len(b.wds) != 0 {
+		t.Errorf("IN_IGNORED left the wd mapped: owner wd %d, map %v", d.wd, b.wds)
+	}
+}
+
+// BenchmarkInotifyDecodeChildren measures decoding named child events, the
+// bulk of what a busy watched directory produces: the only allocation per
+// event should be its name.
+func BenchmarkInotifyDecodeChildren(bm *testing.B) {
+	b := &inotifyBackend{wds: map[int32][]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	d := &inOwner{id: 1, kind: inDir, wd: 4, fd: -1, evIdx: -1}
+	b.owners[1] = d
+	b.wds[4] = []*inOwner{d}
+	var raw []byte
+	const n = 256
+	for i := range n {
+		raw = append(raw, rawEvent(4, unix.IN_MODIFY, 0, fmt.Sprintf("file-%03d.go", i))...)
+	}
+	out := make([]Event, 0, n)
+	bm.ReportAllocs()
+	bm.SetBytes(int64(len(raw)))
+	for bm.Loop() {
+		out = b.finishBatch(b.decode(raw, out[:0]))
+	}
+	bm.ReportMetric(float64(bm.Elapsed().Nanoseconds())/float64(bm.N*n), "ns/event")
+}
+
+// BenchmarkInotifyDecodeSelf measures decoding events on watched nodes
+// themselves, which carry no name and should not allocate at all.
+func BenchmarkInotifyDecodeSelf(bm *testing.B) {
+	b := &inotifyBackend{wds: map[int32][]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	const n = 256
+	var raw []byte
+	for i := range n {
+		d := &inOwner{id: ID(i + 1), kind: inDir, wd: int32(i + 1), fd: -1, evIdx: -1}
+		b.owners[d.id] = d
+		b.wds[d.wd] = []*inOwner{d}
+		raw = append(raw, rawEvent(d.wd, unix.IN_ATTRIB, 0, "")...)
+	}
+	out := make([]Event, 0, n)
+	bm.ReportAllocs()
+	for bm.Loop() {
+		out = b.finishBatch(b.decode(raw, out[:0]))
+	}
+	bm.ReportMetric(float64(bm.Elapsed().Nanoseconds())/float64(bm.N*n), "ns/event")
+}
