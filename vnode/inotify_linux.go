@@ -105,7 +105,7 @@ func newInotify(o Options) (backend, error) {
 		if errors.Is(err, unix.EMFILE) {
 			v := readProcInt("/proc/sys/fs/inotify/max_user_instances")
 			return nil, fmt.Errorf("vnode: inotify_init1: %w", &LimitError{
-				Path:  "",
+				Path:  "(a new inotify instance)",
 				Limit: "fs.inotify.max_user_instances",
 				Value: v,
 				Raise: fmt.Sprintf("sudo sysctl fs.inotify.max_user_instances=%d (or raise the open-files limit, ulimit -n, which gives the same error)", raiseTo(v, 1024)),
@@ -222,6 +222,11 @@ func (b *inotifyBackend) follow(path string) (ID, *os.File, error) {
 	// Through /proc the watch lands on the inode we opened, even if path
 	// was renamed or replaced since.
 	wd, err := inotifyAddWatch(b.ifd, "/proc/self/fd/"+strconv.Itoa(fd), inFollowMask)
+	if errors.Is(err, unix.ENOENT) {
+		// No /proc (a bare container): the name is all we have; a rename
+		// in the last microseconds would put the watch on another file.
+		wd, err = inotifyAddWatch(b.ifd, path, inFollowMask)
+	}
 	if err != nil {
 		if errors.Is(err, unix.ENOSPC) {
 			id, lerr := b.watchPolled(path, f, err)

@@ -199,11 +199,8 @@ func (p *poller) run() {
 	var list []*pollEntry
 	var events []Event
 	for {
-		p.mu.Lock()
-		idle := len(p.entries) == 0
-		p.mu.Unlock()
-		if idle {
-			// Nothing to scan: sleep until something is added.
+		if len(p.live(list[:0])) == 0 {
+			// Nothing (alive) to scan: sleep until something is added.
 			select {
 			case <-p.kick:
 			case <-p.done:
@@ -218,15 +215,7 @@ func (p *poller) run() {
 			t.Stop()
 			return
 		}
-
-		p.mu.Lock()
-		list = list[:0]
-		for _, e := range p.entries {
-			if !e.dead {
-				list = append(list, e)
-			}
-		}
-		p.mu.Unlock()
+		list = p.live(list[:0])
 
 		added := false
 		for _, e := range list {
@@ -246,6 +235,20 @@ func (p *poller) run() {
 			p.wake()
 		}
 	}
+}
+
+// live appends the entries still worth scanning to list.
+func (p *poller) live(list []*pollEntry) []*pollEntry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.entries {
+		// e.dead is written only by the scanning goroutine, which is
+		// the caller.
+		if !e.dead {
+			list = append(list, e)
+		}
+	}
+	return list
 }
 
 // queue adds events to the pending list; p.mu is held.
