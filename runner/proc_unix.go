@@ -138,7 +138,7 @@ func (p *proc) waitGone(deadline time.Time) bool {
 	// Members other than the leader are not our children: nothing to wait
 	// on but the group itself, so poll it, briefly at first.
 	pause := time.Millisecond
-	for p.groupAlive() {
+	for reapGroup(p.pid); p.groupAlive(); reapGroup(p.pid) {
 		if !time.Now().Before(deadline) {
 			return false
 		}

@@ -399,7 +399,7 @@ func (l *loop) addBatch(b Batch) {
 	}
 }
 
-// resolve records how rs fared for it's batch.
+// resolve records how rs fared for its batch.
 func (l *loop) resolve(rs *ruleState, it *item, o outcome) {
 	rec := l.recs[it.seq]
 	if rec == nil || rec.result[rs.c.Name] != waiting {
@@ -412,7 +412,7 @@ func (l *loop) resolve(rs *ruleState, it *item, o outcome) {
 	}
 }
 
-// depState says whether it's After dependencies are settled, and names one
+// depState says whether its After dependencies are settled, and names one
 // that failed.
 func (l *loop) depState(rs *ruleState, it *item) (ready bool, failedDep string) {
 	rec := l.recs[it.seq]
@@ -560,9 +560,24 @@ func (l *loop) handle(ev runEvent) {
 			rs.pending = append(append([]*item{}, ru.items...), rs.pending...)
 		}
 		return
-	case forRestart, forShutdown, forRemoval:
-		// A restart supersedes the run: carrying its changes along would
-		// grow a never-ending server's VIGIL_PATHS with every restart.
+	case forRestart:
+		// The next run supersedes this one. Its changes are not carried
+		// along (that would grow a never-ending server's VIGIL_PATHS with
+		// every restart), but rules waiting on this run through After now
+		// wait on the next one: a bare item keeps each batch open.
+		if !ru.resolved {
+			var ghosts []*item
+			for _, it := range ru.items {
+				if rec := l.recs[it.seq]; rec != nil && rec.open > 1 {
+					ghosts = append(ghosts, &item{seq: it.seq})
+				} else {
+					l.resolve(rs, it, succeeded) // nobody else cares
+				}
+			}
+			rs.pending = append(ghosts, rs.pending...)
+		}
+		return
+	case forShutdown, forRemoval:
 		if !ru.resolved {
 			for _, it := range ru.items {
 				l.resolve(rs, it, failed)

@@ -582,3 +582,24 @@ func TestCommandsGetNoStdin(t *testing.T) {
 		t.Errorf("stdin was not /dev/null:\n%s", out)
 	}
 }
+
+func TestAfterWaitsForRestartedRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(dir string) ([]Rule, Options) {
+		return []Rule{
+			{Name: "build", OnBusy: Restart, Run: sh(`echo build $VIGIL_PATHS >> log; while [ ! -e gate ]; do sleep 0.01; done`)},
+			{Name: "test", After: []string{"build"}, Run: sh(`echo test $VIGIL_PATHS >> log`)},
+		}, Options{}
+	}).run()
+	h.send("a")
+	waitFor(t, "the first build", func() bool { return h.count("log", "build a") == 1 })
+	h.send("b")
+	waitFor(t, "the restarted build", func() bool { return h.count("log", "build b") == 1 })
+	os.WriteFile(h.path("gate"), nil, 0o644)
+	h.finish()
+	// test waits for the build that replaced the interrupted one, then runs
+	// once for both batches.
+	if got, want := h.lines("log"), []string{"build a", "build b", "test a b"}; !slices.Equal(got, want) {
+		t.Errorf("log %q, want %q", got, want)
+	}
+}
