@@ -208,13 +208,40 @@ func (p *parser) syntaxError(data []byte, err error) {
 	for col <= len(text) && (text[col-1] == ' ') {
 		col++
 	}
-	if col <= len(text) && text[col-1] == '\t' && !strings.Contains(msg, "tab") {
-		msg += " (a tab indents this line; YAML indents with spaces only)"
-	}
 	if col > len(text) {
 		col = 1
 	}
+	// Two mistakes whose exact column can be read off the line.
+	switch msg {
+	case "found character that cannot start any token":
+		if i := strings.IndexAny(text, "`@"); i >= 0 {
+			col = i + 1
+		}
+	case "mapping values are not allowed in this context":
+		if first := strings.Index(text, ": "); first >= 0 {
+			if i := strings.Index(text[first+2:], ":"); i >= 0 {
+				col = first + 2 + i + 1
+			}
+		}
+	}
+	if h, ok := syntaxHints[msg]; ok {
+		msg += " (" + h + ")"
+	}
 	p.issues = append(p.issues, Issue{Pos{line, col}, "invalid YAML: " + msg})
+}
+
+// syntaxHints explain the decoder's commonest messages in terms of what to
+// change in the file.
+var syntaxHints = map[string]string{
+	"mapping values are not allowed in this context":  `quote a value that contains ": "`,
+	"found character that cannot start any token":     "quote a value that starts with @, ` or %",
+	"did not find expected key":                       "check the indentation",
+	"did not find expected '-' indicator":             "check the indentation",
+	"found unexpected end of stream":                  "a quote or bracket is not closed",
+	"did not find expected ',' or ']'":                "a [ list ] is not closed",
+	"did not find expected ',' or '}'":                "a { mapping } is not closed",
+	"could not find expected ':'":                     `a key needs ": " after it`,
+	"found a tab character that violates indentation": "indent with spaces, not tabs",
 }
 
 // firstFailingLine returns the smallest n such that lines[:n] fails to

@@ -59,5 +59,5 @@ rules:
   # - name: alert
   #   follow: ["logs/*.log"]
   #   line: "ERROR|panic:"
-  #   run: echo "$VIGIL_FILE: $VIGIL_LINE"
+  #   run: 'echo "$VIGIL_FILE: $VIGIL_LINE"'   # quoted: ": " would start a mapping
 `
