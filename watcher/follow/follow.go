@@ -97,7 +97,7 @@ type Follower struct {
 	byName  map[string]*tfile // what each followed name means now
 	byIdent map[ident]*tfile  // every open file, draining ones too
 	byID    map[vnode.ID]*tfile
-	waiting map[string]bool // literal names already said to be missing
+	said    map[string]string // the last trouble told about each name
 
 	started bool // the initial scan is done: new files are read from 0
 	maxLine int
@@ -173,6 +173,9 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		return errors.New("follow: Run called twice")
 	}
 	f.ran = true
+	if ctx.Err() != nil {
+		return nil
+	}
 	q, err := vnode.Open(vnode.Options{Backend: f.o.Backend, PollInterval: f.o.PollInterval})
 	if err != nil {
 		return fmt.Errorf("follow: %w", err)
@@ -188,7 +191,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	f.byName = make(map[string]*tfile)
 	f.byIdent = make(map[ident]*tfile)
 	f.byID = make(map[vnode.ID]*tfile)
-	f.waiting = make(map[string]bool)
+	f.said = make(map[string]string)
 	f.readBuf = make([]byte, readBufSize)
 	f.fpBuf = make([]byte, fingerprintLen)
 
@@ -297,6 +300,17 @@ func (f *Follower) logf(format string, args ...any) {
 	}
 }
 
+// say tells the user about trouble with name once, until it changes or
+// the name is followed again, so that a retry every second does not
+// repeat it.
+func (f *Follower) say(name, msg string) {
+	if f.said[name] == msg {
+		return
+	}
+	f.said[name] = msg
+	f.logf("%s: %s", f.display(name), msg)
+}
+
 // display shortens an absolute name to what the user typed, roughly: the
 // path relative to the working directory when the file lies below it.
 func (f *Follower) display(name string) string {
@@ -328,9 +342,8 @@ func (f *Follower) scan() error {
 	var order []string
 	for _, p := range f.pats {
 		if !f.watchChain(p.base) {
-			if p.literal && !f.started && !f.waiting[p.abs] {
-				f.waiting[p.abs] = true
-				f.logf("%s: not found; waiting for it to appear", f.display(p.abs))
+			if p.literal && !f.started {
+				f.say(p.abs, "not found; waiting for it to appear")
 			}
 			continue
 		}
@@ -384,7 +397,7 @@ func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
 	if err != nil {
 		var le *vnode.LimitError
 		if !errors.As(err, &le) || !le.Polled {
-			f.logf("%s: cannot watch directory: %v; will retry", f.display(path), err)
+			f.say(path, fmt.Sprintf("cannot watch this directory: %v; will retry", err))
 			return false
 		}
 		f.logf("%v", err)
@@ -394,6 +407,7 @@ func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
 	if fi2, err := os.Stat(path); err == nil {
 		id, _ = identOf(fi2)
 	}
+	delete(f.said, path)
 	d := &dirWatch{path: path, id: wid, ino: id, seen: true}
 	f.dirs[path] = d
 	f.dirByID[wid] = d
@@ -431,16 +445,14 @@ func (f *Follower) consider(name string, matched map[string]ident, order *[]stri
 	}
 	fi, err := os.Stat(name)
 	if err != nil {
-		if literal && !f.started && !f.waiting[name] {
-			f.waiting[name] = true
-			f.logf("%s: not found; waiting for it to appear", f.display(name))
+		if literal && !f.started {
+			f.say(name, "not found; waiting for it to appear")
 		}
 		return
 	}
 	if !fi.Mode().IsRegular() {
-		if literal && !f.waiting[name] {
-			f.waiting[name] = true
-			f.logf("%s: not a regular file; waiting for one to take its name", f.display(name))
+		if literal {
+			f.say(name, "not a regular file; waiting for one to take its name")
 		}
 		return
 	}
@@ -517,7 +529,7 @@ func (f *Follower) open(name string) error {
 		var le *vnode.LimitError
 		if !errors.As(err, &le) || !le.Polled {
 			if !errors.Is(err, os.ErrNotExist) {
-				f.logf("%s: cannot open: %v; will retry", f.display(name), err)
+				f.say(name, fmt.Sprintf("cannot open: %v; will retry", err))
 			}
 			return nil
 		}
@@ -536,13 +548,10 @@ func (f *Follower) open(name string) error {
 		return nil
 	}
 	t := &tfile{name: name, id: wid, f: file, ino: id}
+	delete(f.said, name)
 	if f.started {
-		if f.waiting[name] {
-			delete(f.waiting, name)
-		}
 		f.logf("%s: appeared, following", f.display(name))
 	} else {
-		delete(f.waiting, name)
 		var start int64
 		switch {
 		case f.o.FromLine > 0:

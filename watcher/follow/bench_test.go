@@ -1,0 +1,122 @@
+package follow
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"vigil/vnode"
+)
+
+// benchLine is 100 bytes with its newline.
+var benchLine = append(bytes.Repeat([]byte("x"), 99), '\n')
+
+// startBench runs a follower on a new empty file with out, until the
+// benchmark ends.
+func startBench(b *testing.B, be vnode.Backend, out func(Line) error) string {
+	b.Helper()
+	log := filepath.Join(b.TempDir(), "app.log")
+	writeFile(b, log, "")
+	f, err := New(Options{Patterns: []string{log}, Last: -1, Backend: be})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, func() { close(ready) }, out) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		b.Fatalf("Run: %v", err)
+	}
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("Run: %v", err)
+		}
+	})
+	return log
+}
+
+// BenchmarkFollowThroughput measures lines of 100 bytes going from a
+// growing file through Follower and Printer to io.Discard; one op is one
+// line, so MB/s is the throughput.
+func BenchmarkFollowThroughput(b *testing.B) {
+	for _, be := range backends {
+		b.Run(string(be), func(b *testing.B) {
+			p := NewPrinter(io.Discard, false, false)
+			var got atomic.Int64
+			all := make(chan struct{})
+			var want atomic.Int64
+			want.Store(-1)
+			log := startBench(b, be, func(l Line) error {
+				if got.Add(1) == want.Load() {
+					close(all)
+				}
+				return p.Print(l)
+			})
+			w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			chunk := bytes.Repeat(benchLine, 640) // 64 000 bytes
+			b.SetBytes(int64(len(benchLine)))
+			b.ResetTimer()
+			want.Store(int64(b.N))
+			if b.N == 0 {
+				close(all)
+			}
+			for left := b.N; left > 0; {
+				n := min(left, 640)
+				if _, err := w.Write(chunk[:n*len(benchLine)]); err != nil {
+					b.Fatal(err)
+				}
+				left -= n
+			}
+			select {
+			case <-all:
+			case <-time.After(time.Minute):
+				b.Fatalf("only %d of %d lines arrived", got.Load(), b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkAppendLatency measures the time from one append of a line to
+// its delivery by the follower (one op = one line). On the poll backend it
+// is bounded below by the poll interval (default 250 ms).
+func BenchmarkAppendLatency(b *testing.B) {
+	for _, be := range backends {
+		b.Run(string(be), func(b *testing.B) {
+			arrived := make(chan struct{}, 1)
+			log := startBench(b, be, func(Line) error {
+				arrived <- struct{}{}
+				return nil
+			})
+			w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := w.Write(benchLine); err != nil {
+					b.Fatal(err)
+				}
+				select {
+				case <-arrived:
+				case <-time.After(10 * time.Second):
+					b.Fatal("line not delivered within 10 s")
+				}
+			}
+		})
+	}
+}
