@@ -16,12 +16,23 @@
 // # What a command learns
 //
 // VIGIL_RULE is the rule name; VIGIL_PATHS the changed paths that matched the
-// rule, relative to its working directory, one per line; VIGIL_EVENTS_FILE a
-// temporary file holding the batch's JSON object (one object per line when
-// several batches were merged into one run), removed after the run. Line rules
-// also get VIGIL_FILE, VIGIL_LINE and VIGIL_OFFSET for the first matching
-// line. File names reach commands only through these variables, never through
-// a shell command string.
+// rule, relative to its working directory, one per line (cut at 96 KiB of
+// whole paths: Linux refuses to exec with a longer environment string);
+// VIGIL_EVENTS_FILE a temporary file holding the batch's JSON object (one
+// object per line when several batches were merged into one run), removed
+// after the run; it is never cut. Line rules also get VIGIL_FILE, VIGIL_LINE
+// and VIGIL_OFFSET for the first matching line. File names reach commands
+// only through these variables, never through a shell command string.
+//
+// # Busy policies
+//
+// Queue merges every batch that arrives during a run into one more run.
+// Restart stops the run (as above) and starts one for the new changes; the
+// interrupted run's paths are not repeated, but rules waiting on it through
+// After wait on its replacement instead. Signal sends BusySignal to the
+// running command's group. Ignore drops the changes. Daemons restart unless
+// their policy is Signal or Ignore; one that exits by itself is restarted
+// after 0.5 s, doubling to 8 s while it keeps exiting within 10 s.
 //
 // # Dependencies
 //

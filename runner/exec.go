@@ -71,6 +71,11 @@ commands:
 		spec := procSpec{argv: cmd.argv(), dir: c.dir, env: env, out: r.out, prefix: ru.prefix, groups: &r.groups, onStartRetried: r.textBusyHook}
 		p, err := startProc(spec, ru.stopReq)
 		if err != nil {
+			select {
+			case <-ru.stopReq: // asked to stop while retrying ETXTBSY
+				stopped = true
+			default:
+			}
 			end.status = startStatus(err)
 			desc = fmt.Sprintf("could not start %s: %v", displayName(cmd.String()), err)
 			break

@@ -302,8 +302,15 @@ func (c *compiled) excluded(rel string) bool {
 
 // under returns p relative to root, '/'-separated, if p lies beneath root.
 func under(root, p string) (string, bool) {
-	rel, err := filepath.Rel(root, filepath.Clean(p))
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	p = filepath.Clean(p)
+	if root != string(filepath.Separator) {
+		if !strings.HasPrefix(p, root) || len(p) <= len(root) || p[len(root)] != filepath.Separator {
+			return "", false
+		}
+		p = p[len(root):]
+	}
+	rel := p[1:]
+	if rel == "" {
 		return "", false
 	}
 	return filepath.ToSlash(rel), true

@@ -447,6 +447,9 @@ func (l *loop) scheduleAll() {
 // schedule applies rs's policy to its ready pending items; it reports
 // whether anything changed.
 func (l *loop) schedule(rs *ruleState) bool {
+	if rs.cur != nil && (rs.cur.reason != notStopped || rs.c.busyPolicy(rs.cur.daemon) == Queue) {
+		return false // items wait for the run to end, whatever their state
+	}
 	changed := false
 	n := 0
 	for n < len(rs.pending) {
