@@ -63,6 +63,7 @@ func (t *tfile) look(fl *Follower) error {
 		truncated = !bytes.Equal(head[:n], t.fp)
 	}
 	if truncated {
+		fl.logf("%s: file truncated", fl.display(t.name))
 		if !t.draining {
 			if err := t.recoverFromCopy(fl); err != nil {
 				return err
@@ -79,7 +80,6 @@ func (t *tfile) look(fl *Follower) error {
 		t.off = 0
 		t.fp = t.fp[:0]
 		t.last = t.last[:0]
-		fl.logf("%s: file truncated", fl.display(t.name))
 	}
 	return t.readToEOF(fl)
 }

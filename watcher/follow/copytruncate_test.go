@@ -1,0 +1,146 @@
+package follow
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// lookHarness drives one tfile by hand, without a queue, to make the
+// interleaving of copy, truncation and looks exact.
+func lookHarness(t *testing.T, path string) (*tfile, *Follower, *[]string, *[]string) {
+	t.Helper()
+	var texts, notes []string
+	fl := &Follower{
+		maxLine: DefaultMaxLine,
+		readBuf: make([]byte, readBufSize),
+		fpBuf:   make([]byte, fingerprintLen),
+		out:     func(l Line) error { texts = append(texts, fmt.Sprintf("%s@%d", l.Text, l.Offset)); return nil },
+		o:       Options{Logf: func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }},
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fi, _ := f.Stat()
+	id, _ := identOf(fi)
+	return &tfile{name: path, f: f, ino: id}, fl, &texts, &notes
+}
+
+// TestCopyTruncateRecovery: lines appended after the follower's last look
+// and copied by logrotate before the truncation are read from the copy.
+func TestCopyTruncateRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		copyData func(old string) string
+		want     []string
+	}{
+		{"copy matches", func(old string) string { return old },
+			[]string{"first line of the log@0", "second@22", "third@29", "fourth@35", "new@0"}},
+		{"copy of another file", func(old string) string { return strings.ToUpper(old) },
+			[]string{"first line of the log@0", "second@22", "new@0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "app.log")
+			writeFile(t, log, "first line of the log\nsecond\n")
+			tf, fl, texts, notes := lookHarness(t, log)
+			if err := tf.look(fl); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, log, "third\nfourth\n")
+			old, _ := os.ReadFile(log)
+			writeFile(t, log+".1", tc.copyData(string(old)))
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, log, "new\n")
+			if err := tf.look(fl); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(*texts, tc.want) {
+				t.Errorf("lines %q, want %q (notices %q)", *texts, tc.want, *notes)
+			}
+			if !slices.ContainsFunc(*notes, func(s string) bool { return strings.Contains(s, "file truncated") }) {
+				t.Errorf("no truncation notice in %q", *notes)
+			}
+		})
+	}
+}
+
+// TestRegrowSameSizeHead: truncated and rewritten with as many bytes as
+// were read, so the size alone shows nothing; the head fingerprint does.
+func TestRegrowSameSize(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	writeFile(t, log, "b1\nb2\n")
+	tf, fl, texts, _ := lookHarness(t, log)
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, log, "c1\nc2\n")
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"b1@0", "b2@3", "c1@0", "c2@3"}
+	if !slices.Equal(*texts, want) {
+		t.Errorf("lines %q, want %q", *texts, want)
+	}
+}
+
+func TestPatternLevels(t *testing.T) {
+	for _, tc := range []struct {
+		pat        string
+		base       string
+		match, not []string
+		dirs       map[int][]string // depth → names descend must accept
+		nodirs     map[int][]string
+	}{
+		{pat: "/var/log/app.log", base: "/var/log", match: []string{"/var/log/app.log"}, not: []string{"/var/log/app.log.1"}},
+		{pat: "/var/log/*.log", base: "/var/log", match: []string{"/var/log/a.log"}, not: []string{"/var/log/x/a.log", "/var/log/a.log.1"},
+			nodirs: map[int][]string{0: {"x"}}},
+		{pat: "/srv/*/logs/*.log", base: "/srv", match: []string{"/srv/web/logs/a.log"}, not: []string{"/srv/web/a.log"},
+			dirs: map[int][]string{0: {"web"}, 1: {"logs"}}, nodirs: map[int][]string{1: {"tmp"}, 2: {"x"}}},
+		{pat: "/srv/**/*.log", base: "/srv", match: []string{"/srv/a.log", "/srv/a/b/c.log"},
+			dirs: map[int][]string{0: {"a"}, 5: {"z"}}},
+	} {
+		p, err := compilePattern(tc.pat, "/")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pat, err)
+		}
+		if p.base != tc.base {
+			t.Errorf("%s: base %q, want %q", tc.pat, p.base, tc.base)
+		}
+		for _, m := range tc.match {
+			if !p.match(m) {
+				t.Errorf("%s does not match %s", tc.pat, m)
+			}
+		}
+		for _, m := range tc.not {
+			if p.match(m) {
+				t.Errorf("%s matches %s", tc.pat, m)
+			}
+		}
+		for depth, names := range tc.dirs {
+			for _, n := range names {
+				if !p.descend(depth, n) {
+					t.Errorf("%s: does not descend into %q at depth %d", tc.pat, n, depth)
+				}
+			}
+		}
+		for depth, names := range tc.nodirs {
+			for _, n := range names {
+				if p.descend(depth, n) {
+					t.Errorf("%s: descends into %q at depth %d", tc.pat, n, depth)
+				}
+			}
+		}
+	}
+	if _, err := compilePattern("/x/[a", "/"); err == nil {
+		t.Error("a malformed glob compiled")
+	}
+}
