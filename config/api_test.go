@@ -239,3 +239,49 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+func TestTildeIsTheHomeDirectory(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	cfg, err := Parse("vigil.yaml", []byte("watch: [~/src, \"~\"]\nrules:\n  - name: logs\n    follow: ~/logs/*.log\n    line: ERROR\n    run: echo\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(cfg.Watch, " "), filepath.Join(home, "src")+" "+home; got != want {
+		t.Errorf("Watch = %q, want %q", got, want)
+	}
+	if got, want := cfg.Rules[0].Follow[0], filepath.Join(home, "logs/*.log"); got != want {
+		t.Errorf("Follow = %q, want %q", got, want)
+	}
+	_, err = Parse("vigil.yaml", []byte("watch: [~]\nrules:\n  - name: a\n    run: make\n"))
+	want := `vigil.yaml:1:9: watch: expected a path or a list of paths, found ~ (YAML reads it as "nothing"; quote it for a literal ~) in the list`
+	if err == nil || err.Error() != want {
+		t.Errorf("unquoted ~: got %v\nwant %s", err, want)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	uncommented := regexp.MustCompile(`(?m)^  # (- |  )`).ReplaceAllString(Starter, "  $1")
+	data := []byte(uncommented)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("vigil.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseSyntaxError(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("rules:\n")
+	for i := range 500 {
+		sb.WriteString("  - name: r" + strings.Repeat("x", i%7) + "\n    run: make\n")
+	}
+	sb.WriteString("   bad: [\n")
+	data := []byte(sb.String())
+	for b.Loop() {
+		if _, err := Parse("vigil.yaml", data); err == nil {
+			b.Fatal("no error")
+		}
+	}
+}

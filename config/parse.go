@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
@@ -332,6 +333,9 @@ func describe(n *yaml.Node) string {
 		return "a document"
 	case yaml.ScalarNode:
 		if isNull(n) {
+			if n.Value == "~" {
+				return `~ (YAML reads it as "nothing"; quote it for a literal ~)`
+			}
 			return "nothing"
 		}
 		v := n.Value
@@ -583,7 +587,10 @@ func (p *parser) watchRoots(v *yaml.Node, items []item) []string {
 			p.errorf(it.n, "watch: empty path")
 			continue
 		}
-		r := p.absPath(it.s)
+		r, ok := p.absPath(it.n, "watch", "", it.s)
+		if !ok {
+			continue
+		}
 		if seen[r] {
 			p.errorf(it.n, "watch: %q is listed twice", it.s)
 			continue
@@ -594,11 +601,22 @@ func (p *parser) watchRoots(v *yaml.Node, items []item) []string {
 	return roots
 }
 
-func (p *parser) absPath(s string) string {
-	if filepath.IsAbs(s) {
-		return filepath.Clean(s)
+// absPath makes a path from the config absolute: "~/" is the user's home
+// directory (as in a shell, because users write it), anything else relative
+// is relative to the config's directory.
+func (p *parser) absPath(n *yaml.Node, key, ctx, s string) (string, bool) {
+	if s == "~" || strings.HasPrefix(s, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			p.errorf(n, "%s%s: cannot expand %s: %v", ctx, key, quote(s), err)
+			return "", false
+		}
+		return filepath.Join(home, s[1:]), true
 	}
-	return filepath.Join(p.dir, s)
+	if filepath.IsAbs(s) {
+		return filepath.Clean(s), true
+	}
+	return filepath.Join(p.dir, s), true
 }
 
 // relGlobs normalizes and compiles globs that are relative to a root.
@@ -763,6 +781,10 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 					p.errorf(v, "%srun: empty; give the command to run", ctx)
 				}
 				for i, it := range items {
+					if strings.ContainsRune(it.s, 0) {
+						p.errorf(it.n, "%srun: a command cannot contain a NUL character", ctx)
+						continue
+					}
 					if strings.TrimSpace(it.s) == "" {
 						if len(items) == 1 {
 							p.errorf(it.n, "%srun: empty command", ctx)
@@ -828,7 +850,10 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 						p.errorf(it.n, "%sfollow: empty path", ctx)
 						continue
 					}
-					abs := p.absPath(it.s)
+					abs, ok := p.absPath(it.n, "follow", ctx, it.s)
+					if !ok {
+						continue
+					}
 					if _, err := globCompiler.Compile(abs); err != nil {
 						var se *glob.SyntaxError
 						reason := err.Error()
