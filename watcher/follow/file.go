@@ -39,6 +39,7 @@ type tfile struct {
 	last       []byte // the bytes just below off, up to fingerprintLen
 
 	draining bool      // no longer what its name means; read until deadline
+	queued   bool      // in the current batch's list of files to look at
 	deadline time.Time // end of the grace period while draining
 }
 

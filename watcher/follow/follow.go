@@ -209,7 +209,10 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		ready()
 	}
 
-	var buf []vnode.Event
+	var (
+		buf    []vnode.Event
+		toLook []*tfile
+	)
 	for {
 		buf, err = q.Wait(buf[:0])
 		if err != nil {
@@ -220,14 +223,26 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		}
 		f.wakes.Add(1)
 		rescan := false
+		// Several read events for one file in a batch need one look;
+		// collect them and look in the order the events came.
+		toLook = toLook[:0]
+		for _, ev := range buf {
+			if ev.Kind != vnode.KindRead && ev.Kind != vnode.KindNote {
+				continue
+			}
+			if t := f.byID[ev.ID]; t != nil && !t.queued {
+				t.queued = true
+				toLook = append(toLook, t)
+			}
+		}
+		for _, t := range toLook {
+			t.queued = false
+			if err := t.look(f); err != nil {
+				return f.stopErr(ctx, err)
+			}
+		}
 		for _, ev := range buf {
 			switch ev.Kind {
-			case vnode.KindRead:
-				if t := f.byID[ev.ID]; t != nil {
-					if err := t.look(f); err != nil {
-						return f.stopErr(ctx, err)
-					}
-				}
 			case vnode.KindNote:
 				if d := f.dirByID[ev.ID]; d != nil {
 					// A child written in place is the followed file's own
@@ -239,9 +254,6 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 					continue
 				}
 				if t := f.byID[ev.ID]; t != nil {
-					if err := t.look(f); err != nil {
-						return f.stopErr(ctx, err)
-					}
 					if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
 						rescan = true
 					}
