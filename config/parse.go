@@ -166,9 +166,10 @@ func (p *parser) decode(data []byte) (root *yaml.Node, ok bool) {
 	}
 	var next yaml.Node
 	switch err := safeDecode(dec, &next); {
-	case err == nil:
+	case err == nil && len(next.Content) > 0 && !isNull(next.Content[0]):
+		// (An empty document after a stray trailing "---" is harmless.)
 		p.errorf(&next, "a second YAML document; vigil.yaml holds exactly one (remove the \"---\" line)")
-	case !errors.Is(err, io.EOF):
+	case err != nil && !errors.Is(err, io.EOF):
 		p.syntaxError(data, err)
 	}
 	if len(doc.Content) == 0 {
