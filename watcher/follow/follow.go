@@ -230,7 +230,14 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 			if ev.Kind != vnode.KindRead && ev.Kind != vnode.KindNote {
 				continue
 			}
-			if t := f.byID[ev.ID]; t != nil && !t.queued {
+			t := f.byID[ev.ID]
+			if d := f.dirByID[ev.ID]; d != nil && ev.Name != "" && ev.Op == vnode.ChildNone {
+				// A write seen through the directory: a second opinion
+				// on the file's own read events, which a stat-based
+				// backend can miss when two appends have the same size.
+				t = f.byName[filepath.Join(d.path, ev.Name)]
+			}
+			if t != nil && !t.queued {
 				t.queued = true
 				toLook = append(toLook, t)
 			}
