@@ -314,3 +314,47 @@ func BenchmarkInotifyDecodeSelf(bm *testing.B) {
 	}
 	bm.ReportMetric(float64(bm.Elapsed().Nanoseconds())/float64(bm.N*n), "ns/event")
 }
+
+// BenchmarkInotifyAppendToRead measures the round trip from an append to a
+// followed file to the KindRead event coming out of Wait.
+func BenchmarkInotifyAppendToRead(bm *testing.B) {
+	dir := bm.TempDir()
+	path := filepath.Join(dir, "log")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		bm.Fatal(err)
+	}
+	q, err := Open(Options{Backend: Inotify})
+	if err != nil {
+		bm.Fatal(err)
+	}
+	defer q.Close()
+	id, f, err := q.Follow(path)
+	if err != nil {
+		bm.Fatal(err)
+	}
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		bm.Fatal(err)
+	}
+	defer w.Close()
+	line := []byte("a log line\n")
+	rb := make([]byte, 64)
+	var buf []Event
+	bm.ReportAllocs()
+	for bm.Loop() {
+		if _, err := w.Write(line); err != nil {
+			bm.Fatal(err)
+		}
+		for got := false; !got; {
+			if buf, err = q.Wait(buf); err != nil {
+				bm.Fatal(err)
+			}
+			for _, e := range buf {
+				got = got || (e.Kind == KindRead && e.ID == id)
+			}
+		}
+		if _, err := f.Read(rb); err != nil {
+			bm.Fatal(err)
+		}
+	}
+}

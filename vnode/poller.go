@@ -77,6 +77,7 @@ type pollEntry struct {
 
 	state    nodeState
 	children map[string]nodeState // directories only
+	spare    map[string]nodeState // the previous scan's map, reused
 	dead     bool                 // gone for good: reported once, scanned no more
 
 	lastData int64 // follow: the last Data reported (or seen at registration)
@@ -309,7 +310,7 @@ func (e *pollEntry) scan(out []Event) []Event {
 // scanChildren diffs the directory's entries against the last scan and
 // reports named child events; changed says whether any name came or went.
 func (e *pollEntry) scanChildren(out []Event) (_ []Event, changed bool) {
-	cur, err := readChildren(e.path)
+	cur, err := readChildrenInto(e.path, e.spare)
 	if err != nil {
 		// Unreadable now (permissions, or removed between the two
 		// calls): keep the old view; the next scan decides.
@@ -345,7 +346,7 @@ func (e *pollEntry) scanChildren(out []Event) (_ []Event, changed bool) {
 			out = append(out, Event{Kind: KindNote, ID: e.id, Notes: notes, Name: name, Op: ChildNone, IsDir: now.isDir})
 		}
 	}
-	e.children = cur
+	e.children, e.spare = cur, e.children
 	return out, changed
 }
 
@@ -399,11 +400,27 @@ func (e *pollEntry) scanFollow(out []Event) []Event {
 
 // readChildren lstat's every entry of the directory at path.
 func readChildren(path string) (map[string]nodeState, error) {
-	des, err := os.ReadDir(path)
+	return readChildrenInto(path, nil)
+}
+
+// readChildrenInto is readChildren filling m (cleared first) when it is not
+// nil, so that a scan allocates no new map.
+func readChildrenInto(path string, m map[string]nodeState) (map[string]nodeState, error) {
+	d, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]nodeState, len(des))
+	defer d.Close()
+	// Unsorted: the order does not matter and sorting costs.
+	des, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = make(map[string]nodeState, len(des))
+	} else {
+		clear(m)
+	}
 	for _, de := range des {
 		fi, err := de.Info()
 		if err != nil {
