@@ -534,17 +534,19 @@ func (b *kqBackend) follow(path string) (ID, *os.File, error) {
 		}
 		return 0, nil, fmt.Errorf("vnode: kqueue follow %s: %w", path, err)
 	}
+	// The *os.File owns fd from here: closing fd any other way would let
+	// the file's finalizer close a reused number later.
+	f := os.NewFile(uintptr(fd), path)
 	st, err := b.k.fstat(fd)
 	if err == nil && st.dir {
+		// darwin refuses EVFILT_READ on a directory (EINVAL, §2.4);
+		// say what is wrong instead.
 		err = errors.New("is a directory")
 	}
 	if err != nil {
-		b.k.close(fd)
+		f.Close()
 		return 0, nil, fmt.Errorf("vnode: kqueue follow %s: %w", path, err)
 	}
-	// From here the *os.File owns fd: closing it any other way would let
-	// its finalizer close a reused number later.
-	f := os.NewFile(uintptr(fd), path)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

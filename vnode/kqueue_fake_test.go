@@ -1,0 +1,460 @@
+package vnode
+
+// A scripted fake of the kqueue kernel, for testing kqueue.go on any OS.
+// It applies changelists the way FreeBSD does (receipts, ENOENT for a
+// missing knote, one-shot knotes deleted on delivery, close removing an
+// fd's knotes), returns events the test posts, and blocks a waiting
+// kevent until something is ready.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Fake descriptor numbers. Followed files get real fds (the backend wraps
+// them in *os.File), which are small; fake ones are far above them.
+const (
+	fakeKQ       = 500
+	fakePipeR    = 501
+	fakePipeW    = 502
+	fakeFirstFD  = 1000
+	fakeNoFile   = 256
+	fakeBlockMax = 20 * time.Second // a blocked kevent gives up after this
+)
+
+// fakeCall is one kevent call as the backend made it.
+type fakeCall struct {
+	changes  []kev
+	nevents  int
+	timeout  time.Duration
+	blocking bool // timeout was nil
+}
+
+// fakeClock is the time the backend sees.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fakeEvent is an event waiting to be collected. fired marks a timer
+// expiry of the knote the kernel holds, which delivery deletes (one-shot);
+// a posted event plays one collected earlier and touches no knote.
+type fakeEvent struct {
+	kev
+	fired bool
+}
+
+type fakeKernel struct {
+	t     testing.TB
+	clock *fakeClock
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced whenever state changes
+	fds       map[int]string
+	real      map[int]bool // fds that are real (followed files)
+	pipeBytes int
+	pipeOpen  [2]bool
+	kqOpen    bool
+	knotes    map[kkey]kev
+	ready     []fakeEvent
+	calls     []fakeCall
+	ops       []string // open/close/kevent in order
+	blocked   int      // kevent calls blocked now
+	raised    bool
+
+	openErr    map[string]error
+	dirs       map[string]bool
+	failChange map[kkey]syscall.Errno // the next change on this key fails so
+	failNext   []error                // errors for the next kevent calls, after applying changes
+	interrupt  bool                   // a blocked kevent returns EINTR
+	withScan   bool                   // return ready events together with receipts (as a kernel may)
+	onEINTR    func()                 // runs when a kevent returns EINTR
+}
+
+func newFakeKernel(t testing.TB) *fakeKernel {
+	return &fakeKernel{
+		t:          t,
+		clock:      &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
+		changed:    make(chan struct{}),
+		fds:        make(map[int]string),
+		real:       make(map[int]bool),
+		knotes:     make(map[kkey]kev),
+		openErr:    make(map[string]error),
+		dirs:       make(map[string]bool),
+		failChange: make(map[kkey]syscall.Errno),
+	}
+}
+
+// notify wakes blocked kevent calls. f.mu is held.
+func (f *fakeKernel) notify() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *fakeKernel) kqueue() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kqOpen = true
+	f.ops = append(f.ops, "kqueue")
+	return fakeKQ, nil
+}
+
+func (f *fakeKernel) pipe() ([2]int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pipeOpen = [2]bool{true, true}
+	return [2]int{fakePipeR, fakePipeW}, nil
+}
+
+func (f *fakeKernel) isOpen(fd int) bool {
+	switch fd {
+	case fakeKQ:
+		return f.kqOpen
+	case fakePipeR:
+		return f.pipeOpen[0]
+	case fakePipeW:
+		return f.pipeOpen[1]
+	}
+	_, ok := f.fds[fd]
+	return ok
+}
+
+func (f *fakeKernel) open(path string, mode openMode) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.openErr[path]; err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if mode == openFollow {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		f.fds[fd] = path
+		f.real[fd] = true
+		f.ops = append(f.ops, fmt.Sprintf("open follow %d %s", fd, path))
+		return fd, nil
+	}
+	fd := fakeFirstFD // the lowest free number, as kernels hand out
+	for f.isOpen(fd) {
+		fd++
+	}
+	f.fds[fd] = path
+	f.ops = append(f.ops, fmt.Sprintf("open vnode %d %s", fd, path))
+	return fd, nil
+}
+
+func (f *fakeKernel) close(fd int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.real[fd] {
+		f.t.Errorf("fake kernel: close(%d) of a followed file's fd: its *os.File must close it", fd)
+	}
+	if !f.isOpen(fd) {
+		f.t.Errorf("fake kernel: close(%d): not open (double close?)", fd)
+		return syscall.EBADF
+	}
+	switch fd {
+	case fakeKQ:
+		f.kqOpen = false
+	case fakePipeR:
+		f.pipeOpen[0] = false
+	case fakePipeW:
+		f.pipeOpen[1] = false
+	default:
+		delete(f.fds, fd)
+	}
+	f.ops = append(f.ops, fmt.Sprintf("close %d", fd))
+	// Closing an fd removes its knotes and their pending activations.
+	for k := range f.knotes {
+		if k.ident == uint64(fd) && k.filter != filtTimer {
+			delete(f.knotes, k)
+		}
+	}
+	f.ready = slices.DeleteFunc(f.ready, func(e fakeEvent) bool { return e.ident == uint64(fd) && e.filter != filtTimer })
+	f.notify()
+	return nil
+}
+
+func (f *fakeKernel) fstat(fd int) (fileStat, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.real[fd] {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return fileStat{}, err
+		}
+		return fileStat{dir: st.Mode&syscall.S_IFMT == syscall.S_IFDIR}, nil
+	}
+	path, ok := f.fds[fd]
+	if !ok {
+		return fileStat{}, syscall.EBADF
+	}
+	return fileStat{dir: f.dirs[path]}, nil
+}
+
+func (f *fakeKernel) read(fd int, p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fd != fakePipeR || !f.pipeOpen[0] {
+		return 0, syscall.EBADF
+	}
+	if f.pipeBytes == 0 {
+		return 0, syscall.EAGAIN
+	}
+	n := min(len(p), f.pipeBytes)
+	f.pipeBytes -= n
+	return n, nil
+}
+
+func (f *fakeKernel) write(fd int, p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fd != fakePipeW || !f.pipeOpen[1] {
+		f.t.Errorf("fake kernel: write(%d): not the open wake pipe", fd)
+		return 0, syscall.EBADF
+	}
+	f.pipeBytes += len(p)
+	f.notify()
+	return len(p), nil
+}
+
+func (f *fakeKernel) raiseNoFile() error {
+	f.mu.Lock()
+	f.raised = true
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeKernel) noFile() int64 { return fakeNoFile }
+
+// apply applies one change and returns the errno it fails with, or 0.
+// f.mu is held.
+func (f *fakeKernel) apply(c kev) syscall.Errno {
+	k := kkey{c.ident, c.filter}
+	if e, ok := f.failChange[k]; ok {
+		delete(f.failChange, k)
+		return e
+	}
+	if c.filter != filtTimer && !f.isOpen(int(c.ident)) {
+		return syscall.EBADF
+	}
+	switch {
+	case c.flags&evDelete != 0:
+		if _, ok := f.knotes[k]; !ok {
+			return syscall.ENOENT
+		}
+		delete(f.knotes, k)
+		f.ready = slices.DeleteFunc(f.ready, func(e fakeEvent) bool { return e.ident == k.ident && e.filter == k.filter })
+	case c.flags&evAdd != 0:
+		if c.filter == filtTimer {
+			// A re-added timer restarts: a pending expiry is dropped.
+			f.ready = slices.DeleteFunc(f.ready, func(e fakeEvent) bool { return e.ident == k.ident && e.filter == k.filter && e.fired })
+		}
+		f.knotes[k] = c
+	}
+	return 0
+}
+
+// collect moves ready events (and the wake pipe, level-triggered) into
+// events. f.mu is held.
+func (f *fakeKernel) collect(events []kev) int {
+	n := 0
+	if f.pipeBytes > 0 && n < len(events) {
+		if _, ok := f.knotes[kkey{fakePipeR, filtRead}]; ok {
+			events[n] = kev{ident: fakePipeR, filter: filtRead, data: int64(f.pipeBytes)}
+			n++
+		}
+	}
+	for len(f.ready) > 0 && n < len(events) {
+		e := f.ready[0]
+		f.ready = f.ready[1:]
+		events[n] = e.kev
+		n++
+		k := kkey{e.ident, e.filter}
+		if c, ok := f.knotes[k]; ok && e.fired && c.flags&evOneshot != 0 {
+			delete(f.knotes, k)
+		}
+	}
+	return n
+}
+
+func (f *fakeKernel) kevent(kq int, changes, events []kev, timeout *time.Duration) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if kq != fakeKQ || !f.kqOpen {
+		f.t.Errorf("fake kernel: kevent on %d: not the open kqueue", kq)
+		return 0, syscall.EBADF
+	}
+	call := fakeCall{changes: slices.Clone(changes), nevents: len(events), blocking: timeout == nil}
+	if timeout != nil {
+		call.timeout = *timeout
+	}
+	f.calls = append(f.calls, call)
+	f.ops = append(f.ops, fmt.Sprintf("kevent %d changes", len(changes)))
+	n := 0
+	for _, c := range changes {
+		errno := f.apply(c)
+		if c.flags&evReceipt == 0 && errno == 0 {
+			continue
+		}
+		if n == len(events) {
+			return 0, errno // FreeBSD: no room, the call fails
+		}
+		r := c
+		r.flags |= evError
+		r.data = int64(errno)
+		events[n] = r
+		n++
+	}
+	if len(f.failNext) > 0 {
+		err := f.failNext[0]
+		f.failNext = f.failNext[1:]
+		if errors.Is(err, syscall.EINTR) && f.onEINTR != nil {
+			f.onEINTR()
+		}
+		return 0, err
+	}
+	if n > 0 {
+		// FreeBSD returns the receipts without scanning; withScan
+		// plays a kernel that scans as well.
+		if f.withScan {
+			n += f.collect(events[n:])
+		}
+		return n, nil
+	}
+	for {
+		if n = f.collect(events); n > 0 || (timeout != nil) {
+			return n, nil
+		}
+		if f.interrupt {
+			f.interrupt = false
+			if f.onEINTR != nil {
+				f.onEINTR()
+			}
+			return 0, syscall.EINTR
+		}
+		ch := f.changed
+		f.blocked++
+		f.mu.Unlock()
+		var err error
+		select {
+		case <-ch:
+		case <-time.After(fakeBlockMax):
+			err = errors.New("fake kernel: kevent blocked too long")
+		}
+		f.mu.Lock()
+		f.blocked--
+		if err != nil {
+			f.t.Error(err)
+			return 0, err
+		}
+	}
+}
+
+// post queues events for the next kevent that scans.
+func (f *fakeKernel) post(evs ...kev) {
+	f.mu.Lock()
+	for _, e := range evs {
+		f.ready = append(f.ready, fakeEvent{kev: e})
+	}
+	f.notify()
+	f.mu.Unlock()
+}
+
+// fire expires timer id, if the kernel has it.
+func (f *fakeKernel) fire(id ID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := kkey{timerIdent(id), filtTimer}
+	if _, ok := f.knotes[k]; !ok {
+		return false
+	}
+	f.ready = append(f.ready, fakeEvent{kev: kev{ident: k.ident, filter: filtTimer, data: 1}, fired: true})
+	f.notify()
+	return true
+}
+
+// signal interrupts a blocked kevent (or the next one that would block).
+func (f *fakeKernel) signal() {
+	f.mu.Lock()
+	f.interrupt = true
+	f.notify()
+	f.mu.Unlock()
+}
+
+// waitBlocked waits until a kevent call is blocked.
+func (f *fakeKernel) waitBlocked(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		b := f.blocked
+		f.mu.Unlock()
+		if b > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no kevent call blocked within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// callCount is how many kevent calls were made.
+func (f *fakeKernel) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// callsFrom returns the kevent calls from index i on.
+func (f *fakeKernel) callsFrom(i int) []fakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls[i:])
+}
+
+// opsFrom returns the logged operations from index i on.
+func (f *fakeKernel) opsFrom(i int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ops[i:])
+}
+
+func (f *fakeKernel) opCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.ops)
+}
+
+func (f *fakeKernel) isOpenFD(fd int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.isOpen(fd)
+}
+
+func (f *fakeKernel) hasKnote(ident uint64, filter kfilter) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.knotes[kkey{ident, filter}]
+	return ok
+}
