@@ -358,3 +358,51 @@ func BenchmarkInotifyAppendToRead(bm *testing.B) {
 		}
 	}
 }
+
+// TestInotifyCloseWhileBlocked makes sure Wait is inside epoll_wait before
+// Close, and that Close returns only once every descriptor is released.
+func TestInotifyCloseWhileBlocked(t *testing.T) {
+	q := openQueue(t, Inotify)
+	ib := inotifyOf(t, q)
+	mustWatch(t, q, tempDir(t))
+	if err := q.SetTimer(1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	go func() {
+		_, err := q.Wait(nil)
+		res <- err
+	}()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	end := time.After(deadline)
+	for blocked := false; !blocked; {
+		select {
+		case <-tick.C:
+			ib.mu.Lock()
+			blocked = ib.inWait
+			ib.mu.Unlock()
+		case <-end:
+			t.Fatal("Wait never reached epoll_wait")
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ib.released:
+	default:
+		t.Error("Close returned before the descriptors were released")
+	}
+	select {
+	case err := <-res:
+		if !isClosed(err) {
+			t.Fatalf("Wait returned %v, want ErrClosed", err)
+		}
+	case <-time.After(deadline):
+		t.Fatal("Wait still blocked after Close")
+	}
+	if ib.epfd != -1 || ib.ifd != -1 || ib.evfd != -1 {
+		t.Errorf("descriptors left after Close: epoll %d inotify %d eventfd %d", ib.epfd, ib.ifd, ib.evfd)
+	}
+}
