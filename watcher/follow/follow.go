@@ -496,18 +496,19 @@ func (f *Follower) reconcile(matched map[string]ident, order []string) error {
 			continue
 		}
 		delete(f.byName, name)
-		if ok {
-			if known := f.byIdent[id]; known == nil {
-				f.logf("%s: replaced, following new file", f.display(name))
-			}
-		} else {
-			stillNamed := false
-			for _, mid := range matched {
+		switch {
+		case ok:
+			f.logf("%s: replaced, following new file", f.display(name))
+		default:
+			renamed := ""
+			for mname, mid := range matched {
 				if mid == t.ino {
-					stillNamed = true
+					renamed = mname
 				}
 			}
-			if !stillNamed {
+			if renamed != "" {
+				f.logf("%s: renamed to %s", f.display(name), f.display(renamed))
+			} else {
 				f.logf("%s: removed", f.display(name))
 			}
 		}

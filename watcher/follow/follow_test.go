@@ -469,3 +469,55 @@ func TestIdleSleeps(t *testing.T) {
 		}
 	})
 }
+
+// TestRenameOntoFollowed: `mv a b` with both followed (coreutils'
+// F-vs-rename): b now means a's file, which is not read again.
+func TestRenameOntoFollowed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		a, c := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+		writeFile(t, a, "a1\n")
+		writeFile(t, c, "b1\n")
+		r := startFollower(t, b, Options{Patterns: []string{a, c}})
+		r.expectSet("a1", "b1")
+		if err := os.Rename(a, c); err != nil {
+			t.Fatal(err)
+		}
+		r.waitLog(a + ": renamed to " + c)
+		appendFile(t, c, "b2\n")
+		r.expectSet("a1", "b1", "b2")
+		if l := r.snapshot()[2]; l.File != c || l.Offset != 3 {
+			t.Errorf("appended line %+v, want offset 3 in %s", l, c)
+		}
+		writeFile(t, a, "a2\n")
+		r.expectSet("a1", "b1", "b2", "a2")
+	})
+}
+
+// TestSymlinkRetarget follows a symlink whose target changes.
+func TestSymlinkRetarget(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		t1, t2, link := filepath.Join(dir, "t1"), filepath.Join(dir, "t2"), filepath.Join(dir, "current.log")
+		writeFile(t, t1, "one\n")
+		writeFile(t, t2, "two\n")
+		if err := os.Symlink("t1", link); err != nil {
+			t.Fatal(err)
+		}
+		r := startFollower(t, b, Options{Patterns: []string{link}})
+		r.expect("one")
+		appendFile(t, t1, "one more\n")
+		r.expect("one", "one more")
+		if err := os.Symlink("t2", link+".new"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(link+".new", link); err != nil {
+			t.Fatal(err)
+		}
+		r.expect("one", "one more", "two")
+		r.waitLog("replaced")
+		if l := r.snapshot()[2]; l.File != link {
+			t.Errorf("line from the new target reported as %s, want %s", l.File, link)
+		}
+	})
+}
