@@ -406,3 +406,52 @@ func TestInotifyCloseWhileBlocked(t *testing.T) {
 		t.Errorf("descriptors left after Close: epoll %d inotify %d eventfd %d", ib.epfd, ib.ifd, ib.evfd)
 	}
 }
+
+func countFds(t *testing.T) int {
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot list /proc/self/fd: %v", err)
+	}
+	return len(des)
+}
+
+// TestInotifyDescriptorLifetime checks that a removed follow's file stays
+// usable until the next Wait, and that Close leaves no descriptor behind.
+func TestInotifyDescriptorLifetime(t *testing.T) {
+	dir := tempDir(t)
+	p := filepath.Join(dir, "log")
+	writeFile(t, p, "x")
+	before := countFds(t)
+	q, err := Open(Options{Backend: Inotify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWatch(t, q, dir)
+	id, f, err := q.Follow(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := q.SetTimer(ID(i), time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Remove(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("followed file closed by Remove, before the next Wait: %v", err)
+	}
+	if _, err := q.Wait(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Stat(); err == nil {
+		t.Error("removed follow's file still open after the next Wait")
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := countFds(t); after != before {
+		t.Errorf("%d descriptors open before Open, %d after Close", before, after)
+	}
+}
