@@ -6,6 +6,7 @@ package vnode
 // kqueue_*.go files touch x/sys; kqueue.go holds the logic.
 
 import (
+	"fmt"
 	"io/fs"
 	"runtime"
 	"syscall"
@@ -162,7 +163,7 @@ func (sysKernel) close(fd int) error { return unix.Close(fd) }
 func (sysKernel) fstat(fd int) (fileStat, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fileStat{}, &fs.PathError{Op: "fstat", Path: "", Err: err}
+		return fileStat{}, fmt.Errorf("fstat: %w", err)
 	}
 	// Mode is uint16 on most BSDs and uint32 on NetBSD.
 	return fileStat{dir: uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR}, nil
