@@ -398,7 +398,8 @@ func TestTimeoutStopsRunAndFails(t *testing.T) {
 func TestTimeoutWithCleanExitStillFails(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(dir string) ([]Rule, Options) {
-		return []Rule{{Name: "polite", RunAtStart: true, Timeout: 100 * time.Millisecond, Run: sh(`trap 'exit 0' TERM; while :; do sleep 0.02; done`)}}, Options{Once: true}
+		// The timeout leaves the shell ample time to install its trap first.
+		return []Rule{{Name: "polite", RunAtStart: true, Timeout: 1500 * time.Millisecond, Run: sh(`trap 'exit 0' TERM; while :; do sleep 0.02; done`)}}, Options{Once: true}
 	}).run()
 	if st := h.wait(); st != timeoutStatus {
 		t.Errorf("status %d, want %d: a timed-out run fails even if it exits 0", st, timeoutStatus)
