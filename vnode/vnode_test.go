@@ -395,10 +395,12 @@ func TestTimerRearmResets(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		q := openQueue(t, be)
 		r := record(t, q)
-		if err := q.SetTimer(1, 100*time.Millisecond); err != nil {
+		// The first arming is long enough that a stalled test machine
+		// still re-arms before it expires.
+		if err := q.SetTimer(1, 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		const later = 400 * time.Millisecond
+		const later = 600 * time.Millisecond
 		rearm := time.Now()
 		if err := q.SetTimer(1, later); err != nil {
 			t.Fatal(err)
@@ -431,13 +433,13 @@ func TestTimerStop(t *testing.T) {
 		if err := q.StopTimer(5); err != nil {
 			t.Errorf("StopTimer of an unarmed timer: %v", err)
 		}
-		if err := q.SetTimer(5, 50*time.Millisecond); err != nil {
+		if err := q.SetTimer(5, 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		if err := q.StopTimer(5); err != nil {
 			t.Fatal(err)
 		}
-		if err := q.SetTimer(6, 300*time.Millisecond); err != nil {
+		if err := q.SetTimer(6, 600*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		r.expect("sentinel timer 6", func(e Event) bool { return e.Kind == KindTimer && e.ID == 6 })
