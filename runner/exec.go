@@ -77,7 +77,7 @@ commands:
 			default:
 			}
 			end.status = startStatus(err)
-			desc = fmt.Sprintf("could not start %s: %v", displayName(cmd.String()), err)
+			desc = fmt.Sprintf("could not start %s: %v", displayName(shorten(cmd.String(), 60)), err)
 			break
 		}
 		ru.setProc(p)

@@ -21,7 +21,7 @@ func TestChangeRunsOnceWithPaths(t *testing.T) {
 		return []Rule{{
 			Name:  "test",
 			Match: []string{"**/*.go"},
-			Run:   sh(`printf '%s\n--\n' "$VIGIL_PATHS" >> log; echo "rule=$VIGIL_RULE"`),
+			Run:   sh(`printf '%s\n--\n' "$VIGIL_PATHS" >> log; echo "rule=$VIGIL_RULE"; echo to-stderr >&2`),
 		}}, Options{}
 	}).run()
 	h.send("a.go", "sub/b.go", "notes.txt")
@@ -32,7 +32,7 @@ func TestChangeRunsOnceWithPaths(t *testing.T) {
 		t.Errorf("the command saw VIGIL_PATHS %q, want %q (one run, matching paths only)", got, want)
 	}
 	out := h.out.String()
-	for _, want := range []string{"[test] running (changed: a.go, sub/b.go)\n", "[test] rule=test\n", "[test] ok: exit status 0 ("} {
+	for _, want := range []string{"[test] running (changed: a.go, sub/b.go)\n", "[test] rule=test\n", "[test] to-stderr\n", "[test] ok: exit status 0 ("} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
