@@ -108,6 +108,8 @@ type Follower struct {
 
 	// Counters the tests read to tell an idle loop from a spinning one.
 	wakes, ticks atomic.Int64
+	// How many files and directory watches are held, to catch leaks.
+	nfiles, ndirs atomic.Int64
 }
 
 // dirWatch is a vnode watch on a directory that may hold matches, or on the
@@ -376,6 +378,7 @@ func (f *Follower) scan() error {
 		if !d.seen {
 			f.q.Remove(d.id)
 			delete(f.dirs, path)
+			f.ndirs.Add(-1)
 			delete(f.dirByID, d.id)
 		}
 	}
@@ -410,6 +413,7 @@ func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
 		}
 		f.q.Remove(d.id)
 		delete(f.dirs, path)
+		f.ndirs.Add(-1)
 		delete(f.dirByID, d.id)
 	}
 	wid, err := f.q.Watch(path)
@@ -429,6 +433,7 @@ func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
 	delete(f.said, path)
 	d := &dirWatch{path: path, id: wid, ino: id, seen: true}
 	f.dirs[path] = d
+	f.ndirs.Add(1)
 	f.dirByID[wid] = d
 	return true
 }
@@ -606,6 +611,7 @@ func (f *Follower) open(name string) error {
 	}
 	f.byName[name] = t
 	f.byIdent[id] = t
+	f.nfiles.Add(1)
 	f.byID[wid] = t
 	return t.look(f)
 }
@@ -636,6 +642,7 @@ func (f *Follower) expire(now time.Time) error {
 		}
 		f.q.Remove(t.id)
 		delete(f.byIdent, id)
+		f.nfiles.Add(-1)
 		delete(f.byID, t.id)
 	}
 	f.armGrace()

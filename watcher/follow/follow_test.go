@@ -90,6 +90,12 @@ func TestRotateRenameCreate(t *testing.T) {
 			r.expect(want...)
 		}
 		r.waitLog("app.log: replaced, following new file")
+		// No leak across rotations: once the grace periods are over, one
+		// file and one directory watch remain.
+		waitFor(t, "rotated files to be closed", func() bool { return r.f.nfiles.Load() == 1 })
+		if n := r.f.ndirs.Load(); n != 1 {
+			t.Errorf("%d directory watches after 50 rotations, want 1", n)
+		}
 	})
 }
 
@@ -167,6 +173,8 @@ func TestFileAndDirAppearLater(t *testing.T) {
 		}
 		writeFile(t, log, "y1\n")
 		r.expect("x1", "x2", "y1")
+		// The watches placed on ancestors while waiting are dropped.
+		waitFor(t, "one directory watch", func() bool { return r.f.ndirs.Load() == 1 })
 	})
 }
 
