@@ -20,51 +20,51 @@ import (
 // Fake descriptor numbers. Followed files get real fds (the backend wraps
 // them in *os.File), which are small; fake ones are far above them.
 const (
-	fakeKQ       = 500
-	fakePipeR    = 501
-	fakePipeW    = 502
-	fakeFirstFD  = 1000
-	fakeNoFile   = 256
-	fakeBlockMax = 20 * time.Second // a blocked kevent gives up after this
+	kqFakeKQ       = 500
+	kqFakePipeR    = 501
+	kqFakePipeW    = 502
+	kqFakeFirstFD  = 1000
+	kqFakeNoFile   = 256
+	kqFakeBlockMax = 20 * time.Second // a blocked kevent gives up after this
 )
 
-// fakeCall is one kevent call as the backend made it.
-type fakeCall struct {
+// kqFakeCall is one kevent call as the backend made it.
+type kqFakeCall struct {
 	changes  []kev
 	nevents  int
 	timeout  time.Duration
 	blocking bool // timeout was nil
 }
 
-// fakeClock is the time the backend sees.
-type fakeClock struct {
+// kqFakeClock is the time the backend sees.
+type kqFakeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *fakeClock) now() time.Time {
+func (c *kqFakeClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *fakeClock) advance(d time.Duration) {
+func (c *kqFakeClock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
-// fakeEvent is an event waiting to be collected. fired marks a timer
+// kqFakeEvent is an event waiting to be collected. fired marks a timer
 // expiry of the knote the kernel holds, which delivery deletes (one-shot);
 // a posted event plays one collected earlier and touches no knote.
-type fakeEvent struct {
+type kqFakeEvent struct {
 	kev
 	fired bool
 }
 
-type fakeKernel struct {
+type kqFakeKernel struct {
 	t     testing.TB
-	clock *fakeClock
+	clock *kqFakeClock
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever state changes
@@ -74,8 +74,8 @@ type fakeKernel struct {
 	pipeOpen  [2]bool
 	kqOpen    bool
 	knotes    map[kkey]kev
-	ready     []fakeEvent
-	calls     []fakeCall
+	ready     []kqFakeEvent
+	calls     []kqFakeCall
 	ops       []string // open/close/kevent in order
 	blocked   int      // kevent calls blocked now
 	raised    bool
@@ -89,10 +89,10 @@ type fakeKernel struct {
 	onEINTR    func()                 // runs when a kevent returns EINTR
 }
 
-func newFakeKernel(t testing.TB) *fakeKernel {
-	return &fakeKernel{
+func newKqFakeKernel(t testing.TB) *kqFakeKernel {
+	return &kqFakeKernel{
 		t:          t,
-		clock:      &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
+		clock:      &kqFakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
 		changed:    make(chan struct{}),
 		fds:        make(map[int]string),
 		real:       make(map[int]bool),
@@ -104,40 +104,40 @@ func newFakeKernel(t testing.TB) *fakeKernel {
 }
 
 // notify wakes blocked kevent calls. f.mu is held.
-func (f *fakeKernel) notify() {
+func (f *kqFakeKernel) notify() {
 	close(f.changed)
 	f.changed = make(chan struct{})
 }
 
-func (f *fakeKernel) kqueue() (int, error) {
+func (f *kqFakeKernel) kqueue() (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.kqOpen = true
 	f.ops = append(f.ops, "kqueue")
-	return fakeKQ, nil
+	return kqFakeKQ, nil
 }
 
-func (f *fakeKernel) pipe() ([2]int, error) {
+func (f *kqFakeKernel) pipe() ([2]int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pipeOpen = [2]bool{true, true}
-	return [2]int{fakePipeR, fakePipeW}, nil
+	return [2]int{kqFakePipeR, kqFakePipeW}, nil
 }
 
-func (f *fakeKernel) isOpen(fd int) bool {
+func (f *kqFakeKernel) isOpen(fd int) bool {
 	switch fd {
-	case fakeKQ:
+	case kqFakeKQ:
 		return f.kqOpen
-	case fakePipeR:
+	case kqFakePipeR:
 		return f.pipeOpen[0]
-	case fakePipeW:
+	case kqFakePipeW:
 		return f.pipeOpen[1]
 	}
 	_, ok := f.fds[fd]
 	return ok
 }
 
-func (f *fakeKernel) open(path string, mode openMode) (int, error) {
+func (f *kqFakeKernel) open(path string, mode openMode) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.openErr[path]; err != nil {
@@ -153,7 +153,7 @@ func (f *fakeKernel) open(path string, mode openMode) (int, error) {
 		f.ops = append(f.ops, fmt.Sprintf("open follow %d %s", fd, path))
 		return fd, nil
 	}
-	fd := fakeFirstFD // the lowest free number, as kernels hand out
+	fd := kqFakeFirstFD // the lowest free number, as kernels hand out
 	for f.isOpen(fd) {
 		fd++
 	}
@@ -162,7 +162,7 @@ func (f *fakeKernel) open(path string, mode openMode) (int, error) {
 	return fd, nil
 }
 
-func (f *fakeKernel) close(fd int) error {
+func (f *kqFakeKernel) close(fd int) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.real[fd] {
@@ -173,11 +173,11 @@ func (f *fakeKernel) close(fd int) error {
 		return syscall.EBADF
 	}
 	switch fd {
-	case fakeKQ:
+	case kqFakeKQ:
 		f.kqOpen = false
-	case fakePipeR:
+	case kqFakePipeR:
 		f.pipeOpen[0] = false
-	case fakePipeW:
+	case kqFakePipeW:
 		f.pipeOpen[1] = false
 	default:
 		delete(f.fds, fd)
@@ -189,12 +189,12 @@ func (f *fakeKernel) close(fd int) error {
 			delete(f.knotes, k)
 		}
 	}
-	f.ready = slices.DeleteFunc(f.ready, func(e fakeEvent) bool { return e.ident == uint64(fd) && e.filter != filtTimer })
+	f.ready = slices.DeleteFunc(f.ready, func(e kqFakeEvent) bool { return e.ident == uint64(fd) && e.filter != filtTimer })
 	f.notify()
 	return nil
 }
 
-func (f *fakeKernel) fstat(fd int) (fileStat, error) {
+func (f *kqFakeKernel) fstat(fd int) (fileStat, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.real[fd] {
@@ -211,10 +211,10 @@ func (f *fakeKernel) fstat(fd int) (fileStat, error) {
 	return fileStat{dir: f.dirs[path]}, nil
 }
 
-func (f *fakeKernel) read(fd int, p []byte) (int, error) {
+func (f *kqFakeKernel) read(fd int, p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fd != fakePipeR || !f.pipeOpen[0] {
+	if fd != kqFakePipeR || !f.pipeOpen[0] {
 		return 0, syscall.EBADF
 	}
 	if f.pipeBytes == 0 {
@@ -225,10 +225,10 @@ func (f *fakeKernel) read(fd int, p []byte) (int, error) {
 	return n, nil
 }
 
-func (f *fakeKernel) write(fd int, p []byte) (int, error) {
+func (f *kqFakeKernel) write(fd int, p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fd != fakePipeW || !f.pipeOpen[1] {
+	if fd != kqFakePipeW || !f.pipeOpen[1] {
 		f.t.Errorf("fake kernel: write(%d): not the open wake pipe", fd)
 		return 0, syscall.EBADF
 	}
@@ -237,18 +237,18 @@ func (f *fakeKernel) write(fd int, p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (f *fakeKernel) raiseNoFile() error {
+func (f *kqFakeKernel) raiseNoFile() error {
 	f.mu.Lock()
 	f.raised = true
 	f.mu.Unlock()
 	return nil
 }
 
-func (f *fakeKernel) noFile() int64 { return fakeNoFile }
+func (f *kqFakeKernel) noFile() int64 { return kqFakeNoFile }
 
 // apply applies one change and returns the errno it fails with, or 0.
 // f.mu is held.
-func (f *fakeKernel) apply(c kev) syscall.Errno {
+func (f *kqFakeKernel) apply(c kev) syscall.Errno {
 	k := kkey{c.ident, c.filter}
 	if e, ok := f.failChange[k]; ok {
 		delete(f.failChange, k)
@@ -263,11 +263,11 @@ func (f *fakeKernel) apply(c kev) syscall.Errno {
 			return syscall.ENOENT
 		}
 		delete(f.knotes, k)
-		f.ready = slices.DeleteFunc(f.ready, func(e fakeEvent) bool { return e.ident == k.ident && e.filter == k.filter })
+		f.ready = slices.DeleteFunc(f.ready, func(e kqFakeEvent) bool { return e.ident == k.ident && e.filter == k.filter })
 	case c.flags&evAdd != 0:
 		if c.filter == filtTimer {
 			// A re-added timer restarts: a pending expiry is dropped.
-			f.ready = slices.DeleteFunc(f.ready, func(e fakeEvent) bool { return e.ident == k.ident && e.filter == k.filter && e.fired })
+			f.ready = slices.DeleteFunc(f.ready, func(e kqFakeEvent) bool { return e.ident == k.ident && e.filter == k.filter && e.fired })
 		}
 		f.knotes[k] = c
 	}
@@ -276,11 +276,11 @@ func (f *fakeKernel) apply(c kev) syscall.Errno {
 
 // collect moves ready events (and the wake pipe, level-triggered) into
 // events. f.mu is held.
-func (f *fakeKernel) collect(events []kev) int {
+func (f *kqFakeKernel) collect(events []kev) int {
 	n := 0
 	if f.pipeBytes > 0 && n < len(events) {
-		if _, ok := f.knotes[kkey{fakePipeR, filtRead}]; ok {
-			events[n] = kev{ident: fakePipeR, filter: filtRead, data: int64(f.pipeBytes)}
+		if _, ok := f.knotes[kkey{kqFakePipeR, filtRead}]; ok {
+			events[n] = kev{ident: kqFakePipeR, filter: filtRead, data: int64(f.pipeBytes)}
 			n++
 		}
 	}
@@ -297,14 +297,14 @@ func (f *fakeKernel) collect(events []kev) int {
 	return n
 }
 
-func (f *fakeKernel) kevent(kq int, changes, events []kev, timeout *time.Duration) (int, error) {
+func (f *kqFakeKernel) kevent(kq int, changes, events []kev, timeout *time.Duration) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if kq != fakeKQ || !f.kqOpen {
+	if kq != kqFakeKQ || !f.kqOpen {
 		f.t.Errorf("fake kernel: kevent on %d: not the open kqueue", kq)
 		return 0, syscall.EBADF
 	}
-	call := fakeCall{changes: slices.Clone(changes), nevents: len(events), blocking: timeout == nil}
+	call := kqFakeCall{changes: slices.Clone(changes), nevents: len(events), blocking: timeout == nil}
 	if timeout != nil {
 		call.timeout = *timeout
 	}
@@ -358,7 +358,7 @@ func (f *fakeKernel) kevent(kq int, changes, events []kev, timeout *time.Duratio
 		var err error
 		select {
 		case <-ch:
-		case <-time.After(fakeBlockMax):
+		case <-time.After(kqFakeBlockMax):
 			err = errors.New("fake kernel: kevent blocked too long")
 		}
 		f.mu.Lock()
@@ -371,30 +371,30 @@ func (f *fakeKernel) kevent(kq int, changes, events []kev, timeout *time.Duratio
 }
 
 // post queues events for the next kevent that scans.
-func (f *fakeKernel) post(evs ...kev) {
+func (f *kqFakeKernel) post(evs ...kev) {
 	f.mu.Lock()
 	for _, e := range evs {
-		f.ready = append(f.ready, fakeEvent{kev: e})
+		f.ready = append(f.ready, kqFakeEvent{kev: e})
 	}
 	f.notify()
 	f.mu.Unlock()
 }
 
 // fire expires timer id, if the kernel has it.
-func (f *fakeKernel) fire(id ID) bool {
+func (f *kqFakeKernel) fire(id ID) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := kkey{timerIdent(id), filtTimer}
 	if _, ok := f.knotes[k]; !ok {
 		return false
 	}
-	f.ready = append(f.ready, fakeEvent{kev: kev{ident: k.ident, filter: filtTimer, data: 1}, fired: true})
+	f.ready = append(f.ready, kqFakeEvent{kev: kev{ident: k.ident, filter: filtTimer, data: 1}, fired: true})
 	f.notify()
 	return true
 }
 
 // signal interrupts a blocked kevent (or the next one that would block).
-func (f *fakeKernel) signal() {
+func (f *kqFakeKernel) signal() {
 	f.mu.Lock()
 	f.interrupt = true
 	f.notify()
@@ -402,7 +402,7 @@ func (f *fakeKernel) signal() {
 }
 
 // waitBlocked waits until a kevent call is blocked.
-func (f *fakeKernel) waitBlocked(t *testing.T) {
+func (f *kqFakeKernel) waitBlocked(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -420,39 +420,39 @@ func (f *fakeKernel) waitBlocked(t *testing.T) {
 }
 
 // callCount is how many kevent calls were made.
-func (f *fakeKernel) callCount() int {
+func (f *kqFakeKernel) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.calls)
 }
 
 // callsFrom returns the kevent calls from index i on.
-func (f *fakeKernel) callsFrom(i int) []fakeCall {
+func (f *kqFakeKernel) callsFrom(i int) []kqFakeCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls[i:])
 }
 
 // opsFrom returns the logged operations from index i on.
-func (f *fakeKernel) opsFrom(i int) []string {
+func (f *kqFakeKernel) opsFrom(i int) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.ops[i:])
 }
 
-func (f *fakeKernel) opCount() int {
+func (f *kqFakeKernel) opCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.ops)
 }
 
-func (f *fakeKernel) isOpenFD(fd int) bool {
+func (f *kqFakeKernel) isOpenFD(fd int) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.isOpen(fd)
 }
 
-func (f *fakeKernel) hasKnote(ident uint64, filter kfilter) bool {
+func (f *kqFakeKernel) hasKnote(ident uint64, filter kfilter) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	_, ok := f.knotes[kkey{ident, filter}]

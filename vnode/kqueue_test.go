@@ -16,9 +16,9 @@ import (
 
 // newTestKqueue returns a Queue on the kqueue backend over a fake kernel.
 // resets says whether a re-added timer resets (false: DragonFly).
-func newTestKqueue(t *testing.T, resets bool) (*Queue, *kqBackend, *fakeKernel) {
+func newTestKqueue(t *testing.T, resets bool) (*Queue, *kqBackend, *kqFakeKernel) {
 	t.Helper()
-	f := newFakeKernel(t)
+	f := newKqFakeKernel(t)
 	b, err := newKqueueWith(f, kqConfig{timerReAddResets: resets, pollInterval: 10 * time.Millisecond, now: f.clock.now})
 	if err != nil {
 		t.Fatalf("newKqueueWith: %v", err)
@@ -65,7 +65,7 @@ func kqMustWait(t *testing.T, q *Queue) []Event {
 }
 
 // changes concatenates the changelists of calls.
-func kqChanges(calls []fakeCall) []kev {
+func kqChanges(calls []kqFakeCall) []kev {
 	var out []kev
 	for _, c := range calls {
 		out = append(out, c.changes...)
@@ -100,7 +100,7 @@ func TestKqueueSetup(t *testing.T) {
 		t.Errorf("first operation = %q, want kqueue", got)
 	}
 	calls := f.callsFrom(0)
-	want := []kev{{ident: fakePipeR, filter: filtRead, flags: evAdd | evReceipt}}
+	want := []kev{{ident: kqFakePipeR, filter: filtRead, flags: evAdd | evReceipt}}
 	if len(calls) != 1 || !reflect.DeepEqual(calls[0].changes, want) {
 		t.Fatalf("setup changelists = %+v, want one with %+v", calls, want)
 	}
@@ -123,7 +123,7 @@ func TestKqueueWatchChangelist(t *testing.T) {
 		n := f.callCount()
 		kqMustWatch(t, q, path)
 		calls := f.callsFrom(n)
-		fd := uint64(fakeFirstFD + i)
+		fd := uint64(kqFakeFirstFD + i)
 		// 0x7f: NOTE_DELETE|WRITE|EXTEND|ATTRIB|LINK|RENAME|REVOKE.
 		want := []kev{{ident: fd, filter: filtVnode, flags: evAdd | evClear | evReceipt, fflags: 0x7f}}
 		if len(calls) != 1 || !reflect.DeepEqual(calls[0].changes, want) {
@@ -176,7 +176,7 @@ func TestKqueueNoteMapping(t *testing.T) {
 	f.dirs["/w/dir"] = true
 	file := kqMustWatch(t, q, "/w/file") // fd 1000
 	dir := kqMustWatch(t, q, "/w/dir")   // fd 1001
-	const fileFD, dirFD = fakeFirstFD, fakeFirstFD + 1
+	const fileFD, dirFD = kqFakeFirstFD, kqFakeFirstFD + 1
 	marker := kev{ident: dirFD, filter: filtVnode, fflags: noteAttrib}
 	markerEv := Event{Kind: KindNote, ID: dir, Notes: NoteAttrib}
 	cases := []struct {
@@ -250,7 +250,7 @@ func TestKqueueFollowEvents(t *testing.T) {
 func TestKqueueReRegistration(t *testing.T) {
 	q, _, f := newTestKqueue(t, true)
 	id1 := kqMustWatch(t, q, "/w/f")
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteDelete})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteDelete})
 	if got, want := kqMustWait(t, q), []Event{{Kind: KindNote, ID: id1, Notes: NoteDelete}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("events = %+v, want %+v", got, want)
 	}
@@ -265,7 +265,7 @@ func TestKqueueReRegistration(t *testing.T) {
 	if got := f.opsFrom(ops); len(got) < 1 || got[0] != "open vnode 1001 /w/f" {
 		t.Errorf("operations of the second Watch = %v, want a fresh open", got)
 	}
-	want := []kev{{ident: fakeFirstFD + 1, filter: filtVnode, flags: evAdd | evClear | evReceipt, fflags: watchNotes}}
+	want := []kev{{ident: kqFakeFirstFD + 1, filter: filtVnode, flags: evAdd | evClear | evReceipt, fflags: watchNotes}}
 	if got := kqChanges(f.callsFrom(n)); !reflect.DeepEqual(got, want) {
 		t.Errorf("changes of the second Watch = %+v, want %+v", got, want)
 	}
@@ -274,11 +274,11 @@ func TestKqueueReRegistration(t *testing.T) {
 	if err := q.Remove(id1); err != nil {
 		t.Fatal(err)
 	}
-	if !f.isOpenFD(fakeFirstFD) {
+	if !f.isOpenFD(kqFakeFirstFD) {
 		t.Fatal("Remove closed the fd before the next Wait")
 	}
 	ops = f.opCount()
-	f.post(kev{ident: fakeFirstFD + 1, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD + 1, filter: filtVnode, fflags: noteWrite})
 	if got, want := kqMustWait(t, q), []Event{{Kind: KindNote, ID: id2, Notes: NoteWrite}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %+v, want %+v", got, want)
 	}
@@ -289,10 +289,10 @@ func TestKqueueReRegistration(t *testing.T) {
 	// The third watch reuses the number 1000 and gets its own knote and
 	// events.
 	id3 := kqMustWatch(t, q, "/w/f")
-	if !f.hasKnote(fakeFirstFD, filtVnode) {
+	if !f.hasKnote(kqFakeFirstFD, filtVnode) {
 		t.Fatal("no knote on the reused fd 1000")
 	}
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteAttrib})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteAttrib})
 	if got, want := kqMustWait(t, q), []Event{{Kind: KindNote, ID: id3, Notes: NoteAttrib}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events on the reused fd = %+v, want %+v", got, want)
 	}
@@ -311,25 +311,25 @@ func TestKqueueCloseOrderAndStaleEvents(t *testing.T) {
 	if err := q.Remove(a); err != nil {
 		t.Fatal(err)
 	}
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite}, kev{ident: fakeFirstFD + 1, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite}, kev{ident: kqFakeFirstFD + 1, filter: filtVnode, fflags: noteWrite})
 	r := kqRecvWait(t, ch)
 	if want := []Event{{Kind: KindNote, ID: b, Notes: NoteWrite}}; r.err != nil || !reflect.DeepEqual(r.evs, want) {
 		t.Fatalf("Wait = %+v, %v; want %+v", r.evs, r.err, want)
 	}
-	if !f.isOpenFD(fakeFirstFD) {
+	if !f.isOpenFD(kqFakeFirstFD) {
 		t.Fatal("fd 1000 closed before the batch was handled")
 	}
 
 	// The next wait closes it first; the number is then reused, and a
 	// stale event for a filter the new watch lacks is dropped.
 	ops := f.opCount()
-	f.post(kev{ident: fakeFirstFD + 1, filter: filtVnode, fflags: noteAttrib})
+	f.post(kev{ident: kqFakeFirstFD + 1, filter: filtVnode, fflags: noteAttrib})
 	kqMustWait(t, q)
 	if got := f.opsFrom(ops); len(got) == 0 || got[0] != "close 1000" {
 		t.Errorf("operations of the next Wait = %v, want close 1000 first", got)
 	}
 	c := kqMustWatch(t, q, "/w/c")
-	f.post(kev{ident: fakeFirstFD, filter: filtRead, data: 9}, kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtRead, data: 9}, kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	if got, want := kqMustWait(t, q), []Event{{Kind: KindNote, ID: c, Notes: NoteWrite}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events after reuse = %+v, want %+v", got, want)
 	}
@@ -349,7 +349,7 @@ func TestKqueueCloseOrderAndStaleEvents(t *testing.T) {
 	if _, err := file.Stat(); err != nil {
 		t.Fatalf("followed file closed by Remove, before the next Wait: %v", err)
 	}
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	kqMustWait(t, q)
 	if _, err := file.Stat(); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("followed file after the next Wait: Stat error %v, want os.ErrClosed", err)
@@ -377,7 +377,7 @@ func TestKqueueEINTR(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	f.waitBlocked(t)
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	r := kqRecvWait(t, ch)
 	if want := []Event{{Kind: KindNote, ID: w, Notes: NoteWrite}}; r.err != nil || !reflect.DeepEqual(r.evs, want) {
 		t.Fatalf("Wait = %+v, %v; want %+v", r.evs, r.err, want)
@@ -429,12 +429,12 @@ func TestKqueueChangeErrors(t *testing.T) {
 
 	// EV_ERROR for a vnode: the error names the path and the filter; the
 	// fd is closed and no watch is left behind.
-	f.failChange[kkey{fakeFirstFD, filtVnode}] = syscall.EINVAL
+	f.failChange[kkey{kqFakeFirstFD, filtVnode}] = syscall.EINVAL
 	_, err := q.Watch("/w/bad")
 	if err == nil || !strings.Contains(err.Error(), "/w/bad") || !strings.Contains(err.Error(), "EVFILT_VNODE") || !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("Watch error = %v, want EINVAL naming /w/bad and EVFILT_VNODE", err)
 	}
-	if f.isOpenFD(fakeFirstFD) {
+	if f.isOpenFD(kqFakeFirstFD) {
 		t.Error("the fd of the failed watch is still open")
 	}
 	b.mu.Lock()
@@ -497,7 +497,7 @@ func TestKqueueEventsWithReceipts(t *testing.T) {
 	q, _, f := newTestKqueue(t, true)
 	a := kqMustWatch(t, q, "/w/a")
 	f.withScan = true
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	b := kqMustWatch(t, q, "/w/b")
 	f.withScan = false
 	n := f.callCount()
@@ -510,13 +510,13 @@ func TestKqueueEventsWithReceipts(t *testing.T) {
 
 	// Such an event is dropped if its watch is removed before the wait.
 	f.withScan = true
-	f.post(kev{ident: fakeFirstFD + 1, filter: filtVnode, fflags: noteAttrib})
+	f.post(kev{ident: kqFakeFirstFD + 1, filter: filtVnode, fflags: noteAttrib})
 	kqMustWatch(t, q, "/w/c")
 	f.withScan = false
 	if err := q.Remove(b); err != nil {
 		t.Fatal(err)
 	}
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteLink})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteLink})
 	if got, want := kqMustWait(t, q), []Event{{Kind: KindNote, ID: a, Notes: NoteLink}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %+v, want %+v (none for the removed watch)", got, want)
 	}
@@ -535,7 +535,7 @@ func TestKqueueFDLimit(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("Watch error = %v, want a *LimitError", err)
 	}
-	if !le.Polled || id == 0 || le.Path != p || le.Limit != "RLIMIT_NOFILE (open files)" || le.Value != fakeNoFile ||
+	if !le.Polled || id == 0 || le.Path != p || le.Limit != "RLIMIT_NOFILE (open files)" || le.Value != kqFakeNoFile ||
 		!strings.Contains(le.Raise, "ulimit -n") || !strings.Contains(le.Raise, "kern.maxfilesperproc") || !errors.Is(err, syscall.EMFILE) {
 		t.Errorf("LimitError = %+v (ID %d)", le, id)
 	}
@@ -593,7 +593,7 @@ func TestKqueueCloseWakesWait(t *testing.T) {
 	if r := kqRecvWait(t, ch); !errors.Is(r.err, ErrClosed) {
 		t.Errorf("blocked Wait returned %+v, %v; want ErrClosed", r.evs, r.err)
 	}
-	for _, fd := range []int{fakeKQ, fakePipeR, fakePipeW, fakeFirstFD, fakeFirstFD + 1} {
+	for _, fd := range []int{kqFakeKQ, kqFakePipeR, kqFakePipeW, kqFakeFirstFD, kqFakeFirstFD + 1} {
 		if f.isOpenFD(fd) {
 			t.Errorf("fd %d still open after Close", fd)
 		}
@@ -621,7 +621,7 @@ func TestKqueueCloseIdle(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, fd := range []int{fakeKQ, fakePipeR, fakePipeW, fakeFirstFD} {
+	for _, fd := range []int{kqFakeKQ, kqFakePipeR, kqFakePipeW, kqFakeFirstFD} {
 		if f.isOpenFD(fd) {
 			t.Errorf("fd %d still open after Close", fd)
 		}
@@ -713,7 +713,7 @@ func TestKqueueTimers(t *testing.T) {
 	f.clock.advance(time.Millisecond)
 	f.fire(-3)
 	f.fire(ID(w))
-	f.post(kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	want := []Event{{Kind: KindTimer, ID: -3, Data: 1}, {Kind: KindTimer, ID: w, Data: 1}, {Kind: KindNote, ID: w, Notes: NoteWrite}}
 	if got := kqMustWait(t, q); !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %+v, want %+v", got, want)
@@ -769,7 +769,7 @@ func TestKqueueRearmDiscardsExpiry(t *testing.T) {
 	if err := q.SetTimer(5, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	f.post(kev{ident: 5, filter: filtTimer, data: 1}, kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	f.post(kev{ident: 5, filter: filtTimer, data: 1}, kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	r := kqRecvWait(t, ch)
 	if want := []Event{{Kind: KindNote, ID: w, Notes: NoteWrite}}; r.err != nil || !reflect.DeepEqual(r.evs, want) {
 		t.Fatalf("Wait = %+v, %v; want only the write, not the old expiry", r.evs, r.err)
@@ -792,7 +792,7 @@ func TestKqueueRearmDiscardsExpiry(t *testing.T) {
 	if err := q.StopTimer(5); err != nil {
 		t.Fatal(err)
 	}
-	f.post(kev{ident: 5, filter: filtTimer, data: 1}, kev{ident: fakeFirstFD, filter: filtVnode, fflags: noteAttrib})
+	f.post(kev{ident: 5, filter: filtTimer, data: 1}, kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteAttrib})
 	r = kqRecvWait(t, ch)
 	if want := []Event{{Kind: KindNote, ID: w, Notes: NoteAttrib}}; r.err != nil || !reflect.DeepEqual(r.evs, want) {
 		t.Errorf("Wait = %+v, %v; want only the attrib note", r.evs, r.err)
@@ -813,7 +813,7 @@ func TestKqueueUnsupported(t *testing.T) {
 // BenchmarkKqueueWait measures the backend's own cost per kernel event:
 // converting a full batch of vnode events into Events.
 func BenchmarkKqueueWait(b *testing.B) {
-	f := newFakeKernel(b)
+	f := newKqFakeKernel(b)
 	kb, err := newKqueueWith(f, kqConfig{timerReAddResets: true, now: f.clock.now})
 	if err != nil {
 		b.Fatal(err)
@@ -826,7 +826,7 @@ func BenchmarkKqueueWait(b *testing.B) {
 	}
 	batch := make([]kev, kqBatch)
 	for i := range batch {
-		batch[i] = kev{ident: uint64(fakeFirstFD + i), filter: filtVnode, fflags: noteWrite | noteExtend}
+		batch[i] = kev{ident: uint64(kqFakeFirstFD + i), filter: filtVnode, fflags: noteWrite | noteExtend}
 	}
 	buf := make([]Event, 0, kqBatch)
 	b.ReportAllocs()
