@@ -125,24 +125,8 @@ func (r *Runner) Run(ctx context.Context, batches <-chan Batch) (status int, err
 	if !r.started.CompareAndSwap(false, true) {
 		return 0, errors.New("runner: Run called twice")
 	}
-	l := &loop{
-		r:      r,
-		ctx:    ctx,
-		rules:  map[string]*ruleState{},
-		gone:   map[string]*ruleState{},
-		recs:   map[uint64]*batchRec{},
-		events: make(chan runEvent, 16),
-		wake:   make(chan wakeup),
-		quit:   make(chan struct{}),
-	}
-	for _, c := range r.rules {
-		l.addRule(c)
-	}
-	if !r.o.Postpone {
-		l.addPseudo("at start", func(rs *ruleState) bool {
-			return (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
-		})
-	}
+	l := newLoop(r, ctx)
+	l.begin()
 	in := batches
 	for {
 		l.scheduleAll()
@@ -311,6 +295,35 @@ type loop struct {
 
 	onceTaken bool
 	onceSeq   uint64
+
+	// launch replaces starting a run's goroutine (scheduling tests only).
+	launch func(*run)
+}
+
+func newLoop(r *Runner, ctx context.Context) *loop {
+	l := &loop{
+		r:      r,
+		ctx:    ctx,
+		rules:  map[string]*ruleState{},
+		gone:   map[string]*ruleState{},
+		recs:   map[uint64]*batchRec{},
+		events: make(chan runEvent, 16),
+		wake:   make(chan wakeup),
+		quit:   make(chan struct{}),
+	}
+	for _, c := range r.rules {
+		l.addRule(c)
+	}
+	return l
+}
+
+// begin queues the run at start.
+func (l *loop) begin() {
+	if !l.r.o.Postpone {
+		l.addPseudo("at start", func(rs *ruleState) bool {
+			return (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
+		})
+	}
 }
 
 func (l *loop) addRule(c *compiled) *ruleState {
@@ -526,6 +539,10 @@ func (l *loop) start(rs *ruleState, items []*item, why string) {
 	}
 	rs.cur = ru
 	l.active++
+	if l.launch != nil {
+		l.launch(ru)
+		return
+	}
 	go l.r.execRun(ru, l.events)
 }
 
