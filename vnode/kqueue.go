@@ -6,6 +6,25 @@ package vnode
 //
 // The facts this file relies on are in notes/kqueue.md; the section numbers
 // in comments refer to it.
+//
+// How it works, in short:
+//   - Every Watch opens its own fd and adds an EVFILT_VNODE knote with
+//     EV_ADD|EV_CLEAR; every Follow opens one O_RDONLY fd with EVFILT_READ
+//     and EVFILT_VNODE knotes. Watching a path again (after NOTE_DELETE or
+//     NOTE_RENAME, say) opens it again: a new ID, a new fd, a new knote.
+//     Nothing is closed behind the caller's back: a deleted file's fd stays
+//     open (FreeBSD posts NOTE_DELETE on every unlink, even with links
+//     left) until the caller removes the watch.
+//   - Changes are submitted by the calling goroutine, under mu, in one
+//     kevent call with EV_RECEIPT and a zero timeout, so each change's
+//     error comes back on its own. Waits submit nothing.
+//   - Remove forgets the watch at once (its events are dropped from then
+//     on) but closes the fd at the start of the next wait, once the batch
+//     that may name it has been handled.
+//   - Timers are EV_ONESHOT with fflags 0 and data in ms; armed state is
+//     tracked so that EV_DELETE is only sent for a timer not yet delivered.
+//   - A pipe registered EVFILT_READ wakes the wait, for Close and for the
+//     polling fallback used when open runs out of fds.
 
 import (
 	"errors"
