@@ -220,7 +220,7 @@ func newLineFollower(r config.Rule, cfg *config.Config, backend vnode.Backend, i
 	}
 	f, err := follow.New(follow.Options{
 		Patterns:     patterns,
-		Last:         0,
+		Last:         -1, // only lines written from now on
 		Backend:      backend,
 		PollInterval: interval,
 		Logf:         logf(s.stderr),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -71,15 +70,13 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	}
 	sig := catchSignals()
 	defer sig.stop()
-	out := bufio.NewWriterSize(stdout, 64<<10)
-	pr := follow.NewPrinter(out, *asJSON, len(files) > 1 || hasGlob(files))
+	pr := follow.NewPrinter(stdout, *asJSON, len(files) > 1 || hasGlob(files))
 	ready := func() { fmt.Fprintln(stderr, "ready") }
 	err = f.Run(sig.ctx, ready, pr.Print)
-	flushErr := out.Flush()
 	if serr := sig.err(); serr != nil {
 		return serr
 	}
-	if err != nil && isBrokenPipe(err) || flushErr != nil && isBrokenPipe(flushErr) {
+	if err != nil && isBrokenPipe(err) {
 		return nil // the reader went away: as tail, leave quietly
 	}
 	return err
@@ -100,6 +97,9 @@ func parseLines(s string, o *follow.Options) error {
 		return nil
 	}
 	o.Last = int(v)
+	if v == 0 {
+		o.Last = -1 // follow's "none"; its zero means tail's default of 10
+	}
 	return nil
 }
 
