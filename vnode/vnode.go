@@ -229,7 +229,8 @@ type backend interface {
 // called from one goroutine at a time. Close may be called at any time and
 // more than once.
 type Queue struct {
-	b backend
+	b        backend
+	degraded error
 }
 
 // Open creates a queue with the backend named in o (or the platform's best).
@@ -255,11 +256,27 @@ func Open(o Options) (*Queue, error) {
 	default:
 		return nil, fmt.Errorf("vnode: unknown backend %q (want auto, kqueue, inotify or poll)", o.Backend)
 	}
+	var le *LimitError
+	if err != nil && (o.Backend == "" || o.Backend == Auto) && name != Poll && errors.As(err, &le) {
+		// Auto promised a working queue: out of kernel instances (inotify's
+		// max_user_instances, open files for a kqueue) we still can poll.
+		le.Polled = true
+		pb, perr := newPoll(o)
+		if perr != nil {
+			return nil, err
+		}
+		return &Queue{b: pb, degraded: le}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &Queue{b: b}, nil
 }
+
+// Degraded returns the *LimitError that made Open fall back from the
+// platform's kernel mechanism to polling, or nil. Callers should tell the
+// user, since polling costs CPU and latency.
+func (q *Queue) Degraded() error { return q.degraded }
 
 // Backend names the mechanism in use.
 func (q *Queue) Backend() Backend { return q.b.name() }
