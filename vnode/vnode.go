@@ -200,9 +200,15 @@ func (e *LimitError) Error() string {
 	if e.Value >= 0 {
 		v = fmt.Sprint(e.Value)
 	}
-	s := fmt.Sprintf("watch %s: %s reached (%s = %s); raise it with: %s", e.Path, e.Limit, e.Limit, v, e.Raise)
-	if e.Polled {
+	s := fmt.Sprintf("%s reached (%s = %s); raise it with: %s", e.Limit, e.Limit, v, e.Raise)
+	if e.Path != "" {
+		s = "watch " + e.Path + ": " + s
+	}
+	switch {
+	case e.Polled && e.Path != "":
 		s += "; polling this path instead"
+	case e.Polled:
+		s += "; polling instead"
 	}
 	return s
 }
