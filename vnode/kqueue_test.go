@@ -840,3 +840,84 @@ func BenchmarkKqueueWait(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*kqBatch), "ns/event")
 }
+
+func TestKqueueConcurrentUse(t *testing.T) {
+	// Watch, Remove and timers from other goroutines while one goroutine
+	// waits; run under -race this checks the locking, and Close at the end
+	// must still wake the waiter.
+	q, _, f := newTestKqueue(t, true)
+	waited := make(chan error, 1)
+	go func() {
+		for {
+			_, err := q.Wait(nil)
+			if err != nil {
+				waited <- err
+				return
+			}
+		}
+	}()
+	var done [3]chan struct{}
+	for g := range done {
+		done[g] = make(chan struct{})
+		go func() {
+			defer close(done[g])
+			for i := range 300 {
+				switch g {
+				case 0, 1:
+					id, err := q.Watch("/w/" + strconv.Itoa(g) + "/" + strconv.Itoa(i))
+					if err != nil {
+						t.Errorf("Watch: %v", err)
+						return
+					}
+					f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
+					if err := q.Remove(id); err != nil {
+						t.Errorf("Remove: %v", err)
+						return
+					}
+				case 2:
+					if err := q.SetTimer(ID(i%3), time.Millisecond); err != nil {
+						t.Errorf("SetTimer: %v", err)
+						return
+					}
+					f.clock.advance(time.Millisecond)
+					f.fire(ID(i % 3))
+					if i%5 == 0 {
+						if err := q.StopTimer(ID(i % 3)); err != nil {
+							t.Errorf("StopTimer: %v", err)
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the callers did not finish within 10s")
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case err := <-waited:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("the waiter ended with %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not wake the waiter within 10s")
+	}
+	for _, fd := range []int{kqFakeKQ, kqFakePipeR, kqFakePipeW} {
+		if f.isOpenFD(fd) {
+			t.Errorf("fd %d open after Close", fd)
+		}
+	}
+	f.mu.Lock()
+	left := len(f.fds)
+	f.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d watch fds left open after Close", left)
+	}
+}
