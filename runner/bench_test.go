@@ -3,8 +3,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"testing"
 )
 
@@ -58,5 +60,38 @@ func BenchmarkQueuedBatch(b *testing.B) {
 			}
 			rs.pending = rs.pending[:0]
 		}
+	}
+}
+
+// upWriter signals each "up" line a child prints.
+type upWriter struct{ up chan struct{} }
+
+func (w upWriter) Write(p []byte) (int, error) {
+	for range bytes.Count(p, []byte("] up\n")) {
+		w.up <- struct{}{}
+	}
+	return len(p), nil
+}
+
+// BenchmarkRestartLatency measures a restart from the batch to the new
+// process printing: SIGTERM to the old group, waiting for it to be gone,
+// starting the new command and reading its first line.
+func BenchmarkRestartLatency(b *testing.B) {
+	w := upWriter{up: make(chan struct{}, 1)}
+	r, err := New([]Rule{{Name: "srv", Daemon: true, Run: sh(`echo up; exec sleep 300`)}}, Options{Out: w})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	batches := make(chan Batch)
+	done := make(chan struct{})
+	go func() { r.Run(ctx, batches); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-w.up
+	cwd, _ := os.Getwd()
+	batch := Batch{Paths: []string{cwd + "/x.go"}}
+	for b.Loop() {
+		batches <- batch
+		<-w.up
 	}
 }

@@ -301,8 +301,13 @@ func (c *compiled) excluded(rel string) bool {
 }
 
 // under returns p relative to root, '/'-separated, if p lies beneath root.
+// A root that is p itself (a watched file) gives p's base name, so that
+// `-w main.go -g '*.go'` matches.
 func under(root, p string) (string, bool) {
 	p = filepath.Clean(p)
+	if p == root && root != string(filepath.Separator) {
+		return filepath.Base(p), true
+	}
 	if root != string(filepath.Separator) {
 		if !strings.HasPrefix(p, root) || len(p) <= len(root) || p[len(root)] != filepath.Separator {
 			return "", false

@@ -18,7 +18,8 @@ func TestMatch(t *testing.T) {
 	}{
 		{"empty match takes all", nil, nil, nil, "/p/x/y.txt", true},
 		{"outside the root", nil, nil, nil, "/elsewhere/a.go", false},
-		{"the root itself", nil, nil, nil, "/p", false},
+		{"a file root matches itself", []string{"/w/main.go"}, []string{"*.go"}, nil, "/w/main.go", true},
+		{"a file root, other glob", []string{"/w/main.go"}, []string{"*.md"}, nil, "/w/main.go", false},
 		{"sibling with root as prefix", nil, nil, nil, "/pp/a.go", false},
 		{"star stays in a segment", nil, []string{"*.go"}, nil, "/p/sub/a.go", false},
 		{"star top level", nil, []string{"*.go"}, nil, "/p/a.go", true},
