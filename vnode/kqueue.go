@@ -327,10 +327,18 @@ func (b *kqBackend) submit(changes []kev) ([]error, error) {
 	errs := make([]error, len(changes))
 	matched := make([]bool, len(changes))
 	now := b.cfg.now()
+	stashed := len(b.pending)
 	for _, e := range out[:n] {
 		if e.flags&evError == 0 {
-			// A real event. Its sequence number is past every
-			// arming: changes are applied before the scan.
+			if e.filter == filtRead && e.ident == uint64(b.pipe[0]) {
+				// The wake pipe is the waiter's to drain: left
+				// full, it still wakes a wait in the kernel.
+				continue
+			}
+			// A real event, taken from under a wait that may be
+			// blocked: it is kept for the wait, which is woken
+			// below. Its sequence number is past every arming:
+			// changes are applied before the scan.
 			b.pending = b.convert(e, b.waitSeq+1, now, b.pending)
 			continue
 		}
@@ -346,6 +354,9 @@ func (b *kqBackend) submit(changes []kev) ([]error, error) {
 				break
 			}
 		}
+	}
+	if len(b.pending) > stashed && b.waiting {
+		b.wake()
 	}
 	return errs, nil
 }

@@ -380,6 +380,16 @@ func (f *kqFakeKernel) post(evs ...kev) {
 	f.mu.Unlock()
 }
 
+// postQuiet queues events without waking a blocked kevent, so that only
+// a later call (a submission scanning with withScan) collects them.
+func (f *kqFakeKernel) postQuiet(evs ...kev) {
+	f.mu.Lock()
+	for _, e := range evs {
+		f.ready = append(f.ready, kqFakeEvent{kev: e})
+	}
+	f.mu.Unlock()
+}
+
 // fire expires timer id, if the kernel has it.
 func (f *kqFakeKernel) fire(id ID) bool {
 	f.mu.Lock()

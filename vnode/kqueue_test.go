@@ -522,6 +522,24 @@ func TestKqueueEventsWithReceipts(t *testing.T) {
 	}
 }
 
+func TestKqueueScannedEventWakesWait(t *testing.T) {
+	// A submission that scans takes an event away from a blocked wait;
+	// the wait must be woken to return it.
+	q, _, f := newTestKqueue(t, true)
+	a := kqMustWatch(t, q, "/w/a")
+	ch := kqWaitAsync(q)
+	f.waitBlocked(t)
+	f.mu.Lock()
+	f.withScan = true
+	f.mu.Unlock()
+	f.postQuiet(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	kqMustWatch(t, q, "/w/b")
+	r := kqRecvWait(t, ch)
+	if want := []Event{{Kind: KindNote, ID: a, Notes: NoteWrite}}; r.err != nil || !reflect.DeepEqual(r.evs, want) {
+		t.Errorf("Wait = %+v, %v; want %+v", r.evs, r.err, want)
+	}
+}
+
 func TestKqueueFDLimit(t *testing.T) {
 	q, b, f := newTestKqueue(t, true)
 	dir := t.TempDir()
