@@ -57,7 +57,7 @@ func (r *Runner) execRun(ru *run, events chan<- runEvent) {
 		defer t.Stop()
 		deadline = t.C
 	}
-	desc := ""
+	desc := "before its first command started"
 	stopped, timedOut := false, false
 	killed := r.groups.isKilled
 commands:
