@@ -688,8 +688,8 @@ func (b *kqBackend) setTimer(id ID, d time.Duration) error {
 			continue
 		}
 		if changes[i].flags&evDelete != 0 && errors.Is(e, syscall.ENOENT) {
-			// It fired and a wait in progress collected it; that
-			// expiry is dropped as disarmed-by-rearm below.
+			// It fired and a wait in the kernel collected it; convert
+			// drops that expiry as the old arming's (armSeq, armedAt).
 			continue
 		}
 		t.armed = false
