@@ -82,11 +82,12 @@ type kqFakeKernel struct {
 
 	openErr    map[string]error
 	dirs       map[string]bool
-	failChange map[kkey]syscall.Errno // the next change on this key fails so
-	failNext   []error                // errors for the next kevent calls, after applying changes
-	interrupt  bool                   // a blocked kevent returns EINTR
-	withScan   bool                   // return ready events together with receipts (as a kernel may)
-	onEINTR    func()                 // runs when a kevent returns EINTR
+	failChange map[kkey]syscall.Errno    // the next change on this key fails so
+	failFilter map[kfilter]syscall.Errno // the next change with this filter fails so
+	failNext   []error                   // errors for the next kevent calls, after applying changes
+	interrupt  bool                      // a blocked kevent returns EINTR
+	withScan   bool                      // return ready events together with receipts (as a kernel may)
+	onEINTR    func()                    // runs when a kevent returns EINTR
 }
 
 func newKqFakeKernel(t testing.TB) *kqFakeKernel {
@@ -100,6 +101,7 @@ func newKqFakeKernel(t testing.TB) *kqFakeKernel {
 		openErr:    make(map[string]error),
 		dirs:       make(map[string]bool),
 		failChange: make(map[kkey]syscall.Errno),
+		failFilter: make(map[kfilter]syscall.Errno),
 	}
 }
 
@@ -252,6 +254,10 @@ func (f *kqFakeKernel) apply(c kev) syscall.Errno {
 	k := kkey{c.ident, c.filter}
 	if e, ok := f.failChange[k]; ok {
 		delete(f.failChange, k)
+		return e
+	}
+	if e, ok := f.failFilter[c.filter]; ok {
+		delete(f.failFilter, c.filter)
 		return e
 	}
 	if c.filter != filtTimer && !f.isOpen(int(c.ident)) {
