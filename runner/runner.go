@@ -108,7 +108,8 @@ func (r *Runner) Reload(rules []Rule) {
 }
 
 // Kill sends SIGKILL to every process group now, and to any started later:
-// the second Ctrl-C. Run still returns only once every child has exited.
+// the second Ctrl-C, meant for after Run's context is cancelled, to cut the
+// stop timeouts short. Run still returns only once every child has exited.
 func (r *Runner) Kill() {
 	r.groups.killAll()
 }
