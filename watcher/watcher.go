@@ -68,7 +68,9 @@ type Options struct {
 	// detected and skipped). Without it a symlink is reported as itself.
 	FollowSymlinks bool
 	// Debounce is the quiet period and MaxWait the longest a batch stays
-	// open after its first change; 0 means 50 ms and 1 s.
+	// open after its first change; 0 means 50 ms and 1 s. On the poll
+	// backend the quiet period is at least two poll intervals, since
+	// changes are only seen once per interval.
 	Debounce, MaxWait time.Duration
 	// Backend and PollInterval choose the kernel mechanism (see vnode).
 	Backend      vnode.Backend
@@ -417,7 +419,7 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		waits: map[vnode.ID][]*root{},
 		moves: map[uint32]moveSrc{},
 		buf:   make([]byte, 64<<10),
-		deb:   debounce.New(w.o.Debounce, w.o.MaxWait),
+		deb:   debounce.New(quietFor(w.o, q), w.o.MaxWait),
 	}
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
@@ -438,6 +440,24 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		r.roots = append(r.roots, rt)
 	}
 	return r
+}
+
+// quietFor is the quiet period to use. A poll backend sees changes once per
+// interval, so a burst that spans two scans would be split by any quiet
+// period shorter than the gap between them: it is raised to two intervals.
+func quietFor(o Options, q *vnode.Queue) time.Duration {
+	quiet := o.Debounce
+	if quiet <= 0 {
+		quiet = debounce.DefaultQuiet
+	}
+	if q != nil && q.Backend() == vnode.Poll {
+		iv := o.PollInterval
+		if iv <= 0 {
+			iv = vnode.DefaultPollInterval
+		}
+		quiet = max(quiet, 2*iv)
+	}
+	return quiet
 }
 
 // crawl indexes every root without recording changes, then opens the first
@@ -763,7 +783,7 @@ func (r *run) touched(d *dirNode, name string) {
 	r.recReplaced(join(d.path, name), e.kind, e.ino)
 }
 
-// move applies a paired rename: the node at sd/sname is now dd/dname. The
+// move applies a rename paired by cookie: the node at sd/sname is now dd/dname. The
 // subtree of a directory moves with it, and every path in it is recorded as
 // renamed.
 func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
@@ -773,14 +793,11 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 		return
 	}
 	newPath := join(dd.path, dname)
-	k, ino := lstatNode(newPath)
-	k, ino, _ = r.classify(dd, dname, k, ino)
-	if dd.dead || k != old.kind || (ino != old.ino && ino != 0 && old.ino != 0) || !r.admit(dd, dname, k) {
-		// Stale, or moved where we do not index it: reconcile both names.
+	// The cookie pairs the two halves for certain, so the index replays
+	// the move even if the node has moved on since (its next move's events
+	// follow); only the filters can refuse the new name.
+	if dd.dead || !r.admit(dd, dname, old.kind) {
 		r.refresh(sd, sname)
-		if !dd.dead {
-			r.touched(dd, dname)
-		}
 		return
 	}
 	if _, over := dd.ents[dname]; over {
