@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // recoverFromCopy narrows logrotate's copytruncate window. When t's file
@@ -69,6 +70,7 @@ func (t *tfile) readCopy(fl *Follower, cand *os.File, size int64) error {
 		}
 		n, err := cand.ReadAt(b, t.off)
 		if n > 0 {
+			t.remember(b[:n])
 			if err := t.consume(b[:n], fl.maxLine, fl.out); err != nil {
 				return err
 			}
@@ -82,4 +84,133 @@ func (t *tfile) readCopy(fl *Follower, cand *os.File, size int64) error {
 	}
 	fl.logf("%s: read %d bytes written before the truncation from its copy %s", fl.display(t.name), t.off-from, fl.display(cand.Name()))
 	return nil
+}
+
+// generation is what was read of a file's contents before they were
+// truncated away: enough to recognise a copy of them that shows up later.
+type generation struct {
+	fp   []byte // the first fingerprintLen bytes
+	last []byte // the bytes just below off
+	off  int64  // how far they were read
+}
+
+// maxGenerations bounds the remembered generations.
+const maxGenerations = 64
+
+// remember records t's contents as of now, before a truncation drops them.
+func (fl *Follower) rememberGeneration(t *tfile) {
+	if len(t.fp) < fingerprintLen || len(t.last) == 0 {
+		return
+	}
+	g := generation{fp: bytes.Clone(t.fp), last: bytes.Clone(t.last), off: t.off}
+	if len(fl.gens) == maxGenerations {
+		fl.gens = append(fl.gens[:0], fl.gens[1:]...)
+	}
+	fl.gens = append(fl.gens, g)
+	// A file held back as a possible copy may be a copy of exactly this.
+	fl.rejudge = true
+}
+
+// copyHold is how long a file that appeared with contents that may be the
+// start of a copy of what was read elsewhere is held back, waiting for the
+// copier to write enough to tell. A file that turns out otherwise is read
+// from its start, so holding it delays its lines but loses none.
+const copyHold = 5 * time.Second
+
+// verdict is what judge decides about a file that appeared.
+type verdict int
+
+const (
+	fresh      verdict = iota // a new file: read it from its start
+	hold                      // may be a copy in the making: look again later
+	copyAt                    // a copy: start at the offset judge returns
+	silentCopy                // a copy of a followed file: skip all it holds
+)
+
+// judge tells whether t, a file that appeared while following, holds a copy
+// of lines already delivered from another file: copytruncate's app.log.1,
+// or logrotate's copy mode. A copy has the same first fingerprintLen bytes
+// as the original and, where the two overlap, the same bytes at the same
+// offsets (checked on the last fingerprintLen bytes of the copy, or of what
+// was read of a truncated original). The follower then starts it past what
+// was delivered, so that a glob that matches the copies does not repeat
+// lines. A copy of a file still followed is skipped entirely: whatever it
+// holds is read, or will be read, from the original.
+func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
+	n := min(size, fingerprintLen)
+	head := make([]byte, n)
+	if _, err := t.f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fresh, 0
+	}
+	maybe := false
+	win := make([]byte, fingerprintLen)
+	orig := make([]byte, fingerprintLen)
+	for _, o := range fl.byIdent {
+		if o == t || o.silent || o.judging || len(o.fp) < fingerprintLen || !bytes.Equal(head, o.fp[:n]) {
+			continue
+		}
+		if size < fingerprintLen {
+			maybe = true
+			continue
+		}
+		if _, err := t.f.ReadAt(win, size-fingerprintLen); err != nil {
+			continue
+		}
+		if _, err := o.f.ReadAt(orig, size-fingerprintLen); err == nil && bytes.Equal(win, orig) {
+			if size >= o.off {
+				return silentCopy, size
+			}
+			maybe = true
+			continue
+		}
+		// No match, unless the original was truncated since it was last
+		// read: then the truncation is yet to be handled, and with it
+		// the remembered generation that may match.
+		if _, err := o.f.ReadAt(orig, 0); err != nil || !bytes.Equal(orig, o.fp) {
+			maybe = true
+		}
+	}
+	for i := len(fl.gens) - 1; i >= 0; i-- {
+		g := fl.gens[i]
+		if !bytes.Equal(head, g.fp[:n]) {
+			continue
+		}
+		if size < g.off {
+			maybe = true
+			continue
+		}
+		b := win[:len(g.last)]
+		if _, err := t.f.ReadAt(b, g.off-int64(len(b))); err == nil && bytes.Equal(b, g.last) {
+			return copyAt, g.off
+		}
+	}
+	if maybe && time.Now().Before(t.judgeUntil) {
+		return hold, 0
+	}
+	return fresh, 0
+}
+
+// decide applies judge's verdict to t, which just appeared, and says
+// whether to read it now.
+func (t *tfile) decide(fl *Follower, size int64) (bool, error) {
+	v, off := fl.judge(t, size)
+	switch v {
+	case hold:
+		return false, nil
+	case fresh:
+		t.judging = false
+		fl.logf("%s: appeared, following", fl.display(t.name))
+		return true, nil
+	}
+	t.judging = false
+	t.silent = v == silentCopy
+	if t.silent {
+		fl.logf("%s: appeared; a copy of a file already followed, not shown again", fl.display(t.name))
+	} else {
+		fl.logf("%s: appeared; a copy of lines already shown, following it from offset %d", fl.display(t.name), off)
+	}
+	if err := t.startAt(off); err != nil {
+		return false, err
+	}
+	return !t.silent, nil
 }

@@ -38,9 +38,12 @@ type tfile struct {
 	fp         []byte // the file's first bytes, up to fingerprintLen, all below off
 	last       []byte // the bytes just below off, up to fingerprintLen
 
-	draining bool      // no longer what its name means; read until deadline
-	queued   bool      // in the current batch's list of files to look at
-	deadline time.Time // end of the grace period while draining
+	draining   bool      // no longer what its name means; read until deadline
+	queued     bool      // in the current batch's list of files to look at
+	silent     bool      // a copy of a followed file: skip what it holds
+	judging    bool      // appeared while following: not yet known to be no copy
+	judgeUntil time.Time // when to stop waiting to tell
+	deadline   time.Time // end of the grace period while draining
 }
 
 // emitter delivers lines; it is the follower's out with the error kept.
@@ -53,6 +56,22 @@ func (t *tfile) look(fl *Follower) error {
 	fi, err := t.f.Stat()
 	if err != nil {
 		return fmt.Errorf("follow: stat %s: %w", t.name, err)
+	}
+	if t.silent {
+		// Everything a copy holds is read from its original.
+		if fi.Size() != t.off {
+			if _, err := t.f.Seek(fi.Size(), io.SeekStart); err != nil {
+				return fmt.Errorf("follow: skip the copy %s: %w", t.name, err)
+			}
+			t.off = fi.Size()
+		}
+		return nil
+	}
+	if t.judging {
+		read, err := t.decide(fl, fi.Size())
+		if err != nil || !read {
+			return err
+		}
 	}
 	truncated := fi.Size() < t.off
 	if !truncated && len(t.fp) > 0 {
@@ -70,6 +89,7 @@ func (t *tfile) look(fl *Follower) error {
 				return err
 			}
 		}
+		fl.rememberGeneration(t)
 		// Whatever was waiting for a newline belongs to the old contents:
 		// deliver it rather than glue it to the new first line.
 		if err := t.flushPartial(fl.out); err != nil {
@@ -109,6 +129,23 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		return t.refreshFingerprint()
 	}
 	return nil
+}
+
+// startAt moves the read offset of a file just opened to start.
+func (t *tfile) startAt(start int64) error {
+	if _, err := t.f.Seek(start, io.SeekStart); err != nil {
+		return fmt.Errorf("follow: seek %s to %d: %w", t.name, start, err)
+	}
+	t.off = start
+	if start > 0 {
+		// What lies just below the start identifies a copy of this file
+		// should it be copied and truncated (see recoverFromCopy).
+		last := make([]byte, min(start, fingerprintLen))
+		if _, err := t.f.ReadAt(last, start-int64(len(last))); err == nil {
+			t.last = last
+		}
+	}
+	return t.refreshFingerprint()
 }
 
 // remember keeps the last fingerprintLen bytes read, to recognise a copy

@@ -103,7 +103,9 @@ type Follower struct {
 	maxLine int
 	readBuf []byte
 	fpBuf   []byte
-	graceAt time.Time // when the grace timer is armed for; zero if not
+	graceAt time.Time    // when the grace timer is armed for; zero if not
+	gens    []generation // contents truncated away, to recognise copies
+	rejudge bool         // a generation was added: judge held files again
 	ran     bool
 
 	// Counters the tests read to tell an idle loop from a spinning one.
@@ -297,6 +299,16 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		if rescan {
 			if err := f.scan(); err != nil {
 				return f.stopErr(ctx, err)
+			}
+		}
+		if f.rejudge {
+			f.rejudge = false
+			for _, t := range f.byIdent {
+				if t.judging {
+					if err := t.look(f); err != nil {
+						return f.stopErr(ctx, err)
+					}
+				}
 			}
 		}
 	}
@@ -575,7 +587,10 @@ func (f *Follower) open(name string) error {
 	t := &tfile{name: name, id: wid, f: file, ino: id}
 	delete(f.said, name)
 	if f.started {
-		f.logf("%s: appeared, following", f.display(name))
+		// Judged at its first look: it may be a copy of lines already
+		// delivered (see judge).
+		t.judging = true
+		t.judgeUntil = time.Now().Add(copyHold)
 	} else {
 		var start int64
 		switch {
@@ -590,21 +605,7 @@ func (f *Follower) open(name string) error {
 			f.q.Remove(wid)
 			return err
 		}
-		if _, err := file.Seek(start, 0); err != nil {
-			f.q.Remove(wid)
-			return fmt.Errorf("follow: seek %s to %d: %w", name, start, err)
-		}
-		t.off = start
-		if start > 0 {
-			// What lies just below the start identifies a copy of this
-			// file should it be copied and truncated (see recoverFromCopy).
-			n := min(start, fingerprintLen)
-			last := make([]byte, n)
-			if _, err := file.ReadAt(last, start-n); err == nil {
-				t.last = last
-			}
-		}
-		if err := t.refreshFingerprint(); err != nil {
+		if err := t.startAt(start); err != nil {
 			f.q.Remove(wid)
 			return err
 		}

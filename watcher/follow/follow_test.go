@@ -529,3 +529,40 @@ func TestSymlinkRetarget(t *testing.T) {
 		}
 	})
 }
+
+// TestGlobCopyTruncate: a glob that matches copytruncate's copies must not
+// deliver the copied lines a second time.
+func TestGlobCopyTruncate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "app.log")
+		pad := strings.Repeat("-", 70)
+		writeFile(t, log, "start "+pad+"\n")
+		r := startFollower(t, b, Options{Patterns: []string{log + "*"}})
+		want := []string{"start " + pad}
+		r.expect(want...)
+		for i := range 20 {
+			line := fmt.Sprintf("before %d %s", i, pad)
+			appendFile(t, log, line+"\n")
+			want = append(want, line)
+			r.expect(want...)
+			data, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, fmt.Sprintf("%s.%d", log, i+1), string(data))
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+			line = fmt.Sprintf("after %d %s", i, pad)
+			appendFile(t, log, line+"\n")
+			want = append(want, line)
+			r.expect(want...)
+		}
+		// Every copy was seen as one, and nothing more came of them.
+		waitFor(t, "the last copy to be recognised", func() bool {
+			return strings.Contains(r.logText(), "app.log.20: appeared; a copy")
+		})
+		r.expect(want...)
+	})
+}
