@@ -1,6 +1,9 @@
+//go:build unix
+
 package follow
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +35,10 @@ func TestSoakLogrotate(t *testing.T) {
 		t.Skip("soak test: skipped with -short")
 	}
 	bin, err := exec.LookPath("logrotate")
+	if err != nil {
+		// Debian installs it in /usr/sbin, which a non-login PATH lacks.
+		bin, err = exec.LookPath("/usr/sbin/logrotate")
+	}
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("logrotate is required in CI: %v", err)
@@ -109,12 +117,24 @@ func soak(t *testing.T, b vnode.Backend, bin, mode string, glob bool) {
 	log := filepath.Join(dir, "app.log")
 	conf := filepath.Join(dir, "logrotate.conf")
 	state := filepath.Join(dir, "logrotate.state")
-	how := "create 0644"
+	// In create mode the writer reopens the log when postrotate tells it
+	// to, through a FIFO, as a daemon does on SIGHUP.
+	fifo := filepath.Join(dir, "reopen.fifo")
+	how := fmt.Sprintf("create 0644\n\tpostrotate\n\t\techo reopen > %s\n\tendscript", fifo)
 	if mode == "copytruncate" {
 		how = "copytruncate"
 	}
 	writeFile(t, conf, fmt.Sprintf("%s {\n\trotate %d\n\t%s\n\tmissingok\n\tnocompress\n}\n", log, soakRotations+5, how))
 	writeFile(t, log, "")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Opened for reading and writing, so that neither side blocks on open.
+	ff, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ff.Close()
 
 	var (
 		mu    sync.Mutex
@@ -149,6 +169,18 @@ func soak(t *testing.T, b vnode.Backend, bin, mode string, glob bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		sc := bufio.NewScanner(ff)
+		for sc.Scan() {
+			ack := make(chan struct{})
+			select {
+			case w.reopen <- ack:
+				<-ack
+			case <-w.stop:
+				return
+			}
+		}
+	}()
 	stopWriter := func() {
 		select {
 		case <-w.stop:
@@ -177,11 +209,6 @@ func soak(t *testing.T, b vnode.Backend, bin, mode string, glob bool) {
 		out, err := exec.Command(bin, "-f", "-s", state, conf).CombinedOutput()
 		if err != nil {
 			t.Fatalf("rotation %d: logrotate: %v\n%s", i, err, out)
-		}
-		if mode == "create" {
-			ack := make(chan struct{})
-			w.reopen <- ack
-			<-ack
 		}
 	}
 	// Keep writing a while after the last rotation, so that the last
