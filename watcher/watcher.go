@@ -109,6 +109,7 @@ type Watcher struct {
 	// kernel queue overflow).
 	caps       *vnode.Caps
 	beforeWait func()
+	handoffs   atomic.Int64 // batches handed to the sender, for tests
 }
 
 // New validates o (globs compile, roots are made absolute) and returns a
@@ -315,6 +316,7 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			senderIdle.Store(false)
 			select {
 			case handoff <- b:
+				r.w.handoffs.Add(1)
 			case <-ctx.Done():
 				return nil
 			}

@@ -1,0 +1,329 @@
+package watcher
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vigil/vnode"
+)
+
+func TestBatchJSON(t *testing.T) {
+	b := Batch{
+		Time: time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.UTC),
+		Changes: []Change{
+			{Path: "/abs/src/main.go", Op: Write},
+			{Path: "/abs/b.go", Op: Rename, Old: "/abs/a.go"},
+			{Path: "/abs/c.go", Op: Create, Old: "/ignored/for/non-renames"},
+		},
+	}
+	got, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"time":"2026-11-26T10:00:00.123456789Z","rescan":false,"changes":[` +
+		`{"path":"/abs/src/main.go","op":"write"},{"path":"/abs/b.go","op":"rename","old":"/abs/a.go"},` +
+		`{"path":"/abs/c.go","op":"create"}]}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	empty, _ := json.Marshal(Batch{Time: b.Time, Rescan: true})
+	if !strings.Contains(string(empty), `"rescan":true,"changes":[]`) {
+		t.Errorf("empty batch: %s", empty)
+	}
+	var back Batch
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Changes[1].Op != Rename || back.Changes[1].Old != "/abs/a.go" || !back.Time.Equal(b.Time) {
+		t.Errorf("round trip: %+v", back)
+	}
+	for op, name := range map[Op]string{Create: "create", Write: "write", Remove: "remove", Rename: "rename", Chmod: "chmod"} {
+		if op.String() != name {
+			t.Errorf("%d.String() = %q, want %q", op, op.String(), name)
+		}
+	}
+}
+
+func TestNewRejectsBadGlobs(t *testing.T) {
+	for _, o := range []Options{
+		{Include: []string{"**/*.go", "src/[a-"}},
+		{Exclude: []string{"{unclosed"}},
+	} {
+		_, err := New(o)
+		if err == nil {
+			t.Fatalf("New(%+v) accepted a bad pattern", o)
+		}
+		bad := append(o.Include, o.Exclude...)[len(append(o.Include, o.Exclude...))-1]
+		if !strings.Contains(err.Error(), bad) {
+			t.Errorf("error %q does not name the pattern %q", err, bad)
+		}
+	}
+}
+
+func TestScan(t *testing.T) {
+	dir := t.TempDir()
+	for p, content := range map[string]string{
+		".gitignore":        "dist/\n*.out\n",
+		"main.go":           "x",
+		"main_test.go":      "x",
+		"README.md":         "x",
+		"a.out":             "x",
+		"dist/bundle.go":    "x",
+		"pkg/x/x.go":        "x",
+		"pkg/x/x_gen.go":    "x",
+		"pkg/x/.x.go.swp":   "x",
+		".git/config":       "x",
+		"node_modules/m.go": "x",
+	} {
+		full := filepath.Join(dir, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Scan(Options{Roots: []string{dir}, Include: []string{"**/*.go"}, Exclude: []string{"**/*_gen.go", "node_modules/**"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "main.go"), filepath.Join(dir, "main_test.go"), filepath.Join(dir, "pkg/x/x.go")}
+	if !slices.Equal(got, want) {
+		t.Errorf("Scan = %q\nwant   %q", got, want)
+	}
+	// A file root admits just that file, whatever the filters say.
+	got, err = Scan(Options{Roots: []string{filepath.Join(dir, "a.out")}, Include: []string{"**/*.go"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{filepath.Join(dir, "a.out")}) {
+		t.Errorf("file root: Scan = %q", got)
+	}
+	// NoIgnore: .gitignore and the default ignores are off.
+	got, _ = Scan(Options{Roots: []string{dir}, NoIgnore: true})
+	if len(got) != 11 {
+		t.Errorf("NoIgnore: %d files, want all 11: %q", len(got), got)
+	}
+}
+
+// TestNetEffect drives the index's recording functions directly: the
+// batch's net effect per path, judged against the batch's start.
+func TestNetEffect(t *testing.T) {
+	const (
+		a, b, c, tmp = "/r/a", "/r/b", "/r/c", "/r/.a.tmp"
+	)
+	type op func(r *run)
+	set := func(p string, had bool, ino, newIno uint64) op {
+		return func(r *run) { r.recSet(p, had, kFile, ino, kFile, newIno) }
+	}
+	gone := func(p string, ino uint64) op { return func(r *run) { r.recGone(p, kFile, ino) } }
+	mv := func(from, to string, ino uint64) op { return func(r *run) { r.recMoved(from, to, kFile, ino) } }
+	write := func(p string) op { return func(r *run) { r.recWrite(p, kFile, 1) } }
+	chmod := func(p string) op { return func(r *run) { r.recAttrib(p, kFile, 1) } }
+	tests := []struct {
+		name    string
+		cookies bool
+		ops     []op
+		want    []Change
+	}{
+		{"create then remove vanishes", true, []op{set(c, false, 0, 9), write(c), gone(c, 9)}, nil},
+		{"remove then create is a write", true, []op{gone(a, 1), set(a, false, 0, 2)}, []Change{{Path: a, Op: Write}}},
+		{"remove then create reusing the inode is a write", true, []op{gone(a, 1), set(a, false, 0, 1)}, []Change{{Path: a, Op: Write}}},
+		{"atomic save is a write of the target only", true,
+			[]op{set(tmp, false, 0, 7), write(tmp), gone(a, 1), mv(tmp, a, 7)}, []Change{{Path: a, Op: Write}}},
+		{"vim: rename away, create, delete backup", true,
+			[]op{mv(a, a+"~", 1), set(a, false, 0, 2), write(a), gone(a+"~", 1)}, []Change{{Path: a, Op: Write}}},
+		{"rename chain keeps the first name", true,
+			[]op{mv(a, b, 1), mv(b, c, 1)}, []Change{{Path: c, Op: Rename, Old: a}}},
+		{"rename then write stays a rename", true,
+			[]op{mv(a, b, 1), write(b)}, []Change{{Path: b, Op: Rename, Old: a}}},
+		{"rename over an existing file", true,
+			[]op{gone(b, 2), mv(a, b, 1)}, []Change{{Path: b, Op: Rename, Old: a}}},
+		{"renamed away and back is a write", true,
+			[]op{mv(a, b, 1), mv(b, a, 1)}, []Change{{Path: a, Op: Write}}},
+		{"chmod alone", true, []op{chmod(a)}, []Change{{Path: a, Op: Chmod}}},
+		{"write and chmod is a write", true, []op{chmod(a), write(a)}, []Change{{Path: a, Op: Write}}},
+		{"without cookies a remove and a create of one inode pair up", false,
+			[]op{gone(a, 5), set(b, false, 0, 5)}, []Change{{Path: b, Op: Rename, Old: a}}},
+		{"with cookies they do not (inode reuse is common)", true,
+			[]op{gone(a, 5), set(b, false, 0, 5)}, []Change{{Path: a, Op: Remove}, {Path: b, Op: Create}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &run{cur: newPending(), caps: vnode.Caps{RenameCookies: tt.cookies}}
+			// Files a and b exist at the start, with inodes 1 and 2; the
+			// first record of a path snapshots the state it is given.
+			for _, o := range tt.ops {
+				o(r)
+			}
+			got := r.flush(time.Now()).Changes
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// collector gathers the batches of a running watcher.
+type collector struct {
+	mu      sync.Mutex
+	batches []Batch
+	times   []time.Time
+}
+
+func startWatcher(t *testing.T, o Options) (*collector, context.CancelFunc) {
+	t.Helper()
+	w, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Batch)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, func(Stats) { close(ready) }, out) }()
+	c := &collector{}
+	go func() {
+		for {
+			select {
+			case b := <-out:
+				c.mu.Lock()
+				c.batches = append(c.batches, b)
+				c.times = append(c.times, time.Now())
+				c.mu.Unlock()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(deadline):
+		t.Fatal("watcher not ready")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(deadline):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	return c, cancel
+}
+
+// TestGrowingFileBatchesEveryMaxWait: a file written without pause never
+// lets the quiet period elapse; the max wait still closes a batch.
+func TestGrowingFileBatchesEveryMaxWait(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			log := filepath.Join(dir, "app.log")
+			if err := os.WriteFile(log, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			const maxWait = 500 * time.Millisecond
+			c, _ := startWatcher(t, Options{Roots: []string{dir}, Debounce: 200 * time.Millisecond,
+				MaxWait: maxWait, Backend: v.backend, PollInterval: testPoll})
+			f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			start := time.Now()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for time.Since(start) < 3*time.Second {
+				<-tick.C
+				f.WriteString("line\n")
+			}
+			stop := time.Now()
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			var during []time.Time
+			for i, b := range c.batches {
+				if c.times[i].Before(stop) {
+					during = append(during, c.times[i])
+				}
+				if len(b.Changes) != 1 || b.Changes[0].Path != log || b.Changes[0].Op != Write {
+					t.Errorf("batch %d: %+v, want one write of %s", i, b.Changes, log)
+				}
+			}
+			// 3 s of writes with a 0.5 s max wait: about 6 batches. Allow
+			// a loaded machine some slack, but the quiet period alone
+			// would have produced none.
+			if len(during) < 3 {
+				t.Fatalf("%d batches during 3 s of continuous writes, want at least 3 (max wait %v)", len(during), maxWait)
+			}
+			for i := 1; i < len(during); i++ {
+				if gap := during[i].Sub(during[i-1]); gap > 3*maxWait {
+					t.Errorf("batches %d and %d are %v apart, want about %v", i, i+1, gap, maxWait)
+				}
+			}
+		})
+	}
+}
+
+// TestSlowConsumer: changes made while nobody takes batches are neither lost
+// nor blocking; they come in the next batch.
+func TestSlowConsumer(t *testing.T) {
+	dir := t.TempDir()
+	w, err := New(Options{Roots: []string{dir}, Debounce: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan Batch) // unbuffered, and not read for a while
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, func(Stats) { close(ready) }, out) }()
+	<-ready
+	os.WriteFile(filepath.Join(dir, "one"), []byte("1"), 0o644)
+	// The first batch is closed and waits for the consumer, who is busy
+	// (running a build, say). Meanwhile another change happens.
+	waitUntil(t, "the first batch is closed", func() bool { return w.handoffs.Load() >= 1 })
+	os.WriteFile(filepath.Join(dir, "two"), []byte("2"), 0o644)
+	seen := map[string]Op{}
+	timeout := time.After(deadline)
+	for len(seen) < 2 {
+		select {
+		case b := <-out:
+			for _, c := range b.Changes {
+				seen[filepath.Base(c.Path)] = c.Op
+			}
+		case <-timeout:
+			t.Fatalf("after a slow consumer, saw only %v", seen)
+		}
+	}
+	if seen["one"] != Create || seen["two"] != Create {
+		t.Errorf("got %v, want both created", seen)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
