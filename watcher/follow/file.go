@@ -27,10 +27,11 @@ const readBufSize = 256 << 10
 // tfile is one open file the follower reads: the file a name currently
 // means, or a rotated-away file drained during the grace period.
 type tfile struct {
-	name string // absolute name lines are reported under
-	id   vnode.ID
-	f    *os.File
-	ino  ident
+	name  string // absolute name lines are reported under
+	shown string // name as the user wrote it (Line.Name)
+	id    vnode.ID
+	f     *os.File
+	ino   ident
 
 	off        int64  // read offset: bytes consumed so far
 	partial    []byte // bytes of a line still waiting for its newline
@@ -212,17 +213,17 @@ func (t *tfile) consume(b []byte, maxLine int, emit emitter) error {
 		var l Line
 		if len(t.partial) > 0 {
 			t.partial = append(t.partial, b[:i]...)
-			l = Line{File: t.name, Text: string(t.partial), Offset: t.partialOff}
+			l = Line{File: t.name, Name: t.shown, Text: string(t.partial), Offset: t.partialOff}
 			t.partial = t.partial[:0]
 		} else {
-			l = Line{File: t.name, Text: string(b[:i]), Offset: t.off}
+			l = Line{File: t.name, Name: t.shown, Text: string(b[:i]), Offset: t.off}
 		}
 		t.off += int64(i) + 1
 		b = b[i+1:]
 		for len(l.Text) > maxLine {
 			// A line longer than the bound arrived in one read: cut it
 			// the same way a waiting partial line is cut.
-			head := Line{File: l.File, Text: l.Text[:maxLine], Offset: l.Offset}
+			head := Line{File: l.File, Name: l.Name, Text: l.Text[:maxLine], Offset: l.Offset}
 			if err := emit(head); err != nil {
 				return err
 			}
@@ -241,7 +242,7 @@ func (t *tfile) flushPartial(emit emitter) error {
 	if len(t.partial) == 0 {
 		return nil
 	}
-	l := Line{File: t.name, Text: string(t.partial), Offset: t.partialOff}
+	l := Line{File: t.name, Name: t.shown, Text: string(t.partial), Offset: t.partialOff}
 	t.partial = t.partial[:0]
 	return emit(l)
 }

@@ -28,7 +28,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +39,10 @@ type Line struct {
 	File   string // absolute name of the file the line was read from
 	Text   string // the line without its newline
 	Offset int64  // offset of the line's first byte in the file
+	// Name is File as the user named it: relative to the working
+	// directory when the pattern that matched it was relative, as tail
+	// shows names in its headers.
+	Name string
 }
 
 // Defaults for Options fields left zero.
@@ -344,11 +347,20 @@ func (f *Follower) say(name, msg string) {
 	f.logf("%s: %s", f.display(name), msg)
 }
 
-// display shortens an absolute name to what the user typed, roughly: the
-// path relative to the working directory when the file lies below it.
+// display returns an absolute name the way the user wrote it: relative to
+// the working directory when a relative pattern matches it.
 func (f *Follower) display(name string) string {
-	if rel, err := filepath.Rel(f.cwd, name); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-		return rel
+	for _, p := range f.pats {
+		if !p.match(name) {
+			continue
+		}
+		if filepath.IsAbs(p.raw) {
+			return name
+		}
+		if rel, err := filepath.Rel(f.cwd, name); err == nil {
+			return rel
+		}
+		return name
 	}
 	return name
 }
@@ -545,7 +557,7 @@ func (f *Follower) reconcile(matched map[string]ident, order []string) error {
 			if f.byName[t.name] == t {
 				delete(f.byName, t.name)
 			}
-			t.name = name
+			t.name, t.shown = name, f.display(name)
 			t.draining = false
 			f.byName[name] = t
 			continue
@@ -584,7 +596,7 @@ func (f *Follower) open(name string) error {
 		f.q.Remove(wid)
 		return nil
 	}
-	t := &tfile{name: name, id: wid, f: file, ino: id}
+	t := &tfile{name: name, shown: f.display(name), id: wid, f: file, ino: id}
 	delete(f.said, name)
 	if f.started {
 		// Judged at its first look: it may be a copy of lines already

@@ -278,8 +278,8 @@ func TestMaxLine(t *testing.T) {
 		}
 	}
 	want := []Line{
-		{"/x", "abcd", 0}, {"/x", "efgh", 4}, {"/x", "ij", 8},
-		{"/x", "klmn", 11}, {"/x", "opqr", 15}, {"/x", "stu", 19},
+		{File: "/x", Text: "abcd", Offset: 0}, {File: "/x", Text: "efgh", Offset: 4}, {File: "/x", Text: "ij", Offset: 8},
+		{File: "/x", Text: "klmn", Offset: 11}, {File: "/x", Text: "opqr", Offset: 15}, {File: "/x", Text: "stu", Offset: 19},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got  %v\nwant %v", got, want)
@@ -565,4 +565,34 @@ func TestGlobCopyTruncate(t *testing.T) {
 		})
 		r.expect(want...)
 	})
+}
+
+// TestRelativeNames: headers and notices name files the way the user did.
+func TestRelativeNames(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("logs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, "a.log", "a1\n")
+	var buf syncBuffer
+	p := NewPrinter(&buf, false, true)
+	r := startWithOut(t, vnode.Inotify, Options{Patterns: []string{"a.log", "logs/*.log"}}, p.Print)
+	r.expect("a1")
+	writeFile(t, filepath.Join("logs", "b.log"), "b1\n")
+	r.expect("a1", "b1")
+	r.waitLog("logs/b.log: appeared")
+	if err := os.Truncate("a.log", 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, "a.log", "a2\n")
+	r.expect("a1", "b1", "a2")
+	r.waitLog("\na.log: file truncated")
+	want := "==> a.log <==\na1\n\n==> logs/b.log <==\nb1\n\n==> a.log <==\na2\n"
+	if got := buf.String(); got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+	if l := r.snapshot()[0]; l.File != filepath.Join(dir, "a.log") {
+		t.Errorf("File = %q, want the absolute name", l.File)
+	}
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // Printer writes lines the way `vigil tail` prints them: the plain text,
-// preceded by a `==> FILE <==` header whenever the source file changes
-// (when headers are on, as GNU tail does for several files), or one JSON
-// object per line, {"file":...,"line":...,"offset":...}. Each Print is one
+// preceded by a `==> NAME <==` header whenever the source file changes
+// (when headers are on, as GNU tail does for several files; NAME is
+// Line.Name, or File without one), or one JSON object per line,
+// {"file":...,"line":...,"offset":...} with the absolute file name. Each Print is one
 // Write, so lines reach a pipe as soon as they are read.
 type Printer struct {
 	w       io.Writer
@@ -44,7 +45,11 @@ func (p *Printer) Print(l Line) error {
 				b = append(b, '\n')
 			}
 			b = append(b, "==> "...)
-			b = append(b, l.File...)
+			if l.Name != "" {
+				b = append(b, l.Name...)
+			} else {
+				b = append(b, l.File...)
+			}
 			b = append(b, " <==\n"...)
 		}
 		b = append(b, l.Text...)
