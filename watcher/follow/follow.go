@@ -15,7 +15,12 @@
 //   - files and directories that do not exist yet, deletion and
 //     re-creation, atomic replacement;
 //   - globs: each file is followed once by (device, inode), so a rotated
-//     app.log.1 that also matches is not read twice.
+//     app.log.1 that also matches is not read twice; and a copy of lines
+//     already delivered (copytruncate's app.log.1, recognised by the same
+//     head and the same bytes where it ends) is started past them;
+//   - copytruncate's window: lines written after the follower's last read
+//     but before the copy are read from the copy, so only what the writer
+//     appends between logrotate's copy and its truncation is lost.
 //
 // Lines are delivered whole: a partial last line waits for its newline, up
 // to a bound.
