@@ -18,11 +18,11 @@ var benchLine = append(bytes.Repeat([]byte("x"), 99), '\n')
 
 // startBench runs a follower on a new empty file with out, until the
 // benchmark ends.
-func startBench(b *testing.B, be vnode.Backend, out func(Line) error) string {
+func startBench(b *testing.B, be vnode.Backend, flush func() error, out func(Line) error) string {
 	b.Helper()
 	log := filepath.Join(b.TempDir(), "app.log")
 	writeFile(b, log, "")
-	f, err := New(Options{Patterns: []string{log}, Last: -1, Backend: be})
+	f, err := New(Options{Patterns: []string{log}, Last: -1, Backend: be, Flush: flush})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,47 +46,63 @@ func startBench(b *testing.B, be vnode.Backend, out func(Line) error) string {
 }
 
 // BenchmarkFollowThroughput measures lines of 100 bytes going from a
-// growing file through Follower and Printer to io.Discard; one op is one
-// line, so MB/s is the throughput.
+// growing file through Follower and a buffered Printer to io.Discard (and,
+// for comparison, to a pipe, buffered and not); one op is one line, so MB/s
+// is the throughput.
 func BenchmarkFollowThroughput(b *testing.B) {
 	for _, be := range backends {
-		b.Run(string(be), func(b *testing.B) {
-			p := NewPrinter(io.Discard, false, false)
-			var got atomic.Int64
-			all := make(chan struct{})
-			var want atomic.Int64
-			want.Store(-1)
-			log := startBench(b, be, func(l Line) error {
-				if got.Add(1) == want.Load() {
-					close(all)
-				}
-				return p.Print(l)
-			})
-			w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close()
-			chunk := bytes.Repeat(benchLine, 640) // 64 000 bytes
-			b.SetBytes(int64(len(benchLine)))
-			b.ResetTimer()
-			want.Store(int64(b.N))
-			if b.N == 0 {
-				close(all)
-			}
-			for left := b.N; left > 0; {
-				n := min(left, 640)
-				if _, err := w.Write(chunk[:n*len(benchLine)]); err != nil {
-					b.Fatal(err)
-				}
-				left -= n
-			}
-			select {
-			case <-all:
-			case <-time.After(time.Minute):
-				b.Fatalf("only %d of %d lines arrived", got.Load(), b.N)
-			}
-		})
+		b.Run(string(be), func(b *testing.B) { benchThroughput(b, be, io.Discard, true) })
+	}
+	b.Run("inotify-pipe-buffered", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), true) })
+	b.Run("inotify-pipe-unbuffered", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), false) })
+}
+
+// drainedPipe returns the write end of a pipe whose reader discards all.
+func drainedPipe(b *testing.B) io.Writer {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	b.Cleanup(func() { pw.Close() })
+	return pw
+}
+
+func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered bool) {
+	p := NewPrinter(out, false, false)
+	if buffered {
+		p = NewBufferedPrinter(out, false, false)
+	}
+	var got atomic.Int64
+	all := make(chan struct{})
+	var want atomic.Int64
+	want.Store(-1)
+	log := startBench(b, be, p.Flush, func(l Line) error {
+		if got.Add(1) == want.Load() {
+			close(all)
+		}
+		return p.Print(l)
+	})
+	w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	chunk := bytes.Repeat(benchLine, 640) // 64 000 bytes
+	b.SetBytes(int64(len(benchLine)))
+	b.ResetTimer()
+	want.Store(int64(b.N))
+	for left := b.N; left > 0; {
+		n := min(left, 640)
+		if _, err := w.Write(chunk[:n*len(benchLine)]); err != nil {
+			b.Fatal(err)
+		}
+		left -= n
+	}
+	select {
+	case <-all:
+	case <-time.After(time.Minute):
+		b.Fatalf("only %d of %d lines arrived", got.Load(), b.N)
 	}
 }
 
@@ -97,7 +113,7 @@ func BenchmarkAppendLatency(b *testing.B) {
 	for _, be := range backends {
 		b.Run(string(be), func(b *testing.B) {
 			arrived := make(chan struct{}, 1)
-			log := startBench(b, be, func(Line) error {
+			log := startBench(b, be, nil, func(Line) error {
 				arrived <- struct{}{}
 				return nil
 			})

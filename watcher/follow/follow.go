@@ -89,6 +89,11 @@ type Options struct {
 	// Logf receives notices meant for the user ("app.log: file truncated",
 	// "app.log: replaced, following new file", ...). nil discards them.
 	Logf func(format string, args ...any)
+	// Flush, when set, is called whenever the lines read so far have been
+	// handed to out and the follower is about to sleep, and before Run
+	// returns nil: a buffering out (a Printer from NewBufferedPrinter)
+	// writes them then. Its error ends Run like out's does.
+	Flush func() error
 }
 
 // Follower follows the files named by its Options. Run it once.
@@ -215,7 +220,10 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
 	}
 	if len(f.o.Pids) > 0 && !f.anyAlive() {
-		return f.stopErr(ctx, f.lookAll())
+		return f.stopErr(ctx, f.finish(f.lookAll()))
+	}
+	if err := f.flush(); err != nil {
+		return f.stopErr(ctx, err)
 	}
 	if ready != nil {
 		ready()
@@ -226,10 +234,13 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		toLook []*tfile
 	)
 	for {
+		if err := f.flush(); err != nil {
+			return f.stopErr(ctx, err)
+		}
 		buf, err = q.Wait(buf[:0])
 		if err != nil {
 			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
-				return nil
+				return f.flush()
 			}
 			return fmt.Errorf("follow: wait for changes: %w", err)
 		}
@@ -291,7 +302,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 						return f.stopErr(ctx, err)
 					}
 					if len(f.o.Pids) > 0 && !f.anyAlive() {
-						return f.stopErr(ctx, f.lookAll())
+						return f.stopErr(ctx, f.finish(f.lookAll()))
 					}
 					if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
 						return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
@@ -320,6 +331,22 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 			}
 		}
 	}
+}
+
+// flush calls Options.Flush.
+func (f *Follower) flush() error {
+	if f.o.Flush == nil {
+		return nil
+	}
+	return f.o.Flush()
+}
+
+// finish flushes after a last read that ended with err.
+func (f *Follower) finish(err error) error {
+	if err != nil {
+		return err
+	}
+	return f.flush()
 }
 
 // stopErr turns a failure caused by the queue closing under us once ctx is

@@ -596,3 +596,43 @@ func TestRelativeNames(t *testing.T) {
 		t.Errorf("File = %q, want the absolute name", l.File)
 	}
 }
+
+// TestBufferedPrinter: a buffered Printer's lines come out when the
+// follower flushes, and a closed reader still ends Run with EPIPE.
+func TestBufferedPrinter(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "app.log")
+		writeFile(t, log, "a1\na2\n")
+		var buf syncBuffer
+		p := NewBufferedPrinter(&buf, true, false)
+		startWithOut(t, b, Options{Patterns: []string{log}, Flush: p.Flush}, p.Print)
+		// The initial lines are out before ready.
+		want := fmt.Sprintf(`{"file":%q,"line":"a1","offset":0}`+"\n"+`{"file":%q,"line":"a2","offset":3}`+"\n", log, log)
+		if got := buf.String(); got != want {
+			t.Fatalf("output at ready:\n%s\nwant:\n%s", got, want)
+		}
+		appendFile(t, log, "a3\n")
+		want += fmt.Sprintf(`{"file":%q,"line":"a3","offset":6}`+"\n", log)
+		waitFor(t, "a3 printed", func() bool { return buf.String() == want })
+
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pw.Close()
+		p2 := NewBufferedPrinter(pw, false, false)
+		r2 := startWithOut(t, b, Options{Patterns: []string{log}, Last: -1, Flush: p2.Flush}, p2.Print)
+		pr.Close()
+		appendFile(t, log, "nobody reads this\n")
+		select {
+		case err := <-r2.done:
+			if !errors.Is(err, syscall.EPIPE) {
+				t.Fatalf("Run returned %v, want EPIPE", err)
+			}
+			r2.done <- nil
+		case <-time.After(waitTimeout):
+			t.Fatalf("Run still running %v after its output closed", waitTimeout)
+		}
+	})
+}

@@ -11,26 +11,46 @@ import (
 // preceded by a `==> NAME <==` header whenever the source file changes
 // (when headers are on, as GNU tail does for several files; NAME is
 // Line.Name, or File without one), or one JSON object per line,
-// {"file":...,"line":...,"offset":...} with the absolute file name. Each Print is one
-// Write, so lines reach a pipe as soon as they are read.
+// {"file":...,"line":...,"offset":...} with the absolute file name.
+//
+// A Printer from NewPrinter writes each line with one Write, so lines reach
+// a pipe as soon as they are read. One from NewBufferedPrinter gathers them
+// and writes when Flush is called (pass it as Options.Flush) or when
+// bufferedMax bytes wait: far fewer system calls when lines come fast.
 type Printer struct {
-	w       io.Writer
-	json    bool
-	headers bool
-	last    string // file of the previous line, for headers
-	any     bool   // a line was printed: later headers get a blank line first
-	buf     []byte
+	w        io.Writer
+	json     bool
+	headers  bool
+	buffered bool
+	last     string // file of the previous line, for headers
+	any      bool   // a line was printed: later headers get a blank line first
+	buf      []byte
 }
 
-// NewPrinter returns a Printer writing to w.
+// bufferedMax is how much a buffered Printer gathers before it writes
+// without waiting for Flush.
+const bufferedMax = 64 << 10
+
+// NewPrinter returns a Printer writing each line to w as it comes.
 func NewPrinter(w io.Writer, json bool, headers bool) *Printer {
 	return &Printer{w: w, json: json, headers: headers}
 }
 
-// Print writes one line and returns the writer's error, so that a caller
-// following files stops when the reader of its output has gone.
+// NewBufferedPrinter returns a Printer that writes to w on Flush (and
+// whenever 64 KiB wait). Its Flush must be called when a burst of lines
+// ends; Options.Flush does that.
+func NewBufferedPrinter(w io.Writer, json bool, headers bool) *Printer {
+	return &Printer{w: w, json: json, headers: headers, buffered: true}
+}
+
+// Print writes one line (or gathers it, when buffered) and returns the
+// writer's error, so that a caller following files stops when the reader
+// of its output has gone.
 func (p *Printer) Print(l Line) error {
-	b := p.buf[:0]
+	b := p.buf
+	if !p.buffered {
+		b = b[:0]
+	}
 	if p.json {
 		b = append(b, `{"file":`...)
 		b = appendJSONString(b, l.File)
@@ -58,7 +78,20 @@ func (p *Printer) Print(l Line) error {
 	p.last = l.File
 	p.any = true
 	p.buf = b
-	_, err := p.w.Write(b)
+	if p.buffered && len(b) < bufferedMax {
+		return nil
+	}
+	return p.Flush()
+}
+
+// Flush writes what a buffered Printer gathered; it does nothing for an
+// unbuffered one, which has nothing waiting.
+func (p *Printer) Flush() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	_, err := p.w.Write(p.buf)
+	p.buf = p.buf[:0]
 	return err
 }
 
