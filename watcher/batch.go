@@ -20,6 +20,9 @@ type rec struct {
 type pending struct {
 	recs   map[string]*rec
 	rescan bool
+	// unpaired: a rename's halves were not both seen (moved out, or split
+	// across reads), so pairing by inode is worth trying.
+	unpaired bool
 }
 
 func newPending() *pending { return &pending{recs: map[string]*rec{}} }
@@ -28,7 +31,7 @@ func newPending() *pending { return &pending{recs: map[string]*rec{}} }
 // (k, ino; kNone when absent), which is the state at the batch's start
 // since every index change is recorded. While crawling it returns nil.
 func (r *run) rec(path string, k kind, ino uint64) *rec {
-	if r.cur == nil {
+	if r.cur == nil || r.suppress > 0 {
 		return nil
 	}
 	r.dirty = true
@@ -150,7 +153,7 @@ func (r *run) flush(now time.Time) Batch {
 	// Without rename cookies (kqueue, poll) or after lost events, a node
 	// that vanished from one path and appeared at another is paired by
 	// inode number.
-	if len(creates) > 0 && (!r.caps.RenameCookies || p.rescan) {
+	if len(creates) > 0 && (!r.caps.RenameCookies || p.rescan || p.unpaired) {
 		gone := map[uint64][]string{}
 		for path, rc := range p.recs {
 			if rc.startKind != kNone && rc.nowKind == kNone && rc.startIno != 0 && !used[path] {

@@ -408,6 +408,13 @@ type run struct {
 	lastDrain time.Time
 	saidLimit bool
 	closed    bool
+
+	// ignoreDirty are directories whose .gitignore changed: their rules are
+	// reloaded and their subtree re-filtered once the events are handled.
+	ignoreDirty []*dirNode
+	// suppress > 0: index changes are not recorded (re-filtering after a
+	// .gitignore change changes what is watched, not what happened).
+	suppress int
 }
 
 func newRun(w *Watcher, q *vnode.Queue) *run {
@@ -681,6 +688,7 @@ func (r *run) put(d *dirNode, name string, k kind, ino uint64, real string) {
 	if had {
 		r.drop(d, name)
 	}
+	r.ignoreTouched(d, name)
 	r.recSet(path, had, old.kind, old.ino, k, ino)
 	e := entry{ino: ino, kind: k}
 	if k == kDir {
@@ -724,7 +732,15 @@ func (r *run) drop(d *dirNode, name string) {
 		r.unwatch(e.wid)
 	}
 	delete(d.ents, name)
+	r.ignoreTouched(d, name)
 	r.recGone(path, e.kind, e.ino)
+}
+
+// ignoreTouched notes a change to d's .gitignore after the crawl.
+func (r *run) ignoreTouched(d *dirNode, name string) {
+	if name == ".gitignore" && r.cur != nil && r.suppress == 0 && !r.f.noIgnore {
+		r.ignoreDirty = append(r.ignoreDirty, d)
+	}
 }
 
 func (r *run) dropTree(n *dirNode) {
@@ -1047,6 +1063,7 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		}
 		if ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0 && old.dir == nil {
 			r.recWrite(path, old.kind, old.ino)
+			r.ignoreTouched(n, name)
 		} else if ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0 {
 			r.recAttrib(path, old.kind, old.ino)
 		}
@@ -1078,6 +1095,7 @@ func (r *run) fileEvent(f fileRef, ev vnode.Event) {
 		r.rescans = append(r.rescans, f.d)
 	case ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0:
 		r.recWrite(path, e.kind, e.ino)
+		r.ignoreTouched(f.d, f.name)
 	case ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0:
 		r.recAttrib(path, e.kind, e.ino)
 	}
@@ -1110,6 +1128,9 @@ func (r *run) overflow(id vnode.ID) {
 func (r *run) endOfEvents() {
 	for c, src := range r.moves {
 		delete(r.moves, c)
+		if r.cur != nil {
+			r.cur.unpaired = true
+		}
 		r.touched(src.d, src.name)
 	}
 	if len(r.rescans) > 0 {
@@ -1122,5 +1143,21 @@ func (r *run) endOfEvents() {
 				r.rescanDir(n, false, time.Time{})
 			}
 		}
+	}
+	if len(r.ignoreDirty) > 0 {
+		list := r.ignoreDirty
+		r.ignoreDirty = nil
+		done := map[*dirNode]bool{}
+		r.suppress++
+		for _, n := range list {
+			if !done[n] && !n.dead {
+				done[n] = true
+				// A deep rescan rereads the ignore files and drops or adds
+				// what they now exclude or admit; no file counts as
+				// written (since lies in the future).
+				r.rescanDir(n, true, time.Now().Add(time.Hour))
+			}
+		}
+		r.suppress--
 	}
 }
