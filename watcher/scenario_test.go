@@ -24,7 +24,7 @@ import (
 // root itself.
 //
 //	backends inotify poll kqueue   run only on these variants
-//	options debounce=D maxwait=D include=G exclude=G noignore follow
+//	options debounce=D maxwait=D include=G exclude=G noignore follow root=P
 //	mkdir P                        mkdir -p
 //	write P TEXT...                create or truncate, write TEXT and "\n"
 //	append P TEXT...
@@ -212,6 +212,8 @@ func (h *harness) do(where, line string, f []string) {
 				h.opts.NoIgnore = true
 			case "follow":
 				h.opts.FollowSymlinks = true
+			case "root":
+				h.opts.Roots = []string{h.path(val)}
 			default:
 				t.Fatalf("%s: unknown option %q", where, o)
 			}
