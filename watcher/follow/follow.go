@@ -568,10 +568,13 @@ func (f *Follower) reconcile(matched map[string]ident, order []string) error {
 				}
 			}
 			if renamed != "" {
+				// Followed on under its new name (below); lines read
+				// from now on carry that name.
 				f.logf("%s: renamed to %s", f.display(name), f.display(renamed))
-			} else {
-				f.logf("%s: removed", f.display(name))
+				t.name, t.shown = renamed, f.display(renamed)
+				continue
 			}
+			f.logf("%s: removed", f.display(name))
 		}
 		if err := f.retire(t); err != nil {
 			return err
