@@ -144,3 +144,29 @@ func TestPatternLevels(t *testing.T) {
 		t.Error("a malformed glob compiled")
 	}
 }
+
+// TestTruncateRegrowBetweenLooks: truncated, then regrown past the offset
+// before the next look, deterministically; GNU tail loses the first bytes.
+func TestTruncateRegrowBetweenLooks(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	writeFile(t, log, "a1\na2\n")
+	tf, fl, texts, notes := lookHarness(t, log)
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(log, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, log, "XXXXXXXXXXXXXXXXXXXX-new-longer-line\n")
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a1@0", "a2@3", "XXXXXXXXXXXXXXXXXXXX-new-longer-line@0"}
+	if !slices.Equal(*texts, want) {
+		t.Errorf("lines %q, want %q", *texts, want)
+	}
+	if len(*notes) != 1 || !strings.HasSuffix((*notes)[0], "app.log: file truncated") {
+		t.Errorf("notices %q, want one truncation notice", *notes)
+	}
+}
