@@ -110,6 +110,9 @@ type Watcher struct {
 	caps       *vnode.Caps
 	beforeWait func()
 	handoffs   atomic.Int64 // batches handed to the sender, for tests
+	// watchResult, when set, may rewrite what Queue.Watch returned (to
+	// simulate kernel limits).
+	watchResult func(path string, id vnode.ID, err error) (vnode.ID, error)
 }
 
 // New validates o (globs compile, roots are made absolute) and returns a
@@ -491,7 +494,15 @@ func (r *run) rel(d *dirNode, name string) string {
 	if d.path == d.rt.path {
 		return name
 	}
-	return d.path[len(d.rt.path)+1:] + "/" + name
+	return below(d.rt.path, d.path) + "/" + name
+}
+
+// below returns full relative to base, an ancestor directory of full.
+func below(base, full string) string {
+	if base == "/" {
+		return full[1:]
+	}
+	return full[len(base)+1:]
 }
 
 // admit reports whether the filters let name (of kind k) in d be indexed.
@@ -523,7 +534,7 @@ func (r *run) admit(d *dirNode, name string, k kind) bool {
 func (r *run) gitIgnored(d *dirNode, full string, isDir bool) bool {
 	for n := d; n != nil; n = n.parent {
 		if n.ign != nil {
-			if dec, ign := n.ign.match(full[len(n.path)+1:], isDir); dec {
+			if dec, ign := n.ign.match(below(n.path, full), isDir); dec {
 				return ign
 			}
 		}
@@ -534,7 +545,7 @@ func (r *run) gitIgnored(d *dirNode, full string, isDir bool) bool {
 		if len(full) <= len(l.base)+1 {
 			continue
 		}
-		if dec, ign := l.rules.match(full[len(l.base)+1:], isDir); dec {
+		if dec, ign := l.rules.match(below(l.base, full), isDir); dec {
 			return ign
 		}
 	}
@@ -575,6 +586,9 @@ func (r *run) watch(path string) (vnode.ID, bool) {
 		return 0, false
 	}
 	id, err := r.q.Watch(path)
+	if r.w.watchResult != nil {
+		id, err = r.w.watchResult(path, id, err)
+	}
 	if err == nil {
 		return id, true
 	}

@@ -3,6 +3,7 @@ package watcher
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -325,5 +326,65 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLimitReportedOnce: when the kernel layer says a limit was reached and
+// the watch is polled instead, the user hears it once and nothing is lost.
+func TestLimitReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b", "c/d"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	w, err := New(Options{Roots: []string{dir}, Debounce: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logs []string
+	w.o.Logf = func(format string, args ...any) {
+		mu.Lock()
+		logs = append(logs, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	w.watchResult = func(path string, id vnode.ID, err error) (vnode.ID, error) {
+		if err != nil {
+			return id, err
+		}
+		return id, &vnode.LimitError{Path: path, Limit: "fs.inotify.max_user_watches", Value: 8192,
+			Raise: "sudo sysctl fs.inotify.max_user_watches=524288", Polled: true}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan Batch, 10)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, func(Stats) { close(ready) }, out) }()
+	<-ready
+	target := filepath.Join(dir, "c/d/new.go")
+	os.WriteFile(target, []byte("x"), 0o644)
+	select {
+	case b := <-out:
+		if len(b.Changes) != 1 || b.Changes[0].Path != target || b.Changes[0].Op != Create {
+			t.Errorf("got %+v, want create %s", b.Changes, target)
+		}
+	case <-time.After(deadline):
+		t.Fatal("no batch for a change under a polled watch")
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, l := range logs {
+		if strings.Contains(l, "fs.inotify.max_user_watches") {
+			n++
+			if !strings.Contains(l, "sudo sysctl fs.inotify.max_user_watches=524288") || !strings.Contains(l, "8192") {
+				t.Errorf("limit notice lacks the value or the fix: %q", l)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("limit reported %d times, want once: %q", n, logs)
 	}
 }
