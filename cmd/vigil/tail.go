@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,15 +65,26 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 		opts.Pids = append(opts.Pids, pid)
 	}
 	opts.Backend, opts.PollInterval = backendOf(backend, poll)
+	// Lines are written in one go per burst and flushed before the
+	// follower sleeps: a write per line would cost 5x the throughput.
+	pr := follow.NewBufferedPrinter(stdout, *asJSON, len(files) > 1 || hasGlob(files))
+	opts.Flush = pr.Flush
 	f, err := follow.New(opts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSetup, err)
 	}
 	sig := catchSignals()
 	defer sig.stop()
-	pr := follow.NewPrinter(stdout, *asJSON, len(files) > 1 || hasGlob(files))
 	ready := func() { fmt.Fprintln(stderr, "ready") }
-	err = f.Run(sig.ctx, ready, pr.Print)
+	// Leave as soon as stdout's reader is gone, even with nothing to write.
+	ctx, cancel := context.WithCancel(sig.ctx)
+	defer cancel()
+	go func() {
+		if readerGone(stdout) {
+			cancel()
+		}
+	}()
+	err = f.Run(ctx, ready, pr.Print)
 	if serr := sig.err(); serr != nil {
 		return serr
 	}

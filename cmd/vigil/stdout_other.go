@@ -1,0 +1,8 @@
+//go:build !unix
+
+package main
+
+import "io"
+
+// readerGone cannot tell here; the next write's error ends vigil tail.
+func readerGone(io.Writer) bool { return false }
