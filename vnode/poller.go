@@ -80,9 +80,9 @@ type pollEntry struct {
 	spare    map[string]nodeState // the previous scan's map, reused
 	dead     bool                 // gone for good: reported once, scanned no more
 
-	lastData int64 // follow: the last Data reported (or seen at registration)
-	moved    bool  // follow: the path was seen naming another node
-	deleted  bool  // follow: the file's last link was seen gone
+	lastOff int64 // follow: the read offset at the previous scan (or registration)
+	moved   bool  // follow: the path was seen naming another node
+	deleted bool  // follow: the file's last link was seen gone
 }
 
 // poller finds changes by stat'ing what it watches every interval. It is the
@@ -153,7 +153,7 @@ func (p *poller) follow(id ID, f *os.File) error {
 	if err != nil {
 		return fmt.Errorf("poll: follow %s: reading the offset: %w", f.Name(), err)
 	}
-	e.lastData = e.state.size - off
+	e.lastOff = off
 	p.add(e)
 	return nil
 }
@@ -360,15 +360,18 @@ func (e *pollEntry) scanFollow(out []Event) []Event {
 		return out
 	}
 	cur := statOf(fi)
+	old := e.state
 	off, err := e.f.Seek(0, io.SeekCurrent)
 	if err == nil {
-		data := cur.size - off
-		if data != e.lastData && data != 0 {
+		// Report unread bytes whenever the file or the reader moved since
+		// the last scan. Comparing the unread count alone would miss a
+		// second append of the same size after the reader caught up.
+		moved := cur.size != old.size || cur.mtime != old.mtime || off != e.lastOff
+		if data := cur.size - off; data != 0 && moved {
 			out = append(out, Event{Kind: KindRead, ID: e.id, Data: data})
 		}
-		e.lastData = data
+		e.lastOff = off
 	}
-	old := e.state
 	e.state = cur
 	if n := attribNotes(old, cur, true); n != 0 && cur.nlink != 0 {
 		out = append(out, Event{Kind: KindNote, ID: e.id, Notes: n})

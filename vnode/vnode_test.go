@@ -2,6 +2,7 @@ package vnode
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -326,6 +327,33 @@ func TestFollowOffsets(t *testing.T) {
 		}
 		appendFile(t, p, "xy")
 		r.expect("2 bytes after rewinding and an append", read(2))
+	})
+}
+
+// TestFollowSameSizeAppends: a reader that keeps up sees every append, also
+// when two appends in a row have the same size (the unread count is then the
+// same at both looks).
+func TestFollowSameSizeAppends(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be Backend) {
+		dir := tempDir(t)
+		p := filepath.Join(dir, "log")
+		writeFile(t, p, "")
+		q := openQueue(t, be)
+		id, f, err := q.Follow(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := record(t, q)
+		b := make([]byte, 5)
+		for i := range 3 {
+			appendFile(t, p, "line\n")
+			r.expect(fmt.Sprintf("append %d: 5 bytes to read", i+1), func(e Event) bool {
+				return e.Kind == KindRead && e.ID == id && e.Data == 5
+			})
+			if _, err := io.ReadFull(f, b); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
 
