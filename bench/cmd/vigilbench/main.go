@@ -96,11 +96,15 @@ func run() error {
 	work := flag.String("work", "/tmp/vigilbench", "scratch directory for trees and logs")
 	results := flag.String("results", "bench/results", "directory for the JSON report")
 	only := flag.String("tools", "", "comma-separated tool names to run (default all installed)")
-	debs := flag.String("vigil-debounce", "0s,50ms", "vigil debounce settings to measure, comma-separated")
+	debs := flag.String("vigil-debounce", "1ms,50ms", "vigil debounce settings to measure, comma-separated (0 means vigil's default)")
 	noTail := flag.Bool("no-tail", false, "skip vigil tail against tail -F")
 	repo := flag.String("repo", ".", "vigil checkout, for the commit in the report")
 	files := flag.Int("files", 0, "files in the large tree (default 100000, --quick 10000)")
 	dirs := flag.Int("dirs", 0, "directories in the large tree (default 10000, --quick 1000)")
+	samples := flag.Int("samples", 0, "latency samples per tool (default 50)")
+	spaced := flag.Int("spaced", 0, "spaced changes per tool (default 200, --quick 30)")
+	burst := flag.Int("burst", 0, "creates and writes in the burst (default 5000, --quick 1000)")
+	idle := flag.Duration("idle", 0, "idle period for the CPU measurement (default 10s)")
 	flag.Parse()
 
 	b := &bench{vigil: *vigil, stamp: *stamp, work: *work, path: os.Getenv("PATH"),
@@ -110,8 +114,19 @@ func run() error {
 	mode := "full"
 	if *quick {
 		mode = "quick"
-		b.files, b.dirs, b.samples, b.atomic, b.spaced, b.burst = 10000, 1000, 50, 10, 50, 2000
-		b.burstWait, b.readyTimeout, b.idle, b.tailMB, b.tailTimeout = 45*time.Second, 40*time.Second, 5*time.Second, 20, 40*time.Second
+		b.files, b.dirs, b.samples, b.atomic, b.spaced, b.burst = 10000, 1000, 20, 10, 30, 1000
+		b.burstWait, b.readyTimeout, b.idle, b.tailMB, b.tailTimeout = 30*time.Second, 40*time.Second, 10*time.Second, 20, 40*time.Second
+	}
+	for _, o := range []struct {
+		dst *int
+		v   int
+	}{{&b.samples, *samples}, {&b.spaced, *spaced}, {&b.burst, *burst}} {
+		if o.v > 0 {
+			*o.dst = o.v
+		}
+	}
+	if *idle > 0 {
+		b.idle = *idle
 	}
 	if *files > 0 {
 		b.files = *files

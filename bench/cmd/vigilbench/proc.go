@@ -148,16 +148,17 @@ func (p *proc) tree() []procInfo {
 	return out
 }
 
-// rssKB is the summed VmRSS of the tree, and of the largest process in it.
-func (p *proc) rssKB() (total, largest int64, largestComm string) {
+// rssKB is the summed VmRSS of the tree, and that of the largest process
+// named comm in it (the watcher itself, without shells or helpers).
+func (p *proc) rssKB(comm string) (total, main int64) {
 	for _, pi := range p.tree() {
 		kb := statusKB(pi.pid, "VmRSS:")
 		total += kb
-		if kb > largest {
-			largest, largestComm = kb, pi.comm
+		if pi.comm == comm && kb > main {
+			main = kb
 		}
 	}
-	return total, largest, largestComm
+	return total, main
 }
 
 func statusKB(pid int, key string) int64 {

@@ -147,7 +147,9 @@ type session struct {
 }
 
 // launch starts t on root and touches state every 20 ms until a run records
-// a touch, and returns the time from start to that run's timestamp.
+// a touch, and returns the time from start to that run's timestamp. A tool
+// with a debounce is touched every debounce + 20 ms instead: touches 20 ms
+// apart would keep its quiet period from ever ending.
 func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) (*session, float64, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", t.name, err)
@@ -177,7 +179,7 @@ func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) 
 			s.stop()
 			return nil, 0, err
 		}
-		r, ok := out.waitFor(0, time.Now().Add(20*time.Millisecond), nil, func(r rec) bool { return strings.HasPrefix(r.state, "R") })
+		r, ok := out.waitFor(0, time.Now().Add(20*time.Millisecond+t.debounce), nil, func(r rec) bool { return strings.HasPrefix(r.state, "R") })
 		if ok {
 			return s, float64(r.ts-p.start.UnixNano()) / 1e6, nil
 		}
@@ -343,7 +345,11 @@ func (s *session) measureBurst(root string, n int, maxWait time.Duration) (*burs
 		return nil, fmt.Errorf("burst: %w", err)
 	}
 	res.WriteMS = float64(time.Since(start)) / 1e6
-	res.Settled = s.out.waitQuiet(s.t.debounce+2*time.Second, maxWait)
+	// A slow tool may take seconds before its first run: wait for one, then
+	// for the runs to stop.
+	deadline := start.Add(maxWait)
+	s.out.waitFor(from, deadline, s.p.alive, func(rec) bool { return true })
+	res.Settled = s.out.waitQuiet(s.t.debounce+2*time.Second, time.Until(deadline))
 	runs := s.out.recs[from:]
 	res.Runs = len(runs)
 	if len(runs) > 0 {
@@ -403,7 +409,8 @@ func (b *bench) runTree(t tool) *treeResult {
 	s.settle(10 * time.Second)
 	tree := s.p.tree()
 	res.Processes = len(tree)
-	res.RSSKB, res.MainRSSKB, res.MainComm = s.p.rssKB()
+	res.MainComm = t.comm
+	res.RSSKB, res.MainRSSKB = s.p.rssKB(t.comm)
 	c0 := s.p.cpuNS()
 	t0 := time.Now()
 	// Wait out the idle period while watching that the tool stays up.
