@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -155,13 +156,16 @@ func run() error {
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
 		return err
 	}
-	// On SIGINT/SIGTERM the deferred stops in each step run: cancel by
-	// letting the signal kill only us after a last report would be lost, so
-	// instead just note it; steps have their own timeouts.
+	// On SIGINT/SIGTERM finish the current step (it stops its own tool) and
+	// report what was measured; every step has its own timeouts.
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	interrupted := false
-	go func() { <-sigc; interrupted = true; fmt.Fprintln(os.Stderr, "interrupted: finishing the current step") }()
+	var stopped atomic.Bool
+	go func() {
+		<-sigc
+		stopped.Store(true)
+		fmt.Fprintln(os.Stderr, "interrupted: finishing the current step, then reporting")
+	}()
 
 	rep := &report{Started: time.Now().UTC(), Mode: mode, Machine: machineInfo(*repo),
 		Command: strings.Join(os.Args, " "),
@@ -193,7 +197,7 @@ func run() error {
 	exec.Command("find", b.treeRoot, "-noleaf").Run()
 
 	for _, t := range tools {
-		if interrupted {
+		if stopped.Load() {
 			break
 		}
 		r := toolResult{Tool: t.name, Debounce: t.setting, DebMS: float64(t.debounce) / 1e6}
@@ -215,7 +219,7 @@ func run() error {
 		logf("%s (%s): behaviour tests", t.name, r.Version)
 		r.Small = b.runSmall(t)
 		logf("%s: %s", t.name, summarizeSmall(r.Small))
-		if !interrupted {
+		if !stopped.Load() {
 			logf("%s: large tree", t.name)
 			r.Tree = b.runTree(t)
 			logf("%s: %s", t.name, summarizeTree(r.Tree))
@@ -223,7 +227,7 @@ func run() error {
 		rep.Tools = append(rep.Tools, r)
 	}
 
-	if !*noTail && !interrupted {
+	if !*noTail && !stopped.Load() {
 		if _, err := exec.LookPath("tail"); err == nil {
 			logf("tail -F")
 			rep.Tail = append(rep.Tail, b.runTail("tail -F", firstLine("tail", "--version"), "exec tail -n 0 -F", b.tailMB))
