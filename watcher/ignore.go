@@ -57,8 +57,9 @@ func parseIgnoreLine(line string) (ignoreRule, bool) {
 		return ignoreRule{}, false
 	}
 	if strings.HasSuffix(line, "/") {
+		// Only one: git keeps "a//" as the never-matching "a/".
 		r.dirOnly = true
-		line = strings.TrimRight(line, "/")
+		line = line[:len(line)-1]
 		if line == "" {
 			return ignoreRule{}, false
 		}
@@ -105,15 +106,33 @@ func (l *ignoreList) match(rel string, isDir bool) (decided, ignored bool) {
 		if r.dirOnly && !isDir {
 			continue
 		}
-		subject := base
 		if r.anchored {
-			subject = rel
+			if matchAnchored(r.pattern, rel) {
+				return true, !r.negate
+			}
+			continue
 		}
-		if wildmatch(r.pattern, subject) {
+		if wildmatch(r.pattern, base) {
 			return true, !r.negate
 		}
 	}
 	return false, false
+}
+
+// matchAnchored matches a pattern containing a slash against a relative
+// path as git's match_pathname does: the literal prefix (up to the first of
+// "*?[\\") is compared first and cut off both sides before the glob runs.
+// That matters: "a**/*" then reaches wildmatch as "**/*", whose leading "**"
+// counts as a whole segment, so git matches it against "a1" too.
+func matchAnchored(pattern, rel string) bool {
+	n := strings.IndexAny(pattern, "*?[\\")
+	if n < 0 {
+		return pattern == rel
+	}
+	if n > len(rel) || pattern[:n] != rel[:n] {
+		return false
+	}
+	return wildmatch(pattern[n:], rel[n:])
 }
 
 // loadIgnoreFile reads and parses an ignore file; a missing or unreadable

@@ -68,6 +68,28 @@ func TestWildmatch(t *testing.T) {
 	}
 }
 
+func TestMatchAnchored(t *testing.T) {
+	tests := []struct {
+		pattern, rel string
+		want         bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/b", "a/bc", false},
+		{"a/*.go", "a/x.go", true},
+		{"a/*.go", "b/x.go", false},
+		{"a/**", "a/x/y", true},
+		// git's literal-prefix cut: "a**/*" globs as "**/*" after "a".
+		{"a**/*", "a1", true},
+		{"a**/*", "ab/c", true},
+		{"doc/*.md", "doc/sub/b.md", false},
+	}
+	for _, tt := range tests {
+		if got := matchAnchored(tt.pattern, tt.rel); got != tt.want {
+			t.Errorf("matchAnchored(%q, %q) = %v, want %v", tt.pattern, tt.rel, got, tt.want)
+		}
+	}
+}
+
 func TestParseIgnoreLine(t *testing.T) {
 	tests := []struct {
 		line string
@@ -86,6 +108,7 @@ func TestParseIgnoreLine(t *testing.T) {
 		{"esc\\ ", true, ignoreRule{pattern: "esc\\ "}},
 		{"/", false, ignoreRule{}},
 		{"!", false, ignoreRule{}},
+		{"a//", true, ignoreRule{pattern: "a/", dirOnly: true, anchored: true}},
 	}
 	for _, tt := range tests {
 		got, ok := parseIgnoreLine(tt.line)
@@ -289,6 +312,9 @@ func FuzzIgnore(f *testing.F) {
 		"seed-1", "seed-2", "stars", "brackets", "negations", "anchors", "nested",
 		"dir-only", "deep", "escapes", "mixed-1", "mixed-2", "mixed-3", "mixed-4",
 		"exclude-file", "x", "yy", "zzz", "0123456789", "the quick brown fox",
+		// Found by fuzzing: git cuts a pattern's literal prefix before
+		// globbing, so "!a**/*" re-includes "a[1]".
+		"sA,d-1\xdf00 #",
 	} {
 		f.Add([]byte(s))
 	}
@@ -298,9 +324,10 @@ func FuzzIgnore(f *testing.F) {
 }
 
 var (
-	fuzzNames    = []string{"a", "b", "c", "ab", "a.go", "b.log", "x.txt", "abc", "d1", "build", "Z"}
+	fuzzNames    = []string{"a", "b", "c", "ab", "a.go", "b.log", "x.txt", "abc", "d1", "build", "Z", "a[1]", "b*c", "]x"}
 	fuzzSegments = []string{"a", "b", "c", "*", "**", "?", "a*", "*.go", "*.log", "[ab]", "[!a]*",
-		"[a-c]*", "build", "ab", "?b*", "x.*", "[[:digit:]]", "d?", "\\a", "Z"}
+		"[a-c]*", "build", "ab", "?b*", "x.*", "[[:digit:]]", "d?", "\\a", "Z", "**a", "a**",
+		"[]x]*", "[!]]*", "a\\[1]", "b\\*c", "[a-]*", "[[:alpha:]]?", "*[0-9]]"}
 )
 
 // genCase derives a repository deterministically from data.
