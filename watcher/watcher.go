@@ -332,7 +332,7 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 	}
 }
 
-// kind-level helpers -------------------------------------------------------
+// The index ----------------------------------------------------------------
 
 // entry is what the index knows about one name in a directory. It is kept
 // small: the index of a 100k-file tree is mostly these.
