@@ -227,6 +227,7 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	defer stop()
 
 	r := newRun(w, q)
+	r.vcsLocks = vcsLocks(w.roots)
 	r.crawl()
 	if ctx.Err() != nil {
 		return nil
@@ -311,6 +312,14 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			if !senderIdle.Load() {
 				continue // held: the sender's wake brings us back
 			}
+			if vcsBusy(r.vcsLocks, &r.vcsHold, now) {
+				// git or hg is rewriting the tree: look again after a
+				// quiet period (its lock's removal raises no event).
+				armed = now.Add(r.deb.Quiet())
+				r.q.SetTimer(timerBatch, r.deb.Quiet())
+				continue
+			}
+			r.vcsHold = time.Time{}
 			b := r.flush(now)
 			r.deb.Reset()
 			if len(b.Changes) == 0 {
@@ -403,6 +412,8 @@ type run struct {
 
 	nDirs, nFiles int
 	buf           []byte
+	vcsLocks      []string  // lock files of the repositories the roots are in
+	vcsHold       time.Time // when a due batch began waiting for a lock; zero if not
 	collect       *[]string // Scan: files found
 
 	deb       *debounce.State
