@@ -746,18 +746,9 @@ func (l *loop) shutdown() {
 
 // describeItems says why a run happens, for status lines.
 func describeItems(c *compiled, items []*item) string {
-	var paths []string
-	var lines []Line
+	paths, _, lines := mergeItems(items)
 	why := ""
-	seen := map[string]bool{}
 	for _, it := range items {
-		for _, p := range it.paths {
-			if !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
-			}
-		}
-		lines = append(lines, it.lines...)
 		if it.why != "" {
 			why = it.why
 		}
