@@ -167,6 +167,19 @@ func allTools(vigilDebounces []time.Duration) []tool {
 			version: func(b string) string { return "chokidar-cli " + firstLine(b, "--version") },
 		},
 	}
+	if len(vigilDebounces) > 0 {
+		// A diagnostic row: the watcher without the runner, shaped like the
+		// inotifywait row, to split vigil's latency between the two.
+		d := vigilDebounces[0]
+		ts = append(ts, tool{
+			name: "vigil-events-" + d.String(), bin: "vigil", comm: "vigil",
+			debounce: d, setting: "events --debounce " + d.String(),
+			script: func(e launchEnv) string {
+				return q(e.vigil) + " events --json --debounce " + d.String() + " | while read -r _; do " + cmdline(e) + "; done"
+			},
+			version: func(b string) string { return firstLine(b, "version") },
+		})
+	}
 	for _, d := range vigilDebounces {
 		d := d
 		ts = append(ts, tool{
