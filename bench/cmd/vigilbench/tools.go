@@ -79,8 +79,9 @@ func allTools(vigilDebounces []time.Duration) []tool {
 			debounce: 100 * time.Millisecond, setting: "-l 0.1 (minimum latency)",
 			script: func(e launchEnv) string {
 				// Without an event filter fswatch also reports reads (the command's
-				// own), and loops; a build trigger is configured like this.
-				return "fswatch -r -o -l 0.1 --event Created --event Updated --event Removed --event Renamed " +
+				// own), and loops; without --allow-overflow it exits when its own
+				// crawl of a large tree overflows the kernel queue.
+				return "fswatch -r -o -l 0.1 --allow-overflow --event Created --event Updated --event Removed --event Renamed " +
 					"--event AttributeModified --event MovedFrom --event MovedTo . | while read -r _; do " + cmdline(e) + "; done"
 			},
 			version: func(b string) string { return firstLine(b, "--version") },
