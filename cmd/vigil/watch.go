@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"vigil/watcher"
 )
@@ -22,13 +23,20 @@ func newWatcher(wf watchFlags, extraExclude []string, stderr io.Writer) (*watche
 		return nil, err
 	}
 	backend, interval := backendOf(wf.backend, wf.poll)
+	quiet := wf.debounce
+	if quiet == 0 {
+		// --debounce 0: deliver as soon as the kernel's burst is read.
+		// The library reads a zero as "use the default", so ask for the
+		// shortest quiet period instead.
+		quiet = time.Nanosecond
+	}
 	w, err := watcher.New(watcher.Options{
 		Roots:          abs,
 		Include:        wf.include,
 		Exclude:        append(append([]string(nil), wf.exclude...), extraExclude...),
 		NoIgnore:       wf.noIgnore,
 		FollowSymlinks: wf.symlinks,
-		Debounce:       wf.debounce,
+		Debounce:       quiet,
 		MaxWait:        wf.maxWait,
 		Backend:        backend,
 		PollInterval:   interval,
