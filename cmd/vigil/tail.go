@@ -69,6 +69,10 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	// follower sleeps: a write per line would cost 5x the throughput.
 	pr := follow.NewBufferedPrinter(stdout, *asJSON, len(files) > 1 || hasGlob(files))
 	opts.Flush = pr.Flush
+	// Runs of whole lines go to the printer as they were read: text is
+	// copied, not split into lines (and JSON is built without a string
+	// per line).
+	opts.Chunks = pr.PrintChunk
 	f, err := follow.New(opts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSetup, err)

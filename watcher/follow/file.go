@@ -112,7 +112,7 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		n, err := t.f.Read(fl.readBuf)
 		if n > 0 {
 			t.remember(fl.readBuf[:n])
-			if err := t.consume(fl.readBuf[:n], fl.maxLine, fl.out); err != nil {
+			if err := t.consumeChunks(fl.readBuf[:n], fl.maxLine, fl.out, fl.o.Chunks); err != nil {
 				return err
 			}
 		}
@@ -183,58 +183,111 @@ func (t *tfile) refreshFingerprint() error {
 // consume splits freshly read bytes into lines, keeping an unfinished last
 // line for later unless it has grown past maxLine.
 func (t *tfile) consume(b []byte, maxLine int, emit emitter) error {
+	return t.consumeChunks(b, maxLine, emit, nil)
+}
+
+// consumeChunks is consume that, when chunk is not nil, hands runs of whole
+// lines to chunk as they lie in b, without splitting them: only a line that
+// completes a waiting partial line, or one longer than maxLine, goes to
+// emit. The order of the file is kept across both.
+func (t *tfile) consumeChunks(b []byte, maxLine int, emit emitter, chunk func(Chunk) error) error {
+	// end is where the whole lines of b end, and maxLine's rule needs a
+	// line-by-line check only when that span is longer than one line may be.
+	end := 0
+	if chunk != nil {
+		end = bytes.LastIndexByte(b, '\n') + 1
+	}
 	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			if len(t.partial) == 0 {
-				t.partialOff = t.off
+		if end > 0 && len(t.partial) == 0 {
+			n := end
+			if n > maxLine+1 {
+				n = wholeLines(b[:end], maxLine)
 			}
-			take := len(b)
-			if room := maxLine - len(t.partial); take > room {
-				take = room
-			}
-			t.partial = append(t.partial, b[:take]...)
-			t.off += int64(take)
-			b = b[take:]
-			if len(t.partial) >= maxLine {
-				if err := t.flushPartial(emit); err != nil {
+			if n > 0 {
+				if err := chunk(Chunk{File: t.name, Name: t.shown, Text: b[:n], Offset: t.off}); err != nil {
 					return err
 				}
-			}
-			continue
-		}
-		if len(t.partial) > 0 && len(t.partial)+i > maxLine {
-			// The newline comes too late for the bound: deliver what
-			// waits, then the rest as its own line below.
-			if err := t.flushPartial(emit); err != nil {
-				return err
+				t.off += int64(n)
+				b, end = b[n:], end-n
+				continue
 			}
 		}
-		var l Line
-		if len(t.partial) > 0 {
-			t.partial = append(t.partial, b[:i]...)
-			l = Line{File: t.name, Name: t.shown, Text: string(t.partial), Offset: t.partialOff}
-			t.partial = t.partial[:0]
-		} else {
-			l = Line{File: t.name, Name: t.shown, Text: string(b[:i]), Offset: t.off}
-		}
-		t.off += int64(i) + 1
-		b = b[i+1:]
-		for len(l.Text) > maxLine {
-			// A line longer than the bound arrived in one read: cut it
-			// the same way a waiting partial line is cut.
-			head := Line{File: l.File, Name: l.Name, Text: l.Text[:maxLine], Offset: l.Offset}
-			if err := emit(head); err != nil {
-				return err
-			}
-			l.Text = l.Text[maxLine:]
-			l.Offset += int64(maxLine)
-		}
-		if err := emit(l); err != nil {
+		rest, err := t.consumeLine(b, maxLine, emit)
+		if err != nil {
 			return err
 		}
+		end = max(end-(len(b)-len(rest)), 0)
+		b = rest
 	}
 	return nil
+}
+
+// wholeLines returns the length of the longest prefix of b made of whole
+// lines no longer than maxLine.
+func wholeLines(b []byte, maxLine int) int {
+	n := 0
+	for {
+		i := bytes.IndexByte(b[n:], '\n')
+		if i < 0 || i > maxLine {
+			return n
+		}
+		n += i + 1
+	}
+}
+
+// consumeLine takes one line from the head of b, or b's unfinished end,
+// and returns what is left of b.
+func (t *tfile) consumeLine(b []byte, maxLine int, emit emitter) ([]byte, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		if len(t.partial) == 0 {
+			t.partialOff = t.off
+		}
+		take := len(b)
+		if room := maxLine - len(t.partial); take > room {
+			take = room
+		}
+		t.partial = append(t.partial, b[:take]...)
+		t.off += int64(take)
+		b = b[take:]
+		if len(t.partial) >= maxLine {
+			if err := t.flushPartial(emit); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	}
+	if len(t.partial) > 0 && len(t.partial)+i > maxLine {
+		// The newline comes too late for the bound: deliver what
+		// waits, then the rest as its own line below.
+		if err := t.flushPartial(emit); err != nil {
+			return nil, err
+		}
+	}
+	var l Line
+	if len(t.partial) > 0 {
+		t.partial = append(t.partial, b[:i]...)
+		l = Line{File: t.name, Name: t.shown, Text: string(t.partial), Offset: t.partialOff}
+		t.partial = t.partial[:0]
+	} else {
+		l = Line{File: t.name, Name: t.shown, Text: string(b[:i]), Offset: t.off}
+	}
+	t.off += int64(i) + 1
+	b = b[i+1:]
+	for len(l.Text) > maxLine {
+		// A line longer than the bound arrived in one read: cut it
+		// the same way a waiting partial line is cut.
+		head := Line{File: l.File, Name: l.Name, Text: l.Text[:maxLine], Offset: l.Offset}
+		if err := emit(head); err != nil {
+			return nil, err
+		}
+		l.Text = l.Text[maxLine:]
+		l.Offset += int64(maxLine)
+	}
+	if err := emit(l); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // flushPartial delivers a waiting partial line as it is.

@@ -50,6 +50,18 @@ type Line struct {
 	Name string
 }
 
+// Chunk is a run of whole lines read from one followed file, handed over
+// as they lie in the file (see Options.Chunks): no per-line work at all.
+type Chunk struct {
+	File string // absolute name of the file, as Line.File
+	Name string // File as the user named it, as Line.Name
+	// Text is one or more lines, each ending with its newline, none longer
+	// than Options.MaxLine. It aliases the follower's read buffer: it is
+	// valid only during the call, and a consumer that keeps it must copy.
+	Text   []byte
+	Offset int64 // offset of Text's first byte in the file
+}
+
 // Defaults for Options fields left zero.
 const (
 	DefaultLast    = 10
@@ -94,6 +106,15 @@ type Options struct {
 	// returns nil: a buffering out (a Printer from NewBufferedPrinter)
 	// writes them then. Its error ends Run like out's does.
 	Flush func() error
+	// Chunks, when set, receives runs of whole lines in one call each,
+	// straight from the read buffer, instead of a call of out per line:
+	// what a consumer that copies bytes (a plain-text Printer) wants.
+	// Lines that need assembling or cutting still go to out: the one
+	// that completes a partial line, one longer than MaxLine, and a
+	// partial line delivered without its newline. Both are called from
+	// Run's goroutine, in the order of the file. Its error ends Run like
+	// out's does.
+	Chunks func(Chunk) error
 }
 
 // Follower follows the files named by its Options. Run it once.

@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"strconv"
@@ -52,26 +53,9 @@ func (p *Printer) Print(l Line) error {
 		b = b[:0]
 	}
 	if p.json {
-		b = append(b, `{"file":`...)
-		b = appendJSONString(b, l.File)
-		b = append(b, `,"line":`...)
-		b = appendJSONString(b, l.Text)
-		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, l.Offset, 10)
-		b = append(b, "}\n"...)
+		b = appendJSONLine(b, l.File, l.Text, l.Offset)
 	} else {
-		if p.headers && (!p.any || l.File != p.last) {
-			if p.any {
-				b = append(b, '\n')
-			}
-			b = append(b, "==> "...)
-			if l.Name != "" {
-				b = append(b, l.Name...)
-			} else {
-				b = append(b, l.File...)
-			}
-			b = append(b, " <==\n"...)
-		}
+		b = p.appendHeader(b, l.File, l.Name)
 		b = append(b, l.Text...)
 		b = append(b, '\n')
 	}
@@ -82,6 +66,79 @@ func (p *Printer) Print(l Line) error {
 		return nil
 	}
 	return p.Flush()
+}
+
+// PrintChunk writes a run of whole lines (pass it as Options.Chunks). In
+// plain text, it writes the lines as they are, after a header when the
+// file changed; a run too big to gather is written straight from c.Text,
+// after what waits. In JSON, it prints each line as Print does.
+func (p *Printer) PrintChunk(c Chunk) error {
+	if !p.buffered {
+		p.buf = p.buf[:0]
+	}
+	if p.json {
+		text, off := c.Text, c.Offset
+		for len(text) > 0 {
+			i := bytes.IndexByte(text, '\n')
+			if i < 0 {
+				i = len(text) // not a whole line after all: print it as one
+			}
+			p.buf = appendJSONLine(p.buf, c.File, text[:i], off)
+			text = text[min(i+1, len(text)):]
+			off += int64(i) + 1
+		}
+		p.last, p.any = c.File, true
+		if p.buffered && len(p.buf) < bufferedMax {
+			return nil
+		}
+		return p.Flush()
+	}
+	if len(c.Text) == 0 {
+		return nil
+	}
+	p.buf = p.appendHeader(p.buf, c.File, c.Name)
+	p.last, p.any = c.File, true
+	if len(p.buf)+len(c.Text) <= bufferedMax {
+		p.buf = append(p.buf, c.Text...)
+		if p.buffered && len(p.buf) < bufferedMax {
+			return nil
+		}
+		return p.Flush()
+	}
+	if err := p.Flush(); err != nil {
+		return err
+	}
+	_, err := p.w.Write(c.Text)
+	return err
+}
+
+// appendHeader appends the `==> NAME <==` header when headers are on and
+// the next text comes from another file than the last (or is the first).
+func (p *Printer) appendHeader(b []byte, file, name string) []byte {
+	if !p.headers || (p.any && file == p.last) {
+		return b
+	}
+	if p.any {
+		b = append(b, '\n')
+	}
+	b = append(b, "==> "...)
+	if name != "" {
+		b = append(b, name...)
+	} else {
+		b = append(b, file...)
+	}
+	return append(b, " <==\n"...)
+}
+
+// appendJSONLine appends one line as the JSON object --json prints.
+func appendJSONLine[S string | []byte](b []byte, file string, text S, off int64) []byte {
+	b = append(b, `{"file":`...)
+	b = appendJSONString(b, file)
+	b = append(b, `,"line":`...)
+	b = appendJSONString(b, text)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, off, 10)
+	return append(b, "}\n"...)
 }
 
 // Flush writes what a buffered Printer gathered; it does nothing for an
@@ -98,7 +155,7 @@ func (p *Printer) Flush() error {
 // appendJSONString appends s as a JSON string. Plain printable ASCII is
 // copied as is (the common case for logs); anything else goes through
 // encoding/json, which also replaces invalid UTF-8 with U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[S string | []byte](b []byte, s S) []byte {
 	simple := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -112,7 +169,7 @@ func appendJSONString(b []byte, s string) []byte {
 		b = append(b, s...)
 		return append(b, '"')
 	}
-	enc, err := json.Marshal(s)
+	enc, err := json.Marshal(string(s))
 	if err != nil {
 		// Marshal of a string cannot fail; keep the output valid anyway.
 		return append(b, `""`...)
