@@ -601,8 +601,12 @@ func (b *kqBackend) follow(path string) (ID, *os.File, error) {
 		}
 	}
 	if err != nil {
+		// One of the two knotes may be in place and may have fired into
+		// a wait blocked in the kernel: like Remove, close the fd only at
+		// the next wait, so that its number is not reused while that
+		// wait's batch can still name it.
 		b.forget(w)
-		f.Close()
+		b.closing = append(b.closing, w)
 		return 0, nil, fmt.Errorf("vnode: kqueue follow %s: %w", path, err)
 	}
 	return w.id, f, nil
