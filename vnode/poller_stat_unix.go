@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix
 
 package vnode
 
@@ -8,8 +8,6 @@ import (
 )
 
 // statOf extracts what the poller compares from an lstat or fstat result.
-// The name of the ctime field differs between these systems, so ctime is
-// left out here; mode, owner and link count still reveal attribute changes.
 func statOf(fi fs.FileInfo) nodeState {
 	s := nodeState{
 		size:  fi.Size(),
@@ -21,6 +19,7 @@ func statOf(fi fs.FileInfo) nodeState {
 		s.dev, s.ino = uint64(st.Dev), uint64(st.Ino)
 		s.uid, s.gid = uint32(st.Uid), uint32(st.Gid)
 		s.nlink = uint64(st.Nlink)
+		s.ctime = ctimeNs(st)
 		s.hasInode, s.hasOwnerCt = true, true
 	}
 	return s
