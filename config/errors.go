@@ -8,7 +8,7 @@ import (
 // Pos is a position in a config file: 1-based line and column. The zero Pos
 // means the problem concerns the file as a whole (it could not be read).
 type Pos struct {
-	Line, Col int
+	Line, Col int // 1-based; 0 when unknown
 }
 
 // IsValid reports whether p points into the file.
@@ -23,8 +23,8 @@ func (p Pos) before(q Pos) bool {
 
 // Issue is one problem found in a config file.
 type Issue struct {
-	Pos Pos
-	Msg string
+	Pos Pos    // where the problem is; the zero Pos for the whole file
+	Msg string // what is wrong, without the position
 }
 
 // Error is what Load and Parse return when a config cannot be used: every

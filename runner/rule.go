@@ -15,8 +15,8 @@ import (
 // Command is one command of a rule: exactly one of Shell (run with `sh -c`)
 // and Argv (exec'd directly, without a shell) is set.
 type Command struct {
-	Shell string
-	Argv  []string
+	Shell string   // a shell command string, run with sh -c
+	Argv  []string // a program and its arguments, exec'd as they are
 }
 
 // Policy says what a change that arrives while a rule's command runs does.

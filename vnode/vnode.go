@@ -109,6 +109,7 @@ const (
 	KindOverflow
 )
 
+// String names the kind, for messages and test output.
 func (k Kind) String() string {
 	switch k {
 	case KindNote:
@@ -136,6 +137,7 @@ const (
 	ChildMovedTo           // renamed here; pairs with ChildMovedFrom by Cookie
 )
 
+// String names the child operation, for messages and test output.
 func (o ChildOp) String() string {
 	switch o {
 	case ChildNone:
@@ -154,8 +156,8 @@ func (o ChildOp) String() string {
 
 // Event is one thing the queue observed.
 type Event struct {
-	Kind   Kind
-	ID     ID
+	Kind   Kind    // what kind of observation this is
+	ID     ID      // the watch, followed file or timer it concerns; 0 for an overflow of everything
 	Notes  Note    // KindNote: what happened
 	Name   string  // KindNote on a directory: the child's name, "" for the directory itself
 	Op     ChildOp // KindNote with Name: what happened to the name
@@ -195,6 +197,8 @@ type LimitError struct {
 	Err    error  // the underlying errno
 }
 
+// Error says which limit stopped which path, its value, how to raise it,
+// and whether the path is polled instead.
 func (e *LimitError) Error() string {
 	v := "unknown"
 	if e.Value >= 0 {
@@ -213,6 +217,8 @@ func (e *LimitError) Error() string {
 	return s
 }
 
+// Unwrap returns the underlying errno, so that errors.Is(err, syscall.ENOSPC)
+// and the like hold.
 func (e *LimitError) Unwrap() error { return e.Err }
 
 // backend is what each mechanism implements. Queue forwards to it; the

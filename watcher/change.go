@@ -58,7 +58,7 @@ func (o *Op) UnmarshalText(b []byte) error {
 // Change is the net effect of one batch on one path.
 type Change struct {
 	Path string // absolute and clean
-	Op   Op
+	Op   Op     // what happened to Path, net over the batch
 	Old  string // for Rename: the absolute path the node had when the batch began
 }
 
@@ -69,7 +69,8 @@ type Batch struct {
 	// Rescan: some events were lost (kernel queue overflow) and part of the
 	// tree was rescanned; the changes found by comparing it with the index
 	// are included, but their ops may be coarser than usual.
-	Rescan  bool
+	Rescan bool
+	// Changes holds the net effect per path, sorted by Path.
 	Changes []Change
 }
 
