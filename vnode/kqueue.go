@@ -165,12 +165,26 @@ type kernel interface {
 
 // kqConfig is what differs between kernels and tests.
 type kqConfig struct {
-	// timerReAddResets: a re-EV_ADD of an armed timer resets it (darwin,
-	// FreeBSD, OpenBSD, NetBSD, §2.5). Otherwise (DragonFly, as far as
-	// anyone has read) an armed timer is deleted and added again.
+	// timerReAddResets: a re-EV_ADD of an armed timer resets it (see
+	// the function of that name). Otherwise an armed timer is deleted
+	// and added again.
 	timerReAddResets bool
 	pollInterval     time.Duration
 	now              func() time.Time
+}
+
+// timerReAddResets says whether an EV_ADD of an armed EVFILT_TIMER restarts
+// it on goos (§2.5): darwin's, FreeBSD's and OpenBSD's filt_timertouch or
+// filt_timermodify do. NetBSD got filt_timertouch only in NetBSD 10, and
+// DragonFly's kern_event.c (an old revision) keeps a triggered filter as it
+// is; there an armed timer is deleted and added in one changelist, which
+// is right on every kernel, whatever its version.
+func timerReAddResets(goos string) bool {
+	switch goos {
+	case "darwin", "freebsd", "openbsd":
+		return true
+	}
+	return false
 }
 
 // kqBatch is how many kernel events one wait takes at most; more stay

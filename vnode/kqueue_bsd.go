@@ -37,10 +37,7 @@ const (
 // newKqueue opens the kqueue backend on the running kernel.
 func newKqueue(o Options) (backend, error) {
 	return newKqueueWith(sysKernel{}, kqConfig{
-		// DragonFly's kern_event.c (an old revision, §2.5) does not
-		// reset a triggered filter on re-add; every other kernel we
-		// serve resets a re-added timer.
-		timerReAddResets: runtime.GOOS != "dragonfly",
+		timerReAddResets: timerReAddResets(runtime.GOOS),
 		pollInterval:     o.PollInterval,
 		now:              time.Now,
 	})

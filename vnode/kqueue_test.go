@@ -736,6 +736,17 @@ func TestKqueueTimers(t *testing.T) {
 	}
 }
 
+// TestKqueueTimerResetPerOS: only kernels known to restart a re-added timer
+// get a plain re-add; NetBSD 9 (no filt_timertouch before NetBSD 10) and
+// DragonFly would keep the old expiry and end a debounce period early.
+func TestKqueueTimerResetPerOS(t *testing.T) {
+	for goos, want := range map[string]bool{"darwin": true, "freebsd": true, "openbsd": true, "netbsd": false, "dragonfly": false} {
+		if got := timerReAddResets(goos); got != want {
+			t.Errorf("timerReAddResets(%q) = %v, want %v", goos, got, want)
+		}
+	}
+}
+
 func TestKqueueTimerDragonFly(t *testing.T) {
 	q, _, f := newTestKqueue(t, false)
 	add := func(ms int64) kev {
