@@ -109,7 +109,7 @@ func BenchmarkFlush5000(b *testing.B) {
 func BenchmarkAdmitGlobs(b *testing.B) {
 	r, top := benchRun(b, 0, Options{NoIgnore: true,
 		Include: []string{"**/*.go", "**/*.mod"}, Exclude: []string{"vendor/**", "**/*_gen.go", "**/testdata/**"}})
-	sub := &dirNode{path: top.path + "/internal/pkg/sub", parent: top, rt: top.rt, ents: map[string]entry{}}
+	sub := &dirNode{path: top.path + "/internal/pkg/sub", parent: top, rt: top.rt}
 	for b.Loop() {
 		r.admit(sub, "handler_test.go", kFile)
 	}
@@ -125,9 +125,9 @@ func BenchmarkAdmitGitignore(b *testing.B) {
 	}
 	rules += "build/\n/dist\n"
 	top.ign = parseIgnore([]byte(rules))
-	mid := &dirNode{path: top.path + "/a", parent: top, rt: top.rt, ents: map[string]entry{}}
+	mid := &dirNode{path: top.path + "/a", parent: top, rt: top.rt}
 	mid.ign = parseIgnore([]byte("!keep.ext1\n**/gen/**\n"))
-	leaf := &dirNode{path: mid.path + "/b/c", parent: mid, rt: top.rt, ents: map[string]entry{}}
+	leaf := &dirNode{path: mid.path + "/b/c", parent: mid, rt: top.rt}
 	for b.Loop() {
 		r.admit(leaf, "main.go", kFile)
 	}

@@ -269,13 +269,13 @@ func compareWithGit(t testing.TB, c gitCase) {
 	indexed := map[string]bool{}
 	var walk func(n *dirNode)
 	walk = func(n *dirNode) {
-		for name, e := range n.ents {
+		n.ents.each(func(name string, e entry) {
 			p, _ := filepath.Rel(repo, join(n.path, name))
 			indexed[filepath.ToSlash(p)] = true
 			if e.dir != nil {
 				walk(e.dir)
 			}
-		}
+		})
 	}
 	if top := r.roots[0].top; top != nil {
 		walk(top)

@@ -362,7 +362,7 @@ type dirNode struct {
 	id     vnode.ID
 	ino    uint64
 	dead   bool
-	ents   map[string]entry
+	ents   dirIndex
 	ign    *ignoreList // this directory's .gitignore
 }
 
@@ -657,7 +657,7 @@ func (r *run) startRoot(rt *root, record bool) {
 		}
 		return
 	}
-	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi), ents: map[string]entry{}}
+	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi)}
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
 			n.real = real
@@ -682,13 +682,21 @@ func (r *run) scanDir(n *dirNode) {
 		return
 	}
 	r.loadIgnore(n, list)
+	size := 0
+	for _, de := range list {
+		size += len(de.name)
+	}
+	// A fresh node: the listing's names are unique, so they are appended
+	// and sorted once at the end.
+	n.ents.load(len(list), size)
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
 		if !r.admit(n, de.name, k) {
 			continue
 		}
-		r.put(n, de.name, k, ino, real)
+		r.add(n, de.name, k, ino, real, false, entry{})
 	}
+	n.ents.finish()
 }
 
 // loadIgnore (re)reads n's .gitignore if the listing has one.
@@ -708,18 +716,27 @@ func (r *run) loadIgnore(n *dirNode, list []dirent) {
 // put indexes name in d as a new node, replacing what the index had there,
 // and for a directory watches it and then reads it.
 func (r *run) put(d *dirNode, name string, k kind, ino uint64, real string) {
-	path := join(d.path, name)
-	old, had := d.ents[name]
+	old, had := d.ents.get(name)
 	if had {
 		r.drop(d, name)
 	}
+	r.add(d, name, k, ino, real, had, old)
+}
+
+// add indexes name in d, which does not have it (any old node, had, was
+// dropped already).
+func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had bool, old entry) {
 	r.ignoreTouched(d, name)
-	r.recSet(path, had, old.kind, old.ino, k, ino)
+	var path string
+	if r.cur != nil || r.collect != nil || k == kDir || r.needsFileWatch(k) {
+		path = join(d.path, name) // while crawling most files need none
+		r.recSet(path, had, old.kind, old.ino, k, ino)
+	}
 	e := entry{ino: ino, kind: k}
 	if k == kDir {
-		n := &dirNode{path: path, real: real, parent: d, name: name, rt: d.rt, ino: ino, ents: map[string]entry{}}
+		n := &dirNode{path: path, real: real, parent: d, rt: d.rt, ino: ino}
 		e.dir = n
-		d.ents[name] = e
+		d.ents.set(name, e)
 		r.nDirs++
 		r.watchDir(n)
 		r.scanDir(n)
@@ -729,10 +746,12 @@ func (r *run) put(d *dirNode, name string, k kind, ino uint64, real string) {
 	if r.needsFileWatch(k) {
 		if id, ok := r.watch(path); ok {
 			e.wid = id
-			r.files[id] = fileRef{d, name}
 		}
 	}
-	d.ents[name] = e
+	name = d.ents.set(name, e)
+	if e.wid != 0 {
+		r.files[e.wid] = fileRef{d, name}
+	}
 	if r.collect != nil {
 		*r.collect = append(*r.collect, path)
 	}
@@ -741,7 +760,7 @@ func (r *run) put(d *dirNode, name string, k kind, ino uint64, real string) {
 // drop removes name from d, and for a directory everything below it,
 // recording each removal.
 func (r *run) drop(d *dirNode, name string) {
-	e, ok := d.ents[name]
+	e, ok := d.ents.get(name)
 	if !ok {
 		return
 	}
@@ -756,7 +775,7 @@ func (r *run) drop(d *dirNode, name string) {
 		delete(r.files, e.wid)
 		r.unwatch(e.wid)
 	}
-	delete(d.ents, name)
+	d.ents.del(name)
 	r.ignoreTouched(d, name)
 	r.recGone(path, e.kind, e.ino)
 }
@@ -769,8 +788,8 @@ func (r *run) ignoreTouched(d *dirNode, name string) {
 }
 
 func (r *run) dropTree(n *dirNode) {
-	for name := range n.ents {
-		r.drop(n, name)
+	for i := n.ents.len() - 1; i >= 0; i-- {
+		r.drop(n, n.ents.nameAt(i)) // from the end: nothing moves
 	}
 	n.dead = true
 	if n.id != 0 {
@@ -788,7 +807,7 @@ func (r *run) refresh(d *dirNode, name string) (same bool) {
 	}
 	path := join(d.path, name)
 	k, ino := lstatNode(path)
-	old, had := d.ents[name]
+	old, had := d.ents.get(name)
 	if k == kNone {
 		if had {
 			r.drop(d, name)
@@ -818,7 +837,7 @@ func (r *run) touched(d *dirNode, name string) {
 	if !r.refresh(d, name) {
 		return
 	}
-	e := d.ents[name]
+	e, _ := d.ents.get(name)
 	if e.dir != nil {
 		r.rescanDir(e.dir, false, time.Time{})
 		return
@@ -830,7 +849,7 @@ func (r *run) touched(d *dirNode, name string) {
 // subtree of a directory moves with it, and every path in it is recorded as
 // renamed.
 func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
-	old, had := sd.ents[sname]
+	old, had := sd.ents.get(sname)
 	if sd.dead || !had {
 		r.touched(dd, dname)
 		return
@@ -843,18 +862,18 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 		r.refresh(sd, sname)
 		return
 	}
-	if _, over := dd.ents[dname]; over {
+	if dd.ents.has(dname) {
 		r.drop(dd, dname)
 	}
 	oldPath := join(sd.path, sname)
-	delete(sd.ents, sname)
-	dd.ents[dname] = old
+	sd.ents.del(sname)
+	dname = dd.ents.set(dname, old) // a directory's node takes the name
 	r.recMoved(oldPath, newPath, old.kind, old.ino)
 	if old.wid != 0 {
 		r.files[old.wid] = fileRef{dd, dname}
 	}
 	if n := old.dir; n != nil {
-		n.parent, n.name, n.rt = dd, dname, dd.rt
+		n.parent, n.rt = dd, dd.rt
 		r.repath(n, oldPath, newPath)
 	}
 }
@@ -864,7 +883,7 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 // with paired renames) a watch follows its inode.
 func (r *run) repath(n *dirNode, oldPath, newPath string) {
 	n.path = newPath
-	for name, e := range n.ents {
+	n.ents.each(func(name string, e entry) {
 		r.recMoved(join(oldPath, name), join(newPath, name), e.kind, e.ino)
 		if e.wid != 0 {
 			r.files[e.wid] = fileRef{n, name}
@@ -873,7 +892,7 @@ func (r *run) repath(n *dirNode, oldPath, newPath string) {
 			e.dir.rt = n.rt
 			r.repath(e.dir, join(oldPath, name), join(newPath, name))
 		}
-	}
+	})
 }
 
 // rescanDir reads n and makes the index agree with it, recording the
@@ -900,7 +919,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 	seen := make(map[string]struct{}, len(list))
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
-		old, had := n.ents[de.name]
+		old, had := n.ents.get(de.name)
 		if !r.admit(n, de.name, k) {
 			if had {
 				r.drop(n, de.name)
@@ -927,11 +946,16 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 			}
 		}
 	}
-	for name := range n.ents {
-		if _, ok := seen[name]; !ok {
-			r.drop(n, name)
+	for i := n.ents.len() - 1; i >= 0; i-- {
+		if name := n.ents.nameAt(i); !hasKey(seen, name) {
+			r.drop(n, name) // from the end: the slots before i stay put
 		}
 	}
+}
+
+func hasKey(m map[string]struct{}, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // Roots -------------------------------------------------------------------
@@ -1050,7 +1074,7 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		return // not trusted here: the unnamed note makes us rescan
 	}
 	name := ev.Name
-	old, had := n.ents[name]
+	old, had := n.ents.get(name)
 	if !had {
 		hint := kFile
 		if ev.IsDir {
@@ -1108,7 +1132,7 @@ func (r *run) verifyDir(n *dirNode) {
 }
 
 func (r *run) fileEvent(f fileRef, ev vnode.Event) {
-	e, ok := f.d.ents[f.name]
+	e, ok := f.d.ents.get(f.name)
 	if !ok || e.wid != ev.ID || f.d.dead {
 		return
 	}

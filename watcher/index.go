@@ -1,0 +1,240 @@
+package watcher
+
+import (
+	"slices"
+	"strings"
+	"unsafe"
+
+	"vigil/vnode"
+)
+
+// The per-directory index is laid out for memory rather than for the
+// fewest instructions: a 100k-file tree is mostly its entries, and a Go map
+// per directory costs several times what the entries themselves hold. Each
+// directory keeps its names packed in one byte arena and its entries as
+// 16-byte slots sorted by name (found by binary search); the two things only
+// some entries have live beside them: the node of a subdirectory (a tenth
+// of the entries in a typical tree) and a file's own watch (kqueue only).
+
+// slot is one name in a directory's index; the name is
+// dirIndex.names[off:off+nlen].
+type slot struct {
+	ino  uint64
+	off  uint32
+	nlen uint16
+	kind kind
+}
+
+// dirIndex is what a directory holds, as far as the index knows.
+type dirIndex struct {
+	// names is an append-only arena: bytes once written are never changed,
+	// so the strings handed out (which point into it) stay valid; a
+	// compaction copies the live names into a new arena instead.
+	names []byte
+	slots []slot     // sorted by name, unless loading
+	subs  []*dirNode // the subdirectories' nodes, sorted by name
+	wids  map[string]vnode.ID
+	waste int  // arena bytes that no slot refers to any more
+	bulk  bool // loading: slots are appended unsorted until the next lookup
+}
+
+// nameAt returns the name in slot i, a view into the arena.
+func (x *dirIndex) nameAt(i int) string {
+	s := x.slots[i]
+	return unsafe.String(&x.names[s.off], int(s.nlen))
+}
+
+// len is the number of names indexed.
+func (x *dirIndex) len() int { return len(x.slots) }
+
+// find returns where name is, or where it would go.
+func (x *dirIndex) find(name string) (int, bool) {
+	if x.bulk {
+		x.finish()
+	}
+	return slices.BinarySearchFunc(x.slots, name, func(s slot, name string) int {
+		return strings.Compare(unsafe.String(&x.names[s.off], int(s.nlen)), name)
+	})
+}
+
+// findSub returns where the node named name is in subs, or where it would go.
+func (x *dirIndex) findSub(name string) (int, bool) {
+	return slices.BinarySearchFunc(x.subs, name, func(n *dirNode, name string) int {
+		return strings.Compare(n.name, name)
+	})
+}
+
+// entryAt assembles the entry in slot i.
+func (x *dirIndex) entryAt(i int) entry {
+	s := x.slots[i]
+	e := entry{ino: s.ino, kind: s.kind}
+	if s.kind == kDir {
+		if j, ok := x.findSub(x.nameAt(i)); ok {
+			e.dir = x.subs[j]
+		}
+	}
+	if x.wids != nil {
+		e.wid = x.wids[x.nameAt(i)]
+	}
+	return e
+}
+
+// get returns name's entry.
+func (x *dirIndex) get(name string) (entry, bool) {
+	i, ok := x.find(name)
+	if !ok {
+		return entry{}, false
+	}
+	return x.entryAt(i), true
+}
+
+// has reports whether name is indexed.
+func (x *dirIndex) has(name string) bool {
+	_, ok := x.find(name)
+	return ok
+}
+
+// set indexes name as e, replacing what was there, and returns the stored
+// name (a view into the arena, so that keeping it costs nothing more). A
+// subdirectory's node takes that name.
+func (x *dirIndex) set(name string, e entry) string {
+	var i int
+	var had bool
+	if x.bulk {
+		// Loading a fresh listing: names are unique, sorting waits.
+		i = len(x.slots)
+		x.slots = append(x.slots, slot{})
+	} else if i, had = x.find(name); had {
+		x.unlink(i)
+	} else {
+		x.slots = slices.Insert(x.slots, i, slot{})
+	}
+	if !had {
+		x.slots[i].off = uint32(len(x.names))
+		x.slots[i].nlen = uint16(len(name))
+		x.names = append(x.names, name...)
+	}
+	x.slots[i].ino, x.slots[i].kind = e.ino, e.kind
+	stored := x.nameAt(i)
+	if e.dir != nil {
+		e.dir.name = stored
+		if x.bulk {
+			x.subs = append(x.subs, e.dir)
+		} else {
+			j, _ := x.findSub(stored)
+			x.subs = slices.Insert(x.subs, j, e.dir)
+		}
+	}
+	if e.wid != 0 {
+		if x.wids == nil {
+			x.wids = map[string]vnode.ID{}
+		}
+		x.wids[stored] = e.wid
+	}
+	return stored
+}
+
+// unlink forgets slot i's subdirectory node and watch, keeping the slot.
+func (x *dirIndex) unlink(i int) {
+	name := x.nameAt(i)
+	if x.slots[i].kind == kDir {
+		if j, ok := x.findSub(name); ok {
+			x.subs = slices.Delete(x.subs, j, j+1)
+		}
+	}
+	if x.wids != nil {
+		delete(x.wids, name)
+	}
+}
+
+// del removes name from the index.
+func (x *dirIndex) del(name string) {
+	i, ok := x.find(name)
+	if !ok {
+		return
+	}
+	x.unlink(i)
+	x.waste += int(x.slots[i].nlen)
+	x.slots = slices.Delete(x.slots, i, i+1)
+	switch {
+	case len(x.slots) == 0:
+		*x = dirIndex{}
+	case x.waste >= 256 && x.waste > len(x.names)/2:
+		x.compact()
+	}
+}
+
+// compact copies the live names into a new arena. The old one lives on as
+// long as strings handed out point into it.
+func (x *dirIndex) compact() {
+	names := make([]byte, 0, len(x.names)-x.waste)
+	for i := range x.slots {
+		s := &x.slots[i]
+		off := len(names)
+		names = append(names, x.names[s.off:s.off+uint32(s.nlen)]...)
+		s.off = uint32(off)
+	}
+	x.names, x.waste = names, 0
+}
+
+// load prepares for a bulk load of up to n names totalling size bytes: set
+// appends until the next lookup sorts.
+func (x *dirIndex) load(n, size int) {
+	if len(x.slots) == 0 {
+		x.slots = make([]slot, 0, n)
+		x.names = make([]byte, 0, size)
+	}
+	x.bulk = true
+}
+
+// finish ends a bulk load: it sorts, and gives back what the estimate
+// reserved beyond what the filters admitted.
+func (x *dirIndex) finish() {
+	if !x.bulk {
+		return
+	}
+	x.bulk = false
+	slices.SortFunc(x.slots, func(a, b slot) int {
+		return strings.Compare(unsafe.String(&x.names[a.off], int(a.nlen)), unsafe.String(&x.names[b.off], int(b.nlen)))
+	})
+	slices.SortFunc(x.subs, func(a, b *dirNode) int { return strings.Compare(a.name, b.name) })
+	if cap(x.slots)-len(x.slots) > len(x.slots)/4 {
+		x.slots = slices.Clip(slices.Clone(x.slots))
+	}
+	if cap(x.names)-len(x.names) > len(x.names)/4 {
+		if len(x.slots) == 0 {
+			*x = dirIndex{}
+		} else {
+			x.compact() // rewrites the offsets: nothing was handed out but subs' names
+			for _, n := range x.subs {
+				if i, ok := x.find(n.name); ok {
+					n.name = x.nameAt(i)
+				}
+			}
+		}
+	}
+}
+
+// each calls fn for every name in order. fn must not change the index.
+func (x *dirIndex) each(fn func(name string, e entry)) {
+	if x.bulk {
+		x.finish()
+	}
+	j := 0
+	for i := range x.slots {
+		name := x.nameAt(i)
+		e := entry{ino: x.slots[i].ino, kind: x.slots[i].kind}
+		if e.kind == kDir {
+			for j < len(x.subs) && x.subs[j].name < name {
+				j++
+			}
+			if j < len(x.subs) && x.subs[j].name == name {
+				e.dir = x.subs[j]
+			}
+		}
+		if x.wids != nil {
+			e.wid = x.wids[name]
+		}
+		fn(name, e)
+	}
+}
