@@ -7,6 +7,3 @@ import "io/fs"
 // identOf cannot name a file by inode on this platform; the caller falls
 // back to comparing names and fingerprints.
 func identOf(fi fs.FileInfo) (ident, bool) { return ident{}, false }
-
-// linkCount is unknown on this platform.
-func linkCount(fi fs.FileInfo) (uint64, bool) { return 0, false }

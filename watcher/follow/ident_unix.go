@@ -16,13 +16,3 @@ func identOf(fi fs.FileInfo) (ident, bool) {
 	}
 	return ident{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
 }
-
-// linkCount returns how many names the file has; 0 means it was deleted and
-// lives on only through open descriptors.
-func linkCount(fi fs.FileInfo) (uint64, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
-	}
-	return uint64(st.Nlink), true
-}
