@@ -257,12 +257,12 @@ func newKqueueWith(k kernel, cfg kqConfig) (*kqBackend, error) {
 	_ = k.raiseNoFile()
 	kq, err := k.kqueue()
 	if err != nil {
-		return nil, fmt.Errorf("vnode: kqueue: creating the queue: %w", err)
+		return nil, fmt.Errorf("vnode: kqueue: creating the queue: %w", startError(k, err))
 	}
 	p, err := k.pipe()
 	if err != nil {
 		k.close(kq)
-		return nil, fmt.Errorf("vnode: kqueue: creating the wake pipe: %w", err)
+		return nil, fmt.Errorf("vnode: kqueue: creating the wake pipe: %w", startError(k, err))
 	}
 	b := &kqBackend{
 		k:        k,
@@ -497,8 +497,24 @@ func (b *kqBackend) drainPipe() {
 	}
 }
 
+// startError turns running out of descriptors while creating the queue
+// into a *LimitError, which names the limit and lets Open fall back to
+// polling; other errors are returned as they are.
+func startError(k kernel, err error) error {
+	if isFDLimit(err) {
+		return fdLimitError(k, "", err, false)
+	}
+	return err
+}
+
 // limitError describes running out of descriptors while opening path.
 func (b *kqBackend) limitError(path string, cause error, polled bool) *LimitError {
+	return fdLimitError(b.k, path, cause, polled)
+}
+
+// fdLimitError describes running out of descriptors, for the process
+// (EMFILE) or the system (ENFILE).
+func fdLimitError(k kernel, path string, cause error, polled bool) *LimitError {
 	raise := "ulimit -n N in the shell that starts vigil (up to the hard limit, which sysctl kern.maxfilesperproc caps)"
 	if errors.Is(cause, syscall.ENFILE) {
 		raise = "sysctl kern.maxfiles (the system-wide table is full), then " + raise
@@ -506,7 +522,7 @@ func (b *kqBackend) limitError(path string, cause error, polled bool) *LimitErro
 	return &LimitError{
 		Path:   path,
 		Limit:  "RLIMIT_NOFILE (open files)",
-		Value:  b.k.noFile(),
+		Value:  k.noFile(),
 		Raise:  raise,
 		Polled: polled,
 		Err:    cause,

@@ -81,6 +81,8 @@ type kqFakeKernel struct {
 	raised    bool
 
 	openErr    map[string]error
+	kqueueErr  error // kqueue() fails so
+	pipeErr    error // pipe() fails so
 	dirs       map[string]bool
 	failChange map[kkey]syscall.Errno    // the next change on this key fails so
 	failFilter map[kfilter]syscall.Errno // the next change with this filter fails so
@@ -114,6 +116,9 @@ func (f *kqFakeKernel) notify() {
 func (f *kqFakeKernel) kqueue() (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.kqueueErr != nil {
+		return -1, f.kqueueErr
+	}
 	f.kqOpen = true
 	f.ops = append(f.ops, "kqueue")
 	return kqFakeKQ, nil
@@ -122,6 +127,9 @@ func (f *kqFakeKernel) kqueue() (int, error) {
 func (f *kqFakeKernel) pipe() ([2]int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pipeErr != nil {
+		return [2]int{-1, -1}, f.pipeErr
+	}
 	f.pipeOpen = [2]bool{true, true}
 	return [2]int{kqFakePipeR, kqFakePipeW}, nil
 }

@@ -117,6 +117,39 @@ func TestKqueueSetup(t *testing.T) {
 	}
 }
 
+// TestKqueueStartOutOfFDs: running out of descriptors while creating the
+// queue is a *LimitError naming RLIMIT_NOFILE, so that the user learns
+// which limit to raise and Open(Auto) falls back to polling.
+func TestKqueueStartOutOfFDs(t *testing.T) {
+	for _, tc := range []struct {
+		what  string
+		errno syscall.Errno
+		set   func(*kqFakeKernel, error)
+	}{
+		{"kqueue", syscall.EMFILE, func(f *kqFakeKernel, err error) { f.kqueueErr = err }},
+		{"wake pipe", syscall.ENFILE, func(f *kqFakeKernel, err error) { f.pipeErr = err }},
+	} {
+		f := newKqFakeKernel(t)
+		tc.set(f, tc.errno)
+		_, err := newKqueueWith(f, kqConfig{timerReAddResets: true, now: f.clock.now})
+		var le *LimitError
+		if !errors.As(err, &le) || !errors.Is(err, tc.errno) || !strings.Contains(err.Error(), "RLIMIT_NOFILE") || le.Value != kqFakeNoFile {
+			t.Errorf("%s fails with %v: error %v, want a *LimitError naming RLIMIT_NOFILE = %d", tc.what, tc.errno, err, kqFakeNoFile)
+		}
+		if f.isOpenFD(kqFakeKQ) {
+			t.Errorf("%s failed: the kqueue fd is left open", tc.what)
+		}
+	}
+	// Other errors stay what they are.
+	f := newKqFakeKernel(t)
+	f.kqueueErr = syscall.ENOMEM
+	_, err := newKqueueWith(f, kqConfig{now: f.clock.now})
+	var le *LimitError
+	if err == nil || errors.As(err, &le) || !errors.Is(err, syscall.ENOMEM) {
+		t.Errorf("kqueue fails with ENOMEM: error %v, want ENOMEM and no *LimitError", err)
+	}
+}
+
 func TestKqueueWatchChangelist(t *testing.T) {
 	q, _, f := newTestKqueue(t, true)
 	f.dirs["/w/dir"] = true
