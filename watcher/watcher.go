@@ -37,6 +37,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -235,6 +236,9 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	if ready != nil {
 		ready(Stats{Dirs: r.nDirs, Files: r.nFiles, Crawl: time.Since(start), Backend: q.Backend()})
 	}
+	// The crawl's listings are garbage now, and the heap grew to hold them
+	// next to the index: hand those pages back while nothing is happening.
+	debug.FreeOSMemory()
 	return r.loop(ctx, out)
 }
 
