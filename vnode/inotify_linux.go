@@ -21,6 +21,10 @@ import (
 // kernel limit.
 var inotifyAddWatch = unix.InotifyAddWatch
 
+// epollCreate1 is epoll_create1(2); tests swap it to simulate running out
+// of descriptors.
+var epollCreate1 = unix.EpollCreate1
+
 // The masks placed per kind of interest. Every add uses IN_MASK_ADD because
 // one inode (a hard link, or a file both watched and followed) shares one
 // kernel watch, and a plain add would replace the other owner's mask.
@@ -129,9 +133,20 @@ func newInotify(o Options) (backend, error) {
 	}
 	fail := func(what string, err error) (backend, error) {
 		b.releaseFds()
+		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+			// inotify_init1 got the last descriptor: name the limit,
+			// so that the user can raise it and Open(auto) can poll.
+			err = &LimitError{
+				Path:  "(a new inotify instance)",
+				Limit: "RLIMIT_NOFILE (open files)",
+				Value: noFileLimit(),
+				Raise: "ulimit -n N in the shell that starts vigil (up to the hard limit, ulimit -Hn)",
+				Err:   err,
+			}
+		}
 		return nil, fmt.Errorf("vnode: inotify backend: %s: %w", what, err)
 	}
-	if b.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+	if b.epfd, err = epollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return fail("epoll_create1", err)
 	}
 	if b.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
@@ -144,6 +159,15 @@ func newInotify(o Options) (backend, error) {
 		}
 	}
 	return b, nil
+}
+
+// noFileLimit is the soft RLIMIT_NOFILE, -1 when unknown.
+func noFileLimit() int64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return -1
+	}
+	return int64(min(rl.Cur, 1<<63-1))
 }
 
 // readProcInt reads an integer sysctl from /proc, -1 when it cannot.

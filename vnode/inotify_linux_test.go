@@ -86,6 +86,29 @@ func checkLimitError(t *testing.T, err error, path string) {
 	}
 }
 
+// TestInotifyStartOutOfFDs: when inotify_init1 takes the last descriptor
+// and epoll_create1 fails with EMFILE, the error names RLIMIT_NOFILE, and
+// Open(auto) still gives a working queue, by polling.
+func TestInotifyStartOutOfFDs(t *testing.T) {
+	old := epollCreate1
+	epollCreate1 = func(int) (int, error) { return -1, unix.EMFILE }
+	t.Cleanup(func() { epollCreate1 = old })
+
+	_, err := Open(Options{Backend: Inotify})
+	var le *LimitError
+	if !errors.As(err, &le) || !errors.Is(err, unix.EMFILE) || !strings.Contains(err.Error(), "RLIMIT_NOFILE") {
+		t.Fatalf("Open(inotify) error = %v, want a *LimitError naming RLIMIT_NOFILE", err)
+	}
+	q, err := Open(Options{Backend: Auto})
+	if err != nil {
+		t.Fatalf("Open(auto) = %v, want a polling queue", err)
+	}
+	defer q.Close()
+	if q.Backend() != Poll || !errors.As(q.Degraded(), &le) {
+		t.Errorf("Open(auto): backend %s, degraded %v; want poll, degraded by the limit", q.Backend(), q.Degraded())
+	}
+}
+
 func TestInotifyLimitFallsBackToPolling(t *testing.T) {
 	dir := tempDir(t)
 	log := filepath.Join(dir, "log")
