@@ -416,9 +416,14 @@ type run struct {
 
 	nDirs, nFiles int
 	buf           []byte
-	vcsLocks      []string  // lock files of the repositories the roots are in
-	vcsHold       time.Time // when a due batch began waiting for a lock; zero if not
-	collect       *[]string // Scan: files found
+	// lists are listing buffers, one per depth of the scans in progress
+	// (a scan recurses into the directories it finds): a crawl reuses
+	// them instead of allocating one per directory.
+	lists    [][]dirent
+	depth    int
+	vcsLocks []string  // lock files of the repositories the roots are in
+	vcsHold  time.Time // when a due batch began waiting for a lock; zero if not
+	collect  *[]string // Scan: files found
 
 	deb       *debounce.State
 	cur       *pending // the open batch; nil while crawling
@@ -678,7 +683,8 @@ func (r *run) startRoot(rt *root, record bool) {
 
 // scanDir reads a freshly watched directory and indexes what it holds.
 func (r *run) scanDir(n *dirNode) {
-	list, err := readDir(n.readPath(), r.buf, nil)
+	list, err := r.listDir(n.readPath())
+	defer r.doneList(list)
 	if err != nil {
 		if !isGone(err) {
 			r.logf("watcher: %v", err)
@@ -701,6 +707,28 @@ func (r *run) scanDir(n *dirNode) {
 		r.add(n, de.name, k, ino, real, false, entry{})
 	}
 	n.ents.finish()
+}
+
+// listDir reads path into the buffer of the current scan depth; every call
+// is paired with doneList.
+func (r *run) listDir(path string) ([]dirent, error) {
+	if r.depth == len(r.lists) {
+		r.lists = append(r.lists, nil)
+	}
+	list, err := readDir(path, r.buf, r.lists[r.depth][:0])
+	r.depth++
+	return list, err
+}
+
+// doneList gives list's buffer back to its depth, without the names (which
+// are garbage now) and unless it is huge.
+func (r *run) doneList(list []dirent) {
+	r.depth--
+	clear(list)
+	if cap(list) > 4096 {
+		list = nil
+	}
+	r.lists[r.depth] = list[:0]
 }
 
 // loadIgnore (re)reads n's .gitignore if the listing has one.
@@ -907,7 +935,8 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 	if n.dead {
 		return
 	}
-	list, err := readDir(n.readPath(), r.buf, nil)
+	list, err := r.listDir(n.readPath())
+	defer r.doneList(list)
 	if err != nil {
 		// The directory itself went away or changed: its parent decides.
 		if n.parent != nil {
