@@ -1,0 +1,111 @@
+package watcher
+
+import (
+	"math/rand"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"vigil/vnode"
+)
+
+// TestDirIndexAgreesWithMap drives a directory's index and a plain map
+// through the same random inserts, replacements and removals (with
+// subdirectory nodes, per-file watches, bulk loads and arena compactions
+// along the way) and checks after every step that they hold the same
+// entries.
+func TestDirIndexAgreesWithMap(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	var x dirIndex
+	model := map[string]entry{}
+	nameOf := func(i int) string {
+		// Long names make deletions waste enough arena to compact it.
+		return "name-" + strconv.Itoa(i) + strings.Repeat("x", i%40)
+	}
+	randEntry := func() entry {
+		e := entry{ino: rng.Uint64(), kind: kind(1 + rng.Intn(3))}
+		if e.kind == kDir {
+			e.dir = &dirNode{}
+		} else if rng.Intn(3) == 0 {
+			e.wid = vnode.ID(1 + rng.Intn(1000))
+		}
+		return e
+	}
+	check := func(step int) {
+		t.Helper()
+		if x.len() != len(model) {
+			t.Fatalf("step %d: index holds %d names, want %d", step, x.len(), len(model))
+		}
+		for name, want := range model {
+			got, ok := x.get(name)
+			if !ok || got != want {
+				t.Fatalf("step %d: get(%q) = %+v, %v; want %+v", step, name, got, ok, want)
+			}
+			if want.dir != nil && want.dir.name != name {
+				t.Fatalf("step %d: node of %q is named %q", step, name, want.dir.name)
+			}
+		}
+		var names []string
+		x.each(func(name string, e entry) {
+			if model[name] != e {
+				t.Fatalf("step %d: each gave %q as %+v, want %+v", step, name, e, model[name])
+			}
+			names = append(names, name)
+		})
+		if !slices.IsSorted(names) || len(names) != len(model) {
+			t.Fatalf("step %d: each gave %d names, sorted %v; want %d", step, len(names), slices.IsSorted(names), len(model))
+		}
+	}
+	for step := 0; step < 3000; step++ {
+		switch op := rng.Intn(10); {
+		case op == 0 && step%100 == 0:
+			// A fresh listing, loaded in bulk as a scan does.
+			x, model = dirIndex{}, map[string]entry{}
+			n := rng.Intn(200)
+			x.load(n, n*10)
+			for _, i := range rng.Perm(n) {
+				e := randEntry()
+				x.set(nameOf(i), e)
+				model[nameOf(i)] = e
+			}
+			x.finish()
+		case op < 5:
+			name, e := nameOf(rng.Intn(300)), randEntry()
+			x.set(name, e)
+			model[name] = e
+		default:
+			name := nameOf(rng.Intn(300))
+			x.del(name)
+			delete(model, name)
+		}
+		check(step)
+	}
+}
+
+// TestDirIndexNamesSurviveCompaction: names handed out before an arena
+// compaction still read the same afterwards.
+func TestDirIndexNamesSurviveCompaction(t *testing.T) {
+	var x dirIndex
+	var kept []string
+	for i := range 100 {
+		name := strings.Repeat("n", 20) + strconv.Itoa(i)
+		kept = append(kept, x.set(name, entry{ino: uint64(i), kind: kFile}))
+	}
+	for i := range 90 {
+		x.del(kept[i])
+	}
+	if len(x.names) > 1000 {
+		t.Fatalf("the arena still holds %d bytes after 90 of 100 names were deleted", len(x.names))
+	}
+	for i, name := range kept {
+		if want := strings.Repeat("n", 20) + strconv.Itoa(i); name != want {
+			t.Fatalf("name %d reads %q after compaction, want %q", i, name, want)
+		}
+	}
+	for i := 90; i < 100; i++ {
+		if e, ok := x.get(kept[i]); !ok || e.ino != uint64(i) {
+			t.Fatalf("get(%q) = %+v, %v after compaction", kept[i], e, ok)
+		}
+	}
+}
