@@ -16,13 +16,14 @@ import (
 // benchLine is 100 bytes with its newline.
 var benchLine = append(bytes.Repeat([]byte("x"), 99), '\n')
 
-// startBench runs a follower on a new empty file with out, until the
-// benchmark ends.
-func startBench(b *testing.B, be vnode.Backend, flush func() error, out func(Line) error) string {
+// startBench runs a follower with o on a new empty file with out, until
+// the benchmark ends.
+func startBench(b *testing.B, be vnode.Backend, o Options, out func(Line) error) string {
 	b.Helper()
 	log := filepath.Join(b.TempDir(), "app.log")
 	writeFile(b, log, "")
-	f, err := New(Options{Patterns: []string{log}, Last: -1, Backend: be, Flush: flush})
+	o.Patterns, o.Last, o.Backend = []string{log}, -1, be
+	f, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,13 +49,17 @@ func startBench(b *testing.B, be vnode.Backend, flush func() error, out func(Lin
 // BenchmarkFollowThroughput measures lines of 100 bytes going from a
 // growing file through Follower and a buffered Printer to io.Discard (and,
 // for comparison, to a pipe, buffered and not); one op is one line, so MB/s
-// is the throughput.
+// is the throughput. The plain sub-benchmarks hand the printer whole runs of
+// lines (Options.Chunks), as `vigil tail` does; the "-lines" ones a Line per
+// line, as --json did and line rules do.
 func BenchmarkFollowThroughput(b *testing.B) {
 	for _, be := range backends {
-		b.Run(string(be), func(b *testing.B) { benchThroughput(b, be, io.Discard, true) })
+		b.Run(string(be), func(b *testing.B) { benchThroughput(b, be, io.Discard, true, true) })
 	}
-	b.Run("inotify-pipe-buffered", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), true) })
-	b.Run("inotify-pipe-unbuffered", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), false) })
+	b.Run("inotify-pipe-buffered", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), true, true) })
+	b.Run("inotify-lines", func(b *testing.B) { benchThroughput(b, vnode.Inotify, io.Discard, true, false) })
+	b.Run("inotify-pipe-buffered-lines", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), true, false) })
+	b.Run("inotify-pipe-unbuffered-lines", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), false, false) })
 }
 
 // drainedPipe returns the write end of a pipe whose reader discards all.
@@ -68,19 +73,30 @@ func drainedPipe(b *testing.B) io.Writer {
 	return pw
 }
 
-func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered bool) {
+func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered, chunks bool) {
 	p := NewPrinter(out, false, false)
 	if buffered {
 		p = NewBufferedPrinter(out, false, false)
 	}
+	// Bytes delivered, counted in whichever way they come.
 	var got atomic.Int64
 	all := make(chan struct{})
 	var want atomic.Int64
 	want.Store(-1)
-	log := startBench(b, be, p.Flush, func(l Line) error {
-		if got.Add(1) == want.Load() {
+	arrived := func(n int) {
+		if got.Add(int64(n)) == want.Load() {
 			close(all)
 		}
+	}
+	o := Options{Flush: p.Flush}
+	if chunks {
+		o.Chunks = func(c Chunk) error {
+			arrived(len(c.Text))
+			return p.PrintChunk(c)
+		}
+	}
+	log := startBench(b, be, o, func(l Line) error {
+		arrived(len(l.Text) + 1)
 		return p.Print(l)
 	})
 	w, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
@@ -91,7 +107,7 @@ func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered boo
 	chunk := bytes.Repeat(benchLine, 640) // 64 000 bytes
 	b.SetBytes(int64(len(benchLine)))
 	b.ResetTimer()
-	want.Store(int64(b.N))
+	want.Store(int64(b.N) * int64(len(benchLine)))
 	for left := b.N; left > 0; {
 		n := min(left, 640)
 		if _, err := w.Write(chunk[:n*len(benchLine)]); err != nil {
@@ -102,7 +118,7 @@ func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered boo
 	select {
 	case <-all:
 	case <-time.After(time.Minute):
-		b.Fatalf("only %d of %d lines arrived", got.Load(), b.N)
+		b.Fatalf("only %d of %d bytes arrived", got.Load(), want.Load())
 	}
 }
 
@@ -113,7 +129,7 @@ func BenchmarkAppendLatency(b *testing.B) {
 	for _, be := range backends {
 		b.Run(string(be), func(b *testing.B) {
 			arrived := make(chan struct{}, 1)
-			log := startBench(b, be, nil, func(Line) error {
+			log := startBench(b, be, Options{}, func(Line) error {
 				arrived <- struct{}{}
 				return nil
 			})
