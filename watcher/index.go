@@ -34,8 +34,8 @@ type dirIndex struct {
 	slots []slot     // sorted by name, unless loading
 	subs  []*dirNode // the subdirectories' nodes, sorted by name
 	wids  map[string]vnode.ID
-	waste int  // arena bytes that no slot refers to any more
-	bulk  bool // loading: slots are appended unsorted until the next lookup
+	waste uint32 // arena bytes that no slot refers to any more
+	bulk  bool   // loading: slots are appended unsorted until the next lookup
 }
 
 // nameAt returns the name in slot i, a view into the arena.
@@ -165,12 +165,12 @@ func (x *dirIndex) del(name string) {
 		return
 	}
 	x.unlink(i)
-	x.waste += int(x.slots[i].nlen)
+	x.waste += uint32(x.slots[i].nlen)
 	x.slots = slices.Delete(x.slots, i, i+1)
 	switch {
 	case len(x.slots) == 0:
 		*x = dirIndex{}
-	case x.waste >= 256 && x.waste > len(x.names)/2:
+	case x.waste >= 256 && int(x.waste) > len(x.names)/2:
 		x.compact()
 	}
 }
@@ -178,7 +178,7 @@ func (x *dirIndex) del(name string) {
 // compact copies the live names into a new arena. The old one lives on as
 // long as strings handed out point into it.
 func (x *dirIndex) compact() {
-	names := make([]byte, 0, len(x.names)-x.waste)
+	names := make([]byte, 0, len(x.names)-int(x.waste))
 	for i := range x.slots {
 		s := &x.slots[i]
 		off := len(names)

@@ -236,9 +236,10 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	if ready != nil {
 		ready(Stats{Dirs: r.nDirs, Files: r.nFiles, Crawl: time.Since(start), Backend: q.Backend()})
 	}
-	// The crawl's listings are garbage now, and the heap grew to hold them
-	// next to the index: hand those pages back while nothing is happening.
-	debug.FreeOSMemory()
+	// The crawl's garbage is dead now, and the heap grew to hold it next
+	// to the index: hand those pages back to the OS. On the side, so that
+	// the first events are not held up by the forced collection.
+	go debug.FreeOSMemory()
 	return r.loop(ctx, out)
 }
 
@@ -363,9 +364,9 @@ type dirNode struct {
 	parent *dirNode
 	name   string
 	rt     *root
-	id     vnode.ID
 	ino    uint64
-	dead   bool
+	id     vnode.ID
+	dead   bool // next to id: the node is packed to a smaller size class
 	ents   dirIndex
 	ign    *ignoreList // this directory's .gitignore
 }
