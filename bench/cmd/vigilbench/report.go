@@ -48,7 +48,7 @@ func printTable(w io.Writer, rep *report) {
 		rep.Mode, rep.Machine.Kernel, rep.Machine.Cores, rep.Machine.CPU, rep.Machine.MemGB,
 		rep.Settings.Files, rep.Settings.Dirs, rep.Started.Format("2006-01-02 15:04 UTC"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tool\tdebounce\tp50 ms\tp90 ms\tmax ms\tready ms\tRSS MB\tidle CPU ms\tburst runs\tlast=final\tspaced\tatomic\twatched after\t")
+	fmt.Fprintln(tw, "tool\tdebounce\tp50 ms\tp90 ms\tmax ms\tready ms\tRSS MB\tidle CPU ms\tburst runs (write time)\tlast=final\tspaced\tatomic\twatched after\t")
 	for _, r := range rep.Tools {
 		if r.Skipped != "" {
 			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Tool, "skipped: "+r.Skipped)
@@ -66,7 +66,7 @@ func printTable(w io.Writer, rep *report) {
 				}
 			}
 			if b := s.Burst; b != nil {
-				c[6], c[7] = fmt.Sprint(b.Runs), yn(b.LastSawFinal)
+				c[6], c[7] = fmt.Sprintf("%d (%.1f s)", b.Runs, b.WriteMS/1000), yn(b.LastSawFinal)
 			}
 			if sp := s.Spaced; sp != nil {
 				c[8] = fmt.Sprintf("%d/%d", sp.WithRun, sp.Changes)
@@ -174,9 +174,16 @@ func targets(rep *report) []target {
 			add(r.Tool, "0 ms CPU while idle", t.IdleCPUMS < 1, "%.2f ms in %.0f s", t.IdleCPUMS, t.IdleSeconds)
 		}
 		if s != nil && s.Burst != nil {
-			add(r.Tool, "burst: 1 run (2 if it straddles max-wait), last run sees the final state",
-				s.Burst.Runs >= 1 && s.Burst.Runs <= 2 && s.Burst.LastSawFinal,
-				"%d runs, final state seen %v, burst took %.0f ms", s.Burst.Runs, s.Burst.LastSawFinal, s.Burst.WriteMS)
+			// max_wait (1 s) makes a run at least once a second while
+			// changes go on, so a burst the harness took longer than 1 s to
+			// write may fairly give one run per started second, plus one.
+			allowed := 2
+			if extra := int(s.Burst.WriteMS/1000) + 2; extra > allowed {
+				allowed = extra
+			}
+			add(r.Tool, "burst: 1 run (2 if it straddles max-wait; more only if writing it took over 1 s), last run sees the final state",
+				s.Burst.Runs >= 1 && s.Burst.Runs <= allowed && s.Burst.LastSawFinal,
+				"%d runs (at most %d allowed), final state seen %v, writing the burst took %.0f ms", s.Burst.Runs, allowed, s.Burst.LastSawFinal, s.Burst.WriteMS)
 		}
 		if s != nil && s.Spaced != nil {
 			add(r.Tool, "every spaced change runs", s.Spaced.WithRun == s.Spaced.Changes,

@@ -46,7 +46,8 @@ type burstResult struct {
 type spacedResult struct {
 	Changes    int     `json:"changes"`
 	IntervalMS float64 `json:"interval_ms"`
-	WithRun    int     `json:"with_run"`
+	WithRun    int     `json:"with_run"`    // changes matched to a run that started after them
+	SeenStates int     `json:"seen_states"` // changes whose own state some run read
 	Runs       int     `json:"runs"`
 }
 
@@ -293,24 +294,42 @@ func (s *session) measureSpaced(n int) (*spacedResult, error) {
 	res := &spacedResult{Changes: n, IntervalMS: float64(interval) / 1e6}
 	from := len(s.out.recs)
 	start := time.Now()
+	times := make([]int64, n)
 	for i := 0; i < n; i++ {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}
-		if _, err := appendLine(s.state, fmt.Sprintf("S%d", i)); err != nil {
+		t, err := appendLine(s.state, fmt.Sprintf("S%d", i))
+		if err != nil {
 			return nil, err
 		}
+		times[i] = t
 		s.out.poll()
 	}
 	s.out.waitQuiet(s.t.debounce+2*time.Second, 30*time.Second)
+	runs := append([]rec(nil), s.out.recs[from:]...)
+	sort.Slice(runs, func(a, b int) bool { return runs[a].ts < runs[b].ts })
+	res.Runs = len(runs)
 	seen := map[string]bool{}
-	for _, r := range s.out.recs[from:] {
-		res.Runs++
+	for _, r := range runs {
 		if strings.HasPrefix(r.state, "S") {
 			seen[r.state] = true
 		}
 	}
-	res.WithRun = len(seen)
+	res.SeenStates = len(seen)
+	// Match each change, in order, to the first run not yet matched that
+	// started after it: a run delayed past the next change still counts for
+	// its own, and one run for several changes counts once.
+	j := 0
+	for _, t := range times {
+		for j < len(runs) && runs[j].ts < t {
+			j++
+		}
+		if j < len(runs) {
+			res.WithRun++
+			j++
+		}
+	}
 	return res, nil
 }
 
