@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,21 +33,29 @@ func splitChunk(t *testing.T, c Chunk) []Line {
 }
 
 // TestConsumeChunksMatchesLines: whatever the reads and the bound, handing
-// whole-line runs to Chunks delivers exactly the lines, offsets and waiting
-// partial line that the line-by-line path does.
+// whole-line runs to Chunks, and delivering lines whose texts share a block
+// string (consume), give exactly the lines, offsets and waiting partial line
+// that taking one line at a time does.
 func TestConsumeChunksMatchesLines(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for round := range 500 {
+	for round := range 200 {
 		var data []byte
-		for range rng.IntN(40) {
-			data = append(data, bytes.Repeat([]byte{'a' + byte(rng.IntN(26))}, rng.IntN(12))...)
+		for range rng.IntN(80) {
+			n := rng.IntN(12)
+			if rng.IntN(20) == 0 {
+				n = rng.IntN(3 * lineBlock)
+			}
+			data = append(data, bytes.Repeat([]byte{'a' + byte(rng.IntN(26))}, n)...)
 			if rng.IntN(4) > 0 {
 				data = append(data, '\n')
 			}
 		}
 		maxLine := 1 + rng.IntN(10)
-		if rng.IntN(3) == 0 {
+		switch rng.IntN(4) {
+		case 0:
 			maxLine = DefaultMaxLine
+		case 1:
+			maxLine = lineBlock/2 + rng.IntN(2*lineBlock)
 		}
 		var reads [][]byte
 		for rest := data; len(rest) > 0; {
@@ -55,12 +64,31 @@ func TestConsumeChunksMatchesLines(t *testing.T) {
 			rest = rest[n:]
 		}
 
-		var want, got []Line
+		var want, got, blocks []Line
 		ref := &tfile{name: "/x", shown: "x"}
 		for _, r := range reads {
-			if err := ref.consume(r, maxLine, func(l Line) error { want = append(want, l); return nil }); err != nil {
+			for rest := r; len(rest) > 0; {
+				var err error
+				rest, err = ref.consumeLine(rest, maxLine, func(l Line) error { want = append(want, l); return nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		bf := &tfile{name: "/x", shown: "x"}
+		for _, r := range reads {
+			buf := bytes.Clone(r)
+			if err := bf.consume(buf, maxLine, func(l Line) error { blocks = append(blocks, l); return nil }); err != nil {
 				t.Fatal(err)
 			}
+			clear(buf) // lines must not alias the read buffer
+		}
+		if !slices.Equal(blocks, want) {
+			t.Fatalf("round %d, block strings (maxLine %d, reads %q):\n got %v\nwant %v", round, maxLine, reads, blocks, want)
+		}
+		if string(bf.partial) != string(ref.partial) || bf.partialOff != ref.partialOff || bf.off != ref.off {
+			t.Fatalf("round %d, block strings: waiting %q at %d (offset %d), want %q at %d (offset %d)",
+				round, bf.partial, bf.partialOff, bf.off, ref.partial, ref.partialOff, ref.off)
 		}
 		tf := &tfile{name: "/x", shown: "x"}
 		chunks := 0
@@ -83,7 +111,7 @@ func TestConsumeChunksMatchesLines(t *testing.T) {
 			}
 			clear(buf) // a chunk must not be kept past its call
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
+		if !slices.Equal(got, want) {
 			t.Fatalf("round %d (maxLine %d, reads %q):\n got %v\nwant %v", round, maxLine, reads, got, want)
 		}
 		if string(tf.partial) != string(ref.partial) || tf.partialOff != ref.partialOff || tf.off != ref.off {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"vigil/vnode"
@@ -198,6 +199,16 @@ func (t *tfile) consumeChunks(b []byte, maxLine int, emit emitter, chunk func(Ch
 		end = bytes.LastIndexByte(b, '\n') + 1
 	}
 	for len(b) > 0 {
+		if chunk == nil && len(t.partial) == 0 {
+			n, err := t.consumeBlock(b, maxLine, emit)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				b = b[n:]
+				continue
+			}
+		}
 		if end > 0 && len(t.partial) == 0 {
 			n := end
 			if n > maxLine+1 {
@@ -220,6 +231,33 @@ func (t *tfile) consumeChunks(b []byte, maxLine int, emit emitter, chunk func(Ch
 		b = rest
 	}
 	return nil
+}
+
+// lineBlock bounds the whole lines copied into one string by consumeBlock:
+// one allocation for many short lines, while a Line a consumer keeps keeps
+// at most this much memory alive.
+const lineBlock = 4 << 10
+
+// consumeBlock delivers the whole lines at the head of b that fit in
+// lineBlock bytes, their texts sharing one string, and returns how many
+// bytes it took: none when the first line is longer (consumeLine takes it).
+func (t *tfile) consumeBlock(b []byte, maxLine int, emit emitter) (int, error) {
+	k := bytes.LastIndexByte(b[:min(len(b), lineBlock)], '\n')
+	if k < 0 {
+		return 0, nil
+	}
+	s := string(b[:k+1])
+	n := 0
+	for n < len(s) {
+		i := strings.IndexByte(s[n:], '\n')
+		l := Line{File: t.name, Name: t.shown, Text: s[n : n+i], Offset: t.off}
+		t.off += int64(i) + 1
+		n += i + 1
+		if err := emitCut(l, maxLine, emit); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // wholeLines returns the length of the longest prefix of b made of whole
@@ -274,20 +312,25 @@ func (t *tfile) consumeLine(b []byte, maxLine int, emit emitter) ([]byte, error)
 	}
 	t.off += int64(i) + 1
 	b = b[i+1:]
+	if err := emitCut(l, maxLine, emit); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// emitCut delivers l, cut into pieces of maxLine bytes when it is longer:
+// a line longer than the bound that arrived in one read is cut the same way
+// a waiting partial line is.
+func emitCut(l Line, maxLine int, emit emitter) error {
 	for len(l.Text) > maxLine {
-		// A line longer than the bound arrived in one read: cut it
-		// the same way a waiting partial line is cut.
 		head := Line{File: l.File, Name: l.Name, Text: l.Text[:maxLine], Offset: l.Offset}
 		if err := emit(head); err != nil {
-			return nil, err
+			return err
 		}
 		l.Text = l.Text[maxLine:]
 		l.Offset += int64(maxLine)
 	}
-	if err := emit(l); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return emit(l)
 }
 
 // flushPartial delivers a waiting partial line as it is.
