@@ -36,6 +36,9 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 			LineRule:    len(cr.Follow) > 0,
 			Dir:         cr.Dir,
 		}
+		if rf.policy != "" && !r.LineRule {
+			r.OnBusy = rf.policy // --restart / --on-busy override the file
+		}
 		for _, c := range cr.Run {
 			r.Run = append(r.Run, runner.Command{Shell: c})
 		}
@@ -116,7 +119,11 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	}
 	s.expect(parts)
 	if !first {
-		s.r.Reload(runnerRules(cfg, s.rf))
+		rules := runnerRules(cfg, s.rf)
+		if s.rf.once {
+			rules = dropDaemons(rules, s.stderr)
+		}
+		s.r.Reload(rules)
 	}
 	if newTree {
 		if s.stopTree != nil {

@@ -9,7 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"vigil/watcher"
 )
@@ -45,7 +49,7 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 	}
 	fs := newFlagSet(name, usage, stderr)
 	var wf watchFlags
-	wf.register(fs)
+	wf.register(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print one JSON object per batch")
 	var timeout time.Duration
 	if once {
@@ -58,6 +62,12 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 		return usageError("%s takes no arguments (got %q); watch paths go after -w", name, fs.Arg(0))
 	}
 	if err := wf.check(); err != nil {
+		return err
+	}
+	if timeout < 0 {
+		return usageError("--timeout must not be negative (0 waits for ever)")
+	}
+	if err := checkBackend(wf.backend, wf.poll); err != nil {
 		return err
 	}
 	w, err := newWatcher(wf, nil, stderr)
@@ -78,6 +88,13 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 	batches := make(chan watcher.Batch)
 	ctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	// Leave as soon as stdout's reader is gone (`vigil events | head -1`),
+	// not only at the next change.
+	go func() {
+		if readerGone(stdout) {
+			stopWatch()
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(ctx, readyPrinter(stderr), batches) }()
 	for {
@@ -120,8 +137,27 @@ func readyPrinter(stderr io.Writer) func(watcher.Stats) {
 
 // readySummary is the start-up line: what is watched and how long the crawl took.
 func readySummary(stderr io.Writer, s watcher.Stats) {
-	fmt.Fprintf(stderr, "vigil: watching %d directories and %d files with %s (crawl took %s)\n",
-		s.Dirs, s.Files, s.Backend, s.Crawl.Round(time.Millisecond))
+	fmt.Fprintf(stderr, "vigil: watching %s and %s with %s (crawl took %s)\n",
+		plural(s.Dirs, "directory", "directories"), plural(s.Files, "file", "files"), s.Backend, roundDuration(s.Crawl))
+}
+
+// plural says "1 file" or "3 files".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// roundDuration keeps two or three significant digits: 234ms, 1.5ms, 87µs.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 100*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
 }
 
 // printBatch writes b as text (one "op path" line per change) or as one JSON
@@ -138,12 +174,22 @@ func printBatch(out *bufio.Writer, b watcher.Batch, asJSON bool, cwd string) err
 	}
 	for _, c := range b.Changes {
 		if c.Op == watcher.Rename && c.Old != "" {
-			fmt.Fprintf(out, "%s %s -> %s\n", c.Op, relTo(cwd, c.Old), relTo(cwd, c.Path))
+			fmt.Fprintf(out, "%s %s -> %s\n", c.Op, showPath(relTo(cwd, c.Old)), showPath(relTo(cwd, c.Path)))
 			continue
 		}
-		fmt.Fprintf(out, "%s %s\n", c.Op, relTo(cwd, c.Path))
+		fmt.Fprintf(out, "%s %s\n", c.Op, showPath(relTo(cwd, c.Path)))
 	}
 	return out.Flush()
+}
+
+// showPath quotes a path that would break the one-change-per-line text
+// output (a newline or another control character, invalid UTF-8, a leading
+// quote), Go style; plain paths are printed as they are.
+func showPath(p string) string {
+	if !utf8.ValidString(p) || strings.HasPrefix(p, `"`) || strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 // relTo shows p relative to dir when it lies below it, else as is.

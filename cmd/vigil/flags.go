@@ -89,6 +89,25 @@ func backendOf(b backendFlag, p pollFlag) (vnode.Backend, time.Duration) {
 	return vnode.Auto, 0
 }
 
+// checkBackend refuses, before anything starts, a backend this system does
+// not have (--backend kqueue on Linux) or a bad $VIGIL_BACKEND: a CI hook
+// must not pass without having watched anything.
+func checkBackend(b backendFlag, p pollFlag) error {
+	if v := os.Getenv("VIGIL_BACKEND"); v != "" && b.b == "" && !p.on {
+		var env backendFlag
+		if err := env.Set(v); err != nil {
+			return usageError("$VIGIL_BACKEND: %v", err)
+		}
+	}
+	name, interval := backendOf(b, p)
+	q, err := vnode.Open(vnode.Options{Backend: name, PollInterval: interval})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSetup, err)
+	}
+	q.Close()
+	return nil
+}
+
 // watchFlags are the flags shared by events, wait and the ad-hoc runner.
 type watchFlags struct {
 	watch, include, exclude stringsFlag
@@ -118,15 +137,26 @@ func (w *watchFlags) check() error {
 	if w.maxWait <= 0 {
 		return usageError("--max-wait must be positive")
 	}
+	if w.debounce > w.maxWait {
+		return usageError("--debounce %s is longer than --max-wait %s: a batch would never wait for quiet", w.debounce, w.maxWait)
+	}
 	return nil
+}
+
+// flagSet is a flag set with the help it prints for -h. flag's own Usage
+// hook stays silent, so that a mistyped flag gets one line, not the manual.
+type flagSet struct {
+	*flag.FlagSet
+	help func()
 }
 
 // newFlagSet makes a flag set that reports errors instead of exiting, with
 // help text from usage.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+func newFlagSet(name, usage string, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {}
+	fs.help = func() {
 		fmt.Fprint(stderr, strings.TrimLeft(usage, "\n"))
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.SetOutput(stderr)
@@ -138,13 +168,16 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 
 // parseFlags parses args, printing help for -h and turning other mistakes
 // into usage errors. It returns flag.ErrHelp after printing help.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+func parseFlags(fs *flagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		fs.help()
 		return err
 	}
 	if err != nil {
+		if fs.Name() == "vigil" {
+			return usageError("%v (see 'vigil --help')", err)
+		}
 		return usageError("%s: %v (see 'vigil %s --help')", fs.Name(), err, fs.Name())
 	}
 	return nil

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"strings"
 
 	"vigil/config"
@@ -36,6 +38,9 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return usageError("init takes at most one file name")
 	}
 	if err := config.Init(path); err != nil {
+		if errors.Is(err, iofs.ErrExist) {
+			return fmt.Errorf("%w: %s already exists; not overwriting it (check it with 'vigil check -c %s')", errSetup, path, path)
+		}
 		return fmt.Errorf("%w: %w", errSetup, err)
 	}
 	fmt.Fprintf(stdout, "wrote %s: edit its rules, then run 'vigil'\n", path)

@@ -41,6 +41,7 @@ type ruleFlags struct {
 	postpone, once, restart bool
 	clear                   bool
 	onBusy                  string
+	policy                  runner.Policy // --restart or --on-busy, resolved; "" = each rule's own
 }
 
 // runRules serves `vigil` with a config file and the ad-hoc `vigil -- CMD`.
@@ -54,7 +55,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := newFlagSet("vigil", rulesUsage, stderr)
 	var rf ruleFlags
-	rf.register(fs)
+	rf.register(fs.FlagSet)
 	fs.StringVar(&rf.config, "c", "", "read rules from `FILE` (default ./vigil.yaml)")
 	fs.BoolVar(&rf.postpone, "postpone", false, "do not run at start; wait for the first change")
 	fs.BoolVar(&rf.once, "once", false, "run for the first batch only, then exit with the command's status")
@@ -82,6 +83,14 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError("--on-busy wants queue, restart, signal or ignore, got %q", rf.onBusy)
 	}
+	if err := checkBackend(rf.backend, rf.poll); err != nil {
+		return err
+	}
+	rf.policy = policy
+	becomeSubreaper()
+	// Clearing the screen only makes sense on one: escape codes in a log
+	// file or a CI transcript are noise.
+	rf.clear = rf.clear && isTerminal(stdout)
 	opts := runner.Options{Out: stdout, Err: stderr, Color: colorOK(stdout), Once: rf.once, Postpone: rf.postpone}
 	if argv != nil {
 		if rf.config != "" {
@@ -91,7 +100,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "on-busy", "restart", "clear"} {
+	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks"} {
 		if set[name] {
 			return usageError("--%s applies to the ad-hoc form (vigil [flags] -- CMD); with vigil.yaml set it in the file", name)
 		}
@@ -140,6 +149,9 @@ func runConfig(rf ruleFlags, opts runner.Options, stdout, stderr io.Writer) erro
 		return err
 	}
 	rules := runnerRules(cfg, rf)
+	if rf.once {
+		rules = dropDaemons(rules, stderr)
+	}
 	r, err := runner.New(rules, opts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSetup, err)
@@ -165,8 +177,9 @@ type session struct {
 	resc    chan runResult
 
 	mu        sync.Mutex
-	pending   int  // components not yet ready
-	saidReady bool // "ready" printed
+	pending   int   // components not yet ready
+	saidReady bool  // "ready" printed
+	fatal     error // why the session gave up, if it did
 
 	// config mode only
 	cfgPath             string
@@ -190,11 +203,28 @@ func newSession(r *runner.Runner, stderr io.Writer) *session {
 	return s
 }
 
-// wait blocks until the runner is done (a signal, or --once) and turns how
-// it ended into an error for exitCode.
+// fail ends the session because a part of it cannot go on: the commands
+// are stopped and vigil exits 1 with err, rather than 0 as if all went well.
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	if s.fatal == nil {
+		s.fatal = err
+	}
+	s.mu.Unlock()
+	s.sig.cancel()
+}
+
+// wait blocks until the runner is done (a signal, --once, or a failure) and
+// turns how it ended into an error for exitCode.
 func (s *session) wait() error {
 	res := <-s.resc
 	s.sig.stop()
+	s.mu.Lock()
+	fatal := s.fatal
+	s.mu.Unlock()
+	if fatal != nil {
+		return fatal
+	}
 	if serr := s.sig.err(); serr != nil {
 		return serr
 	}
@@ -218,8 +248,7 @@ func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 	}
 	go func() {
 		if err := w.Run(ctx, ready, out); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(s.stderr, "vigil: watcher stopped: %v\n", err)
-			s.sig.cancel()
+			s.fail(fmt.Errorf("watcher stopped: %w", err))
 		}
 	}()
 	go func() {
@@ -279,16 +308,35 @@ func orDot(roots []string) []string {
 	return roots
 }
 
-// colorOK says whether rule prefixes may be coloured: stdout is a terminal
-// and NO_COLOR is unset (https://no-color.org).
-func colorOK(w io.Writer) bool {
-	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
+// dropDaemons leaves out daemon rules for --once: a server never finishes,
+// so a one-shot CI run would never exit.
+func dropDaemons(rules []runner.Rule, stderr io.Writer) []runner.Rule {
+	kept := rules[:0:0]
+	for _, r := range rules {
+		if r.Daemon {
+			fmt.Fprintf(stderr, "vigil: --once: not starting daemon rule %q (it would never finish)\n", r.Name)
+			continue
+		}
+		kept = append(kept, r)
 	}
+	return kept
+}
+
+// isTerminal says whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// colorOK says whether rule prefixes may be coloured: stdout is a terminal
+// and NO_COLOR is unset (https://no-color.org).
+func colorOK(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	return isTerminal(w)
 }

@@ -38,6 +38,10 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	var backend backendFlag
 	fs.Var(&backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 	grace := fs.Duration("grace", time.Second, "keep reading a rotated-away file for `D`")
+	// tail -f and -F are what vigil tail always does: accept them quietly.
+	fs.Bool("f", true, "accepted for tail compatibility: vigil tail always follows by name")
+	fs.Bool("F", true, "accepted for tail compatibility: vigil tail always follows by name")
+	args = gnuTailArgs(args)
 	// Flags may follow the file names, as with tail: parse in rounds.
 	var files []string
 	for {
@@ -52,6 +56,12 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(files) == 0 {
 		return usageError("tail needs at least one FILE or GLOB (see 'vigil tail --help')")
+	}
+	if *grace < 0 {
+		return usageError("--grace must not be negative")
+	}
+	if err := checkBackend(backend, poll); err != nil {
+		return err
 	}
 	opts := follow.Options{Patterns: files, Grace: *grace, Logf: logf(stderr)}
 	if err := parseLines(*n, &opts); err != nil {
@@ -96,6 +106,47 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 		return nil // the reader went away: as tail, leave quietly
 	}
 	return err
+}
+
+// gnuTailArgs rewrites tail's short forms that Go's flag package would
+// misread: -n3 and -3 become -n 3, -n+3 and +3 become -n +3, and -n -3
+// becomes -n 3 (GNU's way of saying "last 3").
+func gnuTailArgs(args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case a == "-n" && i+1 < len(args) && strings.HasPrefix(args[i+1], "-") && isDigits(args[i+1][1:]):
+			out = append(out, "-n", args[i+1][1:])
+			i++
+		case strings.HasPrefix(a, "-n") && len(a) > 2 && (isDigits(a[2:]) || a[2] == '+' && isDigits(a[3:])):
+			out = append(out, "-n", a[2:])
+		case len(a) > 1 && (a[0] == '-' || a[0] == '+') && isDigits(a[1:]) && i == 0:
+			n := a[1:]
+			if a[0] == '+' {
+				n = "+" + n
+			}
+			out = append(out, "-n", n)
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseLines reads -n: N (last N lines) or +N (from line N).
