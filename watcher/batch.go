@@ -23,9 +23,22 @@ type pending struct {
 	// unpaired: a rename's halves were not both seen (moved out, or split
 	// across reads), so pairing by inode is worth trying.
 	unpaired bool
+	// opened is when the batch's window began: every node that existed
+	// then was born before it.
+	opened time.Time
 }
 
-func newPending() *pending { return &pending{recs: map[string]*rec{}} }
+func newPending() *pending { return &pending{recs: map[string]*rec{}, opened: time.Now()} }
+
+// bornSince reports whether the node (ino) at path was created at or after
+// t, by its birth time. File systems hand a freed inode number to the next
+// new file at once (ext4, tmpfs), so `rm a; touch b` looks like a rename by
+// inode alone; a node born inside the batch cannot be one that existed when
+// it opened. False when unknown.
+func bornSince(path string, ino uint64, t time.Time) bool {
+	got, born, ok := birthOf(path)
+	return ok && got == ino && !born.Before(t)
+}
 
 // rec returns path's record, creating it from the index's current state
 // (k, ino; kNone when absent), which is the state at the batch's start
@@ -163,7 +176,7 @@ func (r *run) flush(now time.Time) Batch {
 		kept := creates[:0]
 		for _, path := range creates {
 			rc := p.recs[path]
-			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind {
+			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind && !bornSince(path, rc.nowIno, p.opened) {
 				used[g[0]] = true
 				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
 				continue
@@ -180,6 +193,42 @@ func (r *run) flush(now time.Time) Batch {
 			b.Changes = append(b.Changes, Change{Path: path, Op: Remove})
 		}
 	}
+	if len(r.f.include) > 0 {
+		b.Changes = r.dropExcludedDirs(b.Changes, p)
+	}
 	sort.Slice(b.Changes, func(i, j int) bool { return b.Changes[i].Path < b.Changes[j].Path })
 	return b
+}
+
+// dropExcludedDirs removes the changes of directories that the include
+// patterns do not match. Directories are indexed whatever the patterns say,
+// so that matching files below them are found, but `-g '**/*.go'` asks for
+// Go files: a mkdir or a directory rename is not one (the files a renamed
+// directory carries are reported one by one).
+func (r *run) dropExcludedDirs(changes []Change, p *pending) []Change {
+	kept := changes[:0]
+	for _, c := range changes {
+		rc := p.recs[c.Path]
+		isDir := rc != nil && (rc.startKind == kDir || rc.nowKind == kDir)
+		if isDir {
+			if rel, ok := r.relToRoot(c.Path); ok && !r.f.included(rel) {
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+// relToRoot returns path relative to the root it lies in.
+func (r *run) relToRoot(path string) (string, bool) {
+	for _, rt := range r.roots {
+		if path == rt.path {
+			return ".", true
+		}
+		if len(path) > len(rt.path) && path[:len(rt.path)] == rt.path && (rt.path == "/" || path[len(rt.path)] == '/') {
+			return below(rt.path, path), true
+		}
+	}
+	return "", false
 }
