@@ -16,16 +16,20 @@ func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	patterns := []string{"/var/log/app/*.log"}
+	// Buffered, flushed when the follower has read all there was, and fed
+	// whole runs of lines straight from the read buffer.
+	p := follow.NewBufferedPrinter(os.Stdout, false, true)
 	f, err := follow.New(follow.Options{
 		Patterns: patterns,
 		Last:     10,
 		Logf:     func(format string, args ...any) { fmt.Fprintf(os.Stderr, "vigil: "+format+"\n", args...) },
+		Flush:    p.Flush,
+		Chunks:   p.PrintChunk,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
 	}
-	p := follow.NewPrinter(os.Stdout, false, true)
 	err = f.Run(ctx, func() { fmt.Fprintln(os.Stderr, "ready") }, p.Print)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
