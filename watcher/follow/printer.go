@@ -18,6 +18,10 @@ import (
 // a pipe as soon as they are read. One from NewBufferedPrinter gathers them
 // and writes when Flush is called (pass it as Options.Flush) or when
 // bufferedMax bytes wait: far fewer system calls when lines come fast.
+//
+// Print takes a Line (pass it as Run's out); PrintChunk takes a run of
+// whole lines (pass it as Options.Chunks), and in plain text copies it
+// without looking at its lines. Both keep the headers and the order.
 type Printer struct {
 	w        io.Writer
 	json     bool
