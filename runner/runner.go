@@ -529,6 +529,11 @@ func (l *loop) schedule(rs *ruleState) bool {
 
 func (l *loop) start(rs *ruleState, items []*item, why string) {
 	l.stopTimer(rs)
+	if why == "" {
+		// A change may be the fix for whatever made a daemon crash: its
+		// next crash starts the backoff from the bottom again.
+		rs.backoff = 0
+	}
 	ru := &run{
 		c:       rs.c,
 		rs:      rs,

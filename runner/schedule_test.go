@@ -183,6 +183,14 @@ func TestScheduleDaemonCrashArmsBackoff(t *testing.T) {
 		t.Error("the backoff timer survived a change-triggered start")
 	}
 	s.end(s.runs[1], 1)
+	// The change may have been the fix: its crash starts the backoff anew.
+	if rs.backoff != backoffMin {
+		t.Errorf("backoff %v after a crash following a change, want %v", rs.backoff, backoffMin)
+	}
+	// A crash of the restart that the timer made doubles it.
+	s.l.wakeUp(wakeup{rs: rs, gen: rs.timerGen})
+	s.started(s.runs[2])
+	s.end(s.runs[2], 1)
 	if rs.backoff != 2*backoffMin {
 		t.Errorf("backoff %v after a second quick crash, want %v", rs.backoff, 2*backoffMin)
 	}
