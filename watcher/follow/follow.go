@@ -33,7 +33,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"vigil/vnode"
@@ -233,13 +235,21 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	f.readBuf = make([]byte, readBufSize)
 	f.fpBuf = make([]byte, fingerprintLen)
 
+	// Timers first: on Linux each is a descriptor, made when first armed,
+	// and a glob of more files than the open-files limit allows must not
+	// take the last one (the files that do not fit are retried; a missing
+	// timer would end Run). Arming and stopping the grace timer makes it.
+	if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
+		return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
+	}
+	if err := q.SetTimer(timerGrace, time.Hour); err != nil {
+		return f.stopErr(ctx, fmt.Errorf("follow: make the grace timer: %w", err))
+	}
+	q.StopTimer(timerGrace)
 	if err := f.scan(); err != nil {
 		return f.stopErr(ctx, err)
 	}
 	f.started = true
-	if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
-		return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
-	}
 	if len(f.o.Pids) > 0 && !f.anyAlive() {
 		return f.stopErr(ctx, f.finish(f.lookAll()))
 	}
@@ -520,6 +530,12 @@ func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
 func (f *Follower) walk(p *pattern, dir string, depth int, matched map[string]ident, order *[]string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			// Unreadable for now (out of descriptors, permissions): what
+			// we follow below dir is not known to be gone, so it stays.
+			f.say(dir, fmt.Sprintf("cannot list this directory: %v; will retry", err))
+			f.keepBelow(dir, matched, order)
+		}
 		return
 	}
 	for _, e := range ents {
@@ -534,6 +550,18 @@ func (f *Follower) walk(p *pattern, dir string, depth int, matched map[string]id
 		}
 		if p.match(full) {
 			f.consider(full, matched, order, false)
+		}
+	}
+}
+
+// keepBelow counts the files followed below dir as still matched, for a
+// scan that could not list dir.
+func (f *Follower) keepBelow(dir string, matched map[string]ident, order *[]string) {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	for name, t := range f.byName {
+		if _, ok := matched[name]; !ok && strings.HasPrefix(name, prefix) {
+			matched[name] = t.ino
+			*order = append(*order, name)
 		}
 	}
 }
