@@ -193,7 +193,7 @@ func (r *run) flush(now time.Time) Batch {
 			b.Changes = append(b.Changes, Change{Path: path, Op: Remove})
 		}
 	}
-	if len(r.f.include) > 0 {
+	if r.f != nil && len(r.f.include) > 0 { // a bare run (tests) has no filters
 		b.Changes = r.dropExcludedDirs(b.Changes, p)
 	}
 	sort.Slice(b.Changes, func(i, j int) bool { return b.Changes[i].Path < b.Changes[j].Path })
