@@ -295,10 +295,18 @@ func (s *session) measureSpaced(n int) (*spacedResult, error) {
 	from := len(s.out.recs)
 	start := time.Now()
 	times := make([]int64, n)
+	var prev time.Time
 	for i := 0; i < n; i++ {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+		// Keep to the schedule, but never write two changes less than an
+		// interval apart after the harness itself was descheduled.
+		next := start.Add(time.Duration(i) * interval)
+		if i > 0 && next.Before(prev.Add(interval)) {
+			next = prev.Add(interval)
+		}
+		if d := time.Until(next); d > 0 {
 			time.Sleep(d)
 		}
+		prev = time.Now()
 		t, err := appendLine(s.state, fmt.Sprintf("S%d", i))
 		if err != nil {
 			return nil, err
