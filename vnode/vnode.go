@@ -273,6 +273,7 @@ func Open(o Options) (*Queue, error) {
 		// Auto promised a working queue: out of kernel instances (inotify's
 		// max_user_instances, open files for a kqueue) we still can poll.
 		le.Polled = true
+		le.Path = "" // no path was refused: the whole queue polls
 		pb, perr := newPoll(o)
 		if perr != nil {
 			return nil, err

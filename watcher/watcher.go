@@ -226,6 +226,9 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	defer q.Close()
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
+	if err := q.Degraded(); err != nil && w.o.Logf != nil {
+		w.o.Logf("%v", err) // the kernel refused a new instance: polling instead
+	}
 
 	r := newRun(w, q)
 	r.vcsLocks = vcsLocks(w.roots)

@@ -222,6 +222,9 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	}
 	f.q = q
 	defer q.Close()
+	if err := q.Degraded(); err != nil {
+		f.logf("%v", err) // the kernel refused a new instance: polling instead
+	}
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
 
