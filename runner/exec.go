@@ -8,6 +8,17 @@ import (
 	"time"
 )
 
+// procSpec is what startProc needs, on every platform.
+type procSpec struct {
+	argv           []string
+	dir            string
+	env            []string
+	out            *output
+	prefix         string
+	groups         *groupSet
+	onStartRetried func() // test hook: called before each ETXTBSY retry
+}
+
 // Environment variables a command receives.
 const (
 	EnvRule       = "VIGIL_RULE"

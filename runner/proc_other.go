@@ -18,16 +18,6 @@ type proc struct {
 	state  *os.ProcessState
 }
 
-type procSpec struct {
-	argv           []string
-	dir            string
-	env            []string
-	out            *output
-	prefix         string
-	groups         *groupSet
-	onStartRetried func()
-}
-
 var errNoGroups = fmt.Errorf("runner: process groups: %w", errors.ErrUnsupported)
 
 func startProc(procSpec, <-chan struct{}) (*proc, error) { return nil, errNoGroups }

@@ -26,17 +26,6 @@ type proc struct {
 	readers []*os.File
 }
 
-// procSpec is what startProc needs.
-type procSpec struct {
-	argv           []string
-	dir            string
-	env            []string
-	out            *output
-	prefix         string
-	groups         *groupSet
-	onStartRetried func() // test hook: called before each ETXTBSY retry
-}
-
 // ETXTBSY retries: a just-built binary can still be open for writing in the
 // build tool, or inherited for a moment by another fork (golang/go#22315).
 const (
