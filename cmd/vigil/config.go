@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vigil/config"
+	"vigil/debounce"
 	"vigil/runner"
 	"vigil/vnode"
 	"vigil/watcher"
@@ -259,31 +260,25 @@ func (lf *lineFollower) run(ctx context.Context) {
 			fmt.Fprintf(lf.s.stderr, "vigil: rule %q stopped following: %v\n", lf.rule.Name, err)
 		}
 	}()
-	var (
-		pending []runner.Line
-		first   time.Time
-		timer   = time.NewTimer(time.Hour)
-	)
+	var pending []runner.Line
+	deb := debounce.New(lf.quiet, lf.maxWait)
+	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case l := <-lines:
-			now := time.Now()
-			if len(pending) == 0 {
-				first = now
-			}
 			pending = append(pending, runner.Line{File: l.File, Text: l.Text, Offset: l.Offset})
-			wait := lf.quiet
-			if rest := lf.maxWait - now.Sub(first); rest < wait {
-				wait = max(rest, 0)
-			}
-			timer.Reset(wait)
+			now := time.Now()
+			timer.Reset(max(deb.Add(now).Sub(now), 0))
 		case <-timer.C:
-			if len(pending) == 0 {
+			now := time.Now()
+			if !deb.Due(now) {
+				timer.Reset(max(deb.FireAt().Sub(now), 0))
 				continue
 			}
+			deb.Reset()
 			lf.s.send(ctx, lineBatch(lf.rule.Name, pending))
 			pending = nil
 		}

@@ -70,7 +70,7 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 	if err := checkBackend(wf.backend, wf.poll); err != nil {
 		return err
 	}
-	w, err := newWatcher(wf, nil, stderr)
+	w, _, err := newWatcher(wf, stderr)
 	if err != nil {
 		return err
 	}

@@ -110,11 +110,10 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 
 // runAdHoc runs argv as one rule.
 func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Options, stderr io.Writer) error {
-	w, err := newWatcher(rf.watchFlags, nil, stderr)
+	w, roots, err := newWatcher(rf.watchFlags, stderr)
 	if err != nil {
 		return err
 	}
-	roots, _ := absRoots(orDot(rf.watch))
 	cwd, _ := os.Getwd()
 	rule := runner.Rule{
 		Name:        filepath.Base(argv[0]),
@@ -298,14 +297,6 @@ func toRunnerBatch(b watcher.Batch) runner.Batch {
 	}
 	rb.Events, _ = json.Marshal(b)
 	return rb
-}
-
-// orDot defaults an empty root list to the current directory.
-func orDot(roots []string) []string {
-	if len(roots) == 0 {
-		return []string{"."}
-	}
-	return roots
 }
 
 // dropDaemons leaves out daemon rules for --once: a server never finishes,

@@ -10,17 +10,17 @@ import (
 	"vigil/watcher"
 )
 
-// newWatcher builds a watcher from the shared watch flags, adding extra
-// excludes. A root that does not exist is a setup error: more likely a typo
-// than something to wait for.
-func newWatcher(wf watchFlags, extraExclude []string, stderr io.Writer) (*watcher.Watcher, error) {
+// newWatcher builds a watcher from the shared watch flags and returns it
+// with its absolute roots. A root that does not exist is a setup error: more
+// likely a typo than something to wait for.
+func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, error) {
 	roots := []string(wf.watch)
 	if len(roots) == 0 {
 		roots = []string{"."}
 	}
 	abs, err := absRoots(roots)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	backend, interval := backendOf(wf.backend, wf.poll)
 	quiet := wf.debounce
@@ -33,7 +33,7 @@ func newWatcher(wf watchFlags, extraExclude []string, stderr io.Writer) (*watche
 	w, err := watcher.New(watcher.Options{
 		Roots:          abs,
 		Include:        wf.include,
-		Exclude:        append(append([]string(nil), wf.exclude...), extraExclude...),
+		Exclude:        wf.exclude,
 		NoIgnore:       wf.noIgnore,
 		FollowSymlinks: wf.symlinks,
 		Debounce:       quiet,
@@ -43,9 +43,9 @@ func newWatcher(wf watchFlags, extraExclude []string, stderr io.Writer) (*watche
 		Logf:           logf(stderr),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errSetup, err)
+		return nil, nil, fmt.Errorf("%w: %w", errSetup, err)
 	}
-	return w, nil
+	return w, abs, nil
 }
 
 // absRoots cleans roots into absolute paths and checks that they exist.
