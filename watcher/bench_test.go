@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // benchRun returns a run over a real directory with n files in it, indexed

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // The per-directory index is laid out for memory rather than for the

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // TestDirIndexAgreesWithMap drives a directory's index and a plain map

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // TestDeleteCreateReusingInode: `rm a.go; echo > b.go` inside one batch,

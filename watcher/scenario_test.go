@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // The scenario language (testdata/scenarios/*.txt), one command per line,

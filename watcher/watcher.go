@@ -45,8 +45,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"vigil/debounce"
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/debounce"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // Options configure a Watcher.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 func TestBatchJSON(t *testing.T) {

@@ -8,12 +8,12 @@ import (
 	"reflect"
 	"time"
 
-	"vigil/config"
-	"vigil/debounce"
-	"vigil/runner"
-	"vigil/vnode"
-	"vigil/watcher"
-	"vigil/watcher/follow"
+	"github.com/vigil-watch/vigil/config"
+	"github.com/vigil-watch/vigil/debounce"
+	"github.com/vigil-watch/vigil/runner"
+	"github.com/vigil-watch/vigil/vnode"
+	"github.com/vigil-watch/vigil/watcher"
+	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
 // runnerRules converts a config's rules into the runner's terms.

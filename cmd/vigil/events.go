@@ -15,7 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"vigil/watcher"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 const eventsUsage = `

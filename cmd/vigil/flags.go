@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // errUsage marks an error the user fixes by changing the command line.

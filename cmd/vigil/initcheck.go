@@ -7,8 +7,8 @@ import (
 	iofs "io/fs"
 	"strings"
 
-	"vigil/config"
-	"vigil/watcher"
+	"github.com/vigil-watch/vigil/config"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 const initUsage = `

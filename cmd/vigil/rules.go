@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/config"
-	"vigil/runner"
-	"vigil/watcher"
+	"github.com/vigil-watch/vigil/config"
+	"github.com/vigil-watch/vigil/runner"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 const rulesUsage = `

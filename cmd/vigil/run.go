@@ -12,7 +12,7 @@ import (
 	"sync"
 	"syscall"
 
-	"vigil/config"
+	"github.com/vigil-watch/vigil/config"
 )
 
 const rootUsage = `
@@ -186,17 +186,35 @@ func (s *signals) stop() {
 	s.cancel()
 }
 
-// version reports the module version stamped by the go tool.
+// version reports the module version stamped by the go tool, or for a build
+// from a checkout the VCS revision, its commit time and whether the tree had
+// uncommitted changes.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			return v
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "devel " + s.Value[:12]
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+		case "vcs.time":
+			when = " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
 			}
 		}
 	}
-	return "devel"
+	if rev == "" {
+		return "devel"
+	}
+	return "devel " + rev + dirty + when
 }

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/watcher/follow"
+	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
 const tailUsage = `

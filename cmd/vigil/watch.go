@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"vigil/watcher"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // newWatcher builds a watcher from the shared watch flags and returns it

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // benchLine is 100 bytes with its newline.

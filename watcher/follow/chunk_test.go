@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // splitChunk turns a chunk back into the lines it holds, as out would have

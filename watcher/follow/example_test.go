@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/signal"
 
-	"vigil/watcher/follow"
+	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
 // Example wires a Follower to a Printer the way `vigil tail` does: headers

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // ident names a file by device and inode. The follower holds a descriptor

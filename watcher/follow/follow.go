@@ -38,7 +38,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // Line is one line read from a followed file.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // waitTimeout is generous: the machine is shared and noisy.

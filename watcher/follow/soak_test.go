@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/vnode"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // soakRate is the writer's pace in lines per second.
