@@ -97,6 +97,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			MaxWait:      cfg.MaxWait,
 			Backend:      backend,
 			PollInterval: interval,
+			IgnoreFiles:  ownOutputs(),
 			Logf:         logf(s.stderr),
 		})
 		if err != nil {

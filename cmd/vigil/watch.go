@@ -40,6 +40,7 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		MaxWait:        wf.maxWait,
 		Backend:        backend,
 		PollInterval:   interval,
+		IgnoreFiles:    ownOutputs(),
 		Logf:           logf(stderr),
 	})
 	if err != nil {
