@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -31,30 +32,35 @@ import (
 // at an exited child; one that no Wait owns is reaped by PID, one that is
 // owned is left to its Wait, which then asks for another look.
 //
-// It is process-wide; call it once, from a program's main.
+// It is process-wide; call it from a program's main, and only in a program
+// whose children are all started by the runner: a child started elsewhere
+// (os/exec directly) would look like an orphan and be reaped, and its Wait
+// would fail.
 func AdoptOrphans() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil && os.Getpid() != 1 {
 		return fmt.Errorf("runner: become a child subreaper: %w", err)
 	}
-	if reaper.on.Swap(true) {
-		return nil
-	}
-	reaper.kick = make(chan struct{}, 1)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGCHLD)
-	go func() {
-		for {
-			select {
-			case <-sigs:
-			case <-reaper.kick:
+	adopt.Do(func() {
+		reaper.kick = make(chan struct{}, 1)
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGCHLD)
+		go func() {
+			for {
+				select {
+				case <-sigs:
+				case <-reaper.kick:
+				}
+				reapPass()
 			}
-			reapPass()
-		}
-	}()
-	// Orphans may already be waiting (we were PID 1 before this call).
+		}()
+		reaper.on.Store(true) // after kick is made: kickReaper reads it then
+	})
+	// Orphans may be waiting already (we were PID 1 before this call).
 	kickReaper()
 	return nil
 }
+
+var adopt sync.Once
 
 // childInfo is the start of the kernel's siginfo_t for SIGCHLD: the union
 // after the three ints is pointer-aligned, and si_pid comes first in it.
@@ -62,6 +68,11 @@ type childInfo struct {
 	signo, errno, code int32
 	_                  [0]uintptr
 	pid                int32
+}
+
+// siPid reads si_pid (by offset: unix.Siginfo is only 4-aligned).
+func siPid(info *unix.Siginfo) int {
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), unsafe.Offsetof(childInfo{}.pid))))
 }
 
 // reapPass reaps exited children that no Wait owns, until none is left or
@@ -75,7 +86,7 @@ func reapPass() {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		pid := int((*childInfo)(unsafe.Pointer(&info)).pid)
+		pid := siPid(&info)
 		if err != nil || pid == 0 {
 			return // ECHILD: no children at all; pid 0: none has exited
 		}
