@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -55,11 +56,11 @@ func asAdopter(t *testing.T) bool {
 // procSnapshot is what a leak would grow.
 type procSnapshot struct {
 	zombies, fds, threads int
-	rssKB                 int
+	rssKB, heapKB         int
 }
 
 func (s procSnapshot) String() string {
-	return fmt.Sprintf("zombies %d, fds %d, threads %d, RSS %d kB", s.zombies, s.fds, s.threads, s.rssKB)
+	return fmt.Sprintf("zombies %d, fds %d, threads %d, RSS %d kB (Go heap in use %d kB)", s.zombies, s.fds, s.threads, s.rssKB, s.heapKB)
 }
 
 func snapshot(t *testing.T) procSnapshot {
@@ -67,6 +68,9 @@ func snapshot(t *testing.T) procSnapshot {
 	var s procSnapshot
 	// Garbage not yet returned to the OS is no leak.
 	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.heapKB = int(ms.HeapInuse >> 10)
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatalf("count fds: %v", err)
@@ -205,7 +209,7 @@ func TestSoakOrphanChurn(t *testing.T) {
 	h := newHarness(t, func(dir string) ([]Rule, Options) {
 		return []Rule{{
 			Name: "orphans",
-			Run:  sh(`setsid sh -c 'sleep 0.01 & exit 0'; setsid -f sleep 0.01; echo x >> runs`),
+			Run:  sh(`exec >/dev/null 2>&1; setsid sh -c 'sleep 0.01 & exit 0'; setsid -f sleep 0.01; echo x >> runs`),
 		}}, Options{}
 	}).run()
 	// Warm up so that lazily made threads and buffers count as the baseline.
