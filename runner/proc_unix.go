@@ -132,8 +132,9 @@ func (p *proc) waitGone(deadline time.Time) bool {
 	case <-t.C:
 		return false
 	}
-	// Members other than the leader are not our children: nothing to wait
-	// on but the group itself, so poll it, briefly at first.
+	// Members other than the leader are not our children (unless orphaned
+	// to us, and then reapOrphans takes them): nothing to wait on but the
+	// group itself, so poll it, briefly at first.
 	pause := time.Millisecond
 	for reapOrphans(p.pid); p.groupAlive(); reapOrphans(p.pid) {
 		if !time.Now().Before(deadline) {
