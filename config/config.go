@@ -11,10 +11,11 @@
 //
 // Relative paths (watch roots, followed files) are relative to the config
 // file's directory and are made absolute. Globs in match, exclude and ignore
-// are relative to a watch root and are matched with [CompileGlob]'s
-// semantics: '*' and '?' stop at '/', and "**/" matches zero or more
-// directories. A leading "./" is dropped and a trailing "/" means everything
-// below that directory.
+// are relative to a watch root and follow the one glob dialect of
+// [watcher.Glob]: '*' and '?' stop at '/', and "**/" matches zero or more
+// directories. They are kept in the form [watcher.NormalizeGlob] gives them
+// (a leading "./" dropped, a trailing "/" meaning everything below that
+// directory), so that the runner and the watcher read them as written here.
 //
 // # Extensions
 //

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // FuzzParse checks that Parse never panics and always returns either a valid
@@ -87,7 +89,10 @@ func checkInvariants(t *testing.T, cfg *Config) {
 			t.Fatalf("rule %q: on_busy %s with busy signal %d", r.Name, r.OnBusy, r.BusySignal)
 		}
 		for _, g := range append(append([]string{}, r.Match...), r.Exclude...) {
-			if _, err := CompileGlob(g); err != nil {
+			if n, err := watcher.NormalizeGlob(g); err != nil || n != g {
+				t.Fatalf("rule %q: glob %q kept but not in normal form (%q, %v)", r.Name, g, n, err)
+			}
+			if _, err := watcher.CompileGlob(g); err != nil {
 				t.Fatalf("rule %q: glob %q kept but does not compile: %v", r.Name, g, err)
 			}
 		}

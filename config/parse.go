@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gobwas/glob"
+	"github.com/vigil-watch/vigil/watcher"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -109,7 +109,7 @@ func (p *parser) parse(data []byte) *Config {
 			if items, ok := p.list(v, "ignore", "a glob or a list of globs"); ok {
 				cfg.Ignore = p.relGlobs("ignore", items, "")
 				for _, it := range items {
-					if norm, _, _ := normalizeRelGlob(it.s); norm == "**" {
+					if norm, _ := watcher.NormalizeGlob(it.s); norm == "**" {
 						p.errorf(it.n, "ignore: %s ignores every file; leave it out, or list what to ignore", quote(it.s))
 					}
 				}
@@ -620,46 +620,40 @@ func (p *parser) absPath(n *yaml.Node, key, ctx, s string) (string, bool) {
 	return filepath.Join(p.dir, s), true
 }
 
-// relGlobs normalizes and compiles globs that are relative to a root.
+// relGlobs normalizes and compiles globs that are relative to a root; the
+// normalized forms are kept, so every later user reads them the same way.
 func (p *parser) relGlobs(key string, items []item, ctx string) []string {
 	var out []string
 	for _, it := range items {
-		norm, dropped, problem := normalizeRelGlob(it.s)
-		if problem != "" {
-			p.errorf(it.n, "%s%s: %s", ctx, key, problem)
+		g, err := watcher.CompileGlob(it.s)
+		if err != nil {
+			p.globError(it, err, key, ctx)
 			continue
 		}
-		if p.compileGlob(it, norm, dropped, key, ctx) {
-			out = append(out, norm)
-		}
+		out = append(out, g.String())
 	}
 	return out
 }
 
-// compileGlob reports a glob syntax error at the offending character when
-// the pattern is written plainly on one line, else at the pattern.
-func (p *parser) compileGlob(it item, pattern string, dropped int, key, ctx string) bool {
-	_, err := globCompiler.Compile(pattern)
-	if err == nil {
-		return true
+// globError reports a glob that does not compile, at the offending
+// character when the pattern is written plainly on one line, else at the
+// pattern.
+func (p *parser) globError(it item, err error, key, ctx string) {
+	var ge *watcher.GlobError
+	if !errors.As(err, &ge) || !ge.Syntax {
+		p.errorf(it.n, "%s%s: %v", ctx, key, err)
+		return
 	}
 	at := *it.n
-	var se *glob.SyntaxError
-	if errors.As(err, &se) {
-		off := se.Offset + dropped
-		switch {
-		case off > len(it.s):
-		case it.n.Style == 0 && !strings.ContainsAny(it.s, "\n"):
-			at.Column += off
-		case (it.n.Style == yaml.SingleQuotedStyle || it.n.Style == yaml.DoubleQuotedStyle) &&
-			!strings.ContainsAny(it.s, "\n'\"\\"):
-			at.Column += off + 1
-		}
-		p.errorf(&at, "%s%s: invalid glob %s: %s", ctx, key, quote(it.s), se.Reason)
-		return false
+	switch off := ge.Offset; {
+	case off < 0 || off > len(it.s):
+	case it.n.Style == 0 && !strings.ContainsAny(it.s, "\n"):
+		at.Column += off
+	case (it.n.Style == yaml.SingleQuotedStyle || it.n.Style == yaml.DoubleQuotedStyle) &&
+		!strings.ContainsAny(it.s, "\n'\"\\"):
+		at.Column += off + 1
 	}
-	p.errorf(&at, "%s%s: invalid glob %s: %v", ctx, key, quote(it.s), err)
-	return false
+	p.errorf(&at, "%s%s: invalid glob %s: %s", ctx, key, quote(it.s), ge.Reason)
 }
 
 // ruleInfo keeps what the cross-rule checks need to point at.
@@ -855,16 +849,17 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 					if !ok {
 						continue
 					}
-					if _, err := globCompiler.Compile(abs); err != nil {
-						var se *glob.SyntaxError
+					g, err := watcher.CompilePathGlob(abs)
+					if err != nil {
 						reason := err.Error()
-						if errors.As(err, &se) {
-							reason = se.Reason
+						var ge *watcher.GlobError
+						if errors.As(err, &ge) {
+							reason = ge.Reason
 						}
 						p.errorf(it.n, "%sfollow: invalid glob %s: %s", ctx, quote(it.s), reason)
 						continue
 					}
-					r.Follow = append(r.Follow, abs)
+					r.Follow = append(r.Follow, g.String())
 				}
 			}
 		case "line":
