@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // patience is how long a test waits for something that should happen soon;
@@ -38,7 +40,7 @@ type harness struct {
 	t       *testing.T
 	dir     string
 	r       *Runner
-	batches chan Batch
+	batches chan watcher.Batch
 	out     *syncBuf // Out and Err together, as on a terminal
 	cancel  context.CancelFunc
 	result  chan [2]any
@@ -58,7 +60,7 @@ func newHarness(t *testing.T, mk setup) *harness {
 			rules[i].Dir = dir
 		}
 	}
-	h := &harness{t: t, dir: dir, batches: make(chan Batch), out: &syncBuf{}, result: make(chan [2]any, 1)}
+	h := &harness{t: t, dir: dir, batches: make(chan watcher.Batch), out: &syncBuf{}, result: make(chan [2]any, 1)}
 	o.Out, o.Err = h.out, h.out
 	r, err := New(rules, o)
 	if err != nil {
@@ -90,14 +92,14 @@ func (h *harness) run() *harness {
 // send hands a batch of paths (relative to the harness dir) to the runner.
 func (h *harness) send(rel ...string) {
 	h.t.Helper()
-	b := Batch{}
+	b := watcher.Batch{Time: time.Now()}
 	for _, p := range rel {
-		b.Paths = append(b.Paths, filepath.Join(h.dir, p))
+		b.Changes = append(b.Changes, watcher.Change{Path: filepath.Join(h.dir, p), Op: watcher.Write})
 	}
 	h.sendBatch(b)
 }
 
-func (h *harness) sendBatch(b Batch) {
+func (h *harness) sendBatch(b watcher.Batch) {
 	h.t.Helper()
 	select {
 	case h.batches <- b:

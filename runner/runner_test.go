@@ -3,6 +3,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 func TestChangeRunsOnceWithPaths(t *testing.T) {
@@ -36,6 +39,33 @@ func TestChangeRunsOnceWithPaths(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// mv a.go a.go.bak runs a rule for "**/*.go": the rule sees the old path in
+// VIGIL_PATHS and the rename, with both paths, in the events file.
+func TestRenameAwayRunsRule(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(dir string) ([]Rule, Options) {
+		return []Rule{{
+			Name:  "test",
+			Match: []string{"**/*.go"},
+			Run:   sh(`printf '%s\n' "$VIGIL_PATHS" >> log; cat "$VIGIL_EVENTS_FILE" >> events`),
+		}}, Options{}
+	}).run()
+	h.sendBatch(watcher.Batch{Time: time.Now(), Changes: []watcher.Change{{Path: h.path("a.go.bak"), Op: watcher.Rename, Old: h.path("a.go")}}})
+	if st := h.finish(); st != 0 {
+		t.Fatalf("status %d, want 0", st)
+	}
+	if got, want := h.read("log"), "a.go\n"; got != want {
+		t.Errorf("VIGIL_PATHS %q, want %q", got, want)
+	}
+	var b watcher.Batch
+	if err := json.Unmarshal([]byte(h.read("events")), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Changes) != 1 || b.Changes[0].Op != watcher.Rename || b.Changes[0].Old != h.path("a.go") {
+		t.Errorf("events file lost the rename: %+v", b.Changes)
 	}
 }
 
@@ -211,14 +241,15 @@ func TestAfterRuleNotTriggeredDoesNotBlock(t *testing.T) {
 func TestHostileFileNameReachesCommandIntact(t *testing.T) {
 	t.Parallel()
 	name := "sp ace 'single' \"double\" $(touch pwned1) `touch pwned2` ;touch pwned3\nsecond line.go"
-	events := []byte(`{"time":"2026-11-26T10:00:00Z","rescan":false,"changes":[{"path":"x","op":"write"}]}`)
 	h := newHarness(t, func(dir string) ([]Rule, Options) {
 		return []Rule{
 			{Name: "shell", Run: sh(`printf '%s' "$VIGIL_PATHS" > got-shell; cat "$VIGIL_EVENTS_FILE" > got-events; echo "$VIGIL_EVENTS_FILE" > events-name`)},
 			{Name: "argv", Run: []Command{{Argv: []string{"sh", "-c", `printf '%s' "$VIGIL_PATHS" > got-argv`}}}},
 		}, Options{}
 	}).run()
-	h.sendBatch(Batch{Paths: []string{h.path(name)}, Events: events})
+	b := watcher.Batch{Time: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), Changes: []watcher.Change{{Path: h.path(name), Op: watcher.Write}}}
+	events, _ := json.Marshal(b)
+	h.sendBatch(b)
 	h.finish()
 	for _, f := range []string{"got-shell", "got-argv"} {
 		if got := h.read(f); got != name {
@@ -541,8 +572,13 @@ func TestLineRule(t *testing.T) {
 			{Name: "files", Run: sh(`echo files >> log`)},
 		}, Options{}
 	}).run()
-	h.sendBatch(Batch{Rule: "alert", Paths: []string{"/var/log/app.log"}, Events: []byte(`{"lines":2}`),
-		Lines: []Line{{File: "/var/log/app.log", Text: "ERROR disk $(full)", Offset: 1234}, {File: "/var/log/app.log", Text: "panic: x", Offset: 2000}}})
+	lb := newLineBatch("alert", []Line{{File: "/var/log/app.log", Text: "ERROR disk $(full)", Offset: 1234}, {File: "/var/log/app.log", Text: "panic: x", Offset: 2000}})
+	lb.events = []byte(`{"lines":2}`)
+	select {
+	case h.r.lines <- lb:
+	case <-time.After(patience):
+		t.Fatal("Run did not take the line batch")
+	}
 	h.finish()
 	got := h.lines("log")
 	want := []string{"/var/log/app.log|ERROR disk $(full)|1234", "1"}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"reflect"
 	"time"
 
 	"github.com/vigil-watch/vigil/config"
-	"github.com/vigil-watch/vigil/debounce"
 	"github.com/vigil-watch/vigil/runner"
 	"github.com/vigil-watch/vigil/vnode"
 	"github.com/vigil-watch/vigil/watcher"
@@ -104,10 +102,10 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 		}
 		parts++
 	}
-	var followers []*lineFollower
+	var followers []runner.LineSource
 	if newLines {
 		for _, lr := range lineRules(cfg) {
-			f, err := newLineFollower(lr, cfg, backend, interval, s)
+			f, err := s.newLineSource(lr, cfg, backend, interval)
 			if err != nil {
 				return fmt.Errorf("%w: %s: rule %q: %w", errSetup, cfg.Path, lr.Name, err)
 			}
@@ -142,7 +140,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 		ctx, cancel := context.WithCancel(s.sig.ctx)
 		s.stopLines = cancel
 		for _, f := range followers {
-			go f.run(ctx)
+			go s.followLines(ctx, f)
 		}
 	}
 	s.cfg = cfg
@@ -209,104 +207,24 @@ func (s *session) watchConfig(backend vnode.Backend, interval time.Duration) err
 	return nil
 }
 
-// lineFollower follows a line rule's files, and hands the lines that match
-// to the runner in batches, debounced like file changes.
-type lineFollower struct {
-	rule           config.Rule
-	f              *follow.Follower
-	s              *session
-	quiet, maxWait time.Duration
-}
-
-func newLineFollower(r config.Rule, cfg *config.Config, backend vnode.Backend, interval time.Duration, s *session) (*lineFollower, error) {
-	patterns := make([]string, len(r.Follow))
-	for i, p := range r.Follow {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(r.Dir, p)
-		}
-		patterns[i] = p
-	}
+// newLineSource builds the follower of a line rule, for the runner.
+func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode.Backend, interval time.Duration) (runner.LineSource, error) {
 	f, err := follow.New(follow.Options{
-		Patterns:     patterns,
-		Last:         -1, // only lines written from now on
+		Patterns:     r.Follow, // absolute: config made them so
+		Last:         -1,       // only lines written from now on
 		Backend:      backend,
 		PollInterval: interval,
 		Logf:         logf(s.stderr),
 	})
 	if err != nil {
-		return nil, err
+		return runner.LineSource{}, err
 	}
-	return &lineFollower{rule: r, f: f, s: s, quiet: cfg.Debounce, maxWait: cfg.MaxWait}, nil
+	return runner.LineSource{Rule: r.Name, Follower: f, Line: r.Line, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait, Ready: s.partReady}, nil
 }
 
-// run follows until ctx ends. Matching lines collect into a batch that is
-// sent once no line has matched for the quiet period, or max wait after the
-// batch's first line.
-func (lf *lineFollower) run(ctx context.Context) {
-	lines := make(chan follow.Line, 256)
-	go func() {
-		err := lf.f.Run(ctx, lf.s.partReady, func(l follow.Line) error {
-			if !lf.rule.Line.MatchString(l.Text) {
-				return nil
-			}
-			select {
-			case lines <- l:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		})
-		if err != nil && ctx.Err() == nil {
-			fmt.Fprintf(lf.s.stderr, "vigil: rule %q stopped following: %v\n", lf.rule.Name, err)
-		}
-	}()
-	var pending []runner.Line
-	deb := debounce.New(lf.quiet, lf.maxWait)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case l := <-lines:
-			pending = append(pending, runner.Line{File: l.File, Text: l.Text, Offset: l.Offset})
-			now := time.Now()
-			timer.Reset(max(deb.Add(now).Sub(now), 0))
-		case <-timer.C:
-			now := time.Now()
-			if !deb.Due(now) {
-				timer.Reset(max(deb.FireAt().Sub(now), 0))
-				continue
-			}
-			deb.Reset()
-			lf.s.send(ctx, lineBatch(lf.rule.Name, pending))
-			pending = nil
-		}
+// followLines runs a line rule's follower until ctx ends.
+func (s *session) followLines(ctx context.Context, src runner.LineSource) {
+	if err := s.r.FollowLines(ctx, src); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(s.stderr, "vigil: rule %q stopped following: %v\n", src.Rule, err)
 	}
-}
-
-// lineBatch builds the runner batch of a line rule; its events file lists
-// every matching line.
-func lineBatch(rule string, lines []runner.Line) runner.Batch {
-	type jline struct {
-		File   string `json:"file"`
-		Line   string `json:"line"`
-		Offset int64  `json:"offset"`
-	}
-	ev := struct {
-		Time  time.Time `json:"time"`
-		Rule  string    `json:"rule"`
-		Lines []jline   `json:"lines"`
-	}{Time: time.Now().UTC(), Rule: rule}
-	seen := map[string]bool{}
-	var paths []string
-	for _, l := range lines {
-		ev.Lines = append(ev.Lines, jline{l.File, l.Text, l.Offset})
-		if !seen[l.File] {
-			seen[l.File] = true
-			paths = append(paths, l.File)
-		}
-	}
-	data, _ := json.Marshal(ev)
-	return runner.Batch{Rule: rule, Paths: paths, Events: data, Lines: lines}
 }
