@@ -193,6 +193,46 @@ func TestRuleEqual(t *testing.T) {
 	}
 }
 
+// A reload keeps the tree watcher and the followers when what they depend
+// on is unchanged, and only then.
+func TestSameTreeSameFollow(t *testing.T) {
+	parse := func(text string) *Config {
+		t.Helper()
+		cfg, err := Parse("/w/vigil.yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	const lines = "  - name: alert\n    follow: /var/log/*.log\n    line: ERROR\n    run: echo\n"
+	base := parse("ignore: [dist/]\nrules:\n  - name: a\n    run: make\n" + lines)
+	cases := []struct {
+		name           string
+		text           string
+		sameTree, same bool
+	}{
+		{"another command", "ignore: [dist/]\nrules:\n  - name: a\n    run: make all\n" + lines, true, true},
+		{"same ignore, written differently", "ignore: [./dist/**]\nrules:\n  - name: a\n    run: make\n" + lines, true, true},
+		{"another ignore", "ignore: [build/]\nrules:\n  - name: a\n    run: make\n" + lines, false, true},
+		{"another debounce", "debounce: 1s\nignore: [dist/]\nrules:\n  - name: a\n    run: make\n" + lines, false, false},
+		{"another line", "ignore: [dist/]\nrules:\n  - name: a\n    run: make\n" + strings.Replace(lines, "ERROR", "WARN", 1), true, false},
+		{"no file rule left", "ignore: [dist/]\nrules:\n" + lines, false, true},
+	}
+	for _, c := range cases {
+		o := parse(c.text)
+		if got := base.SameTree(o); got != c.sameTree {
+			t.Errorf("%s: SameTree = %v, want %v", c.name, got, c.sameTree)
+		}
+		if got := base.SameFollow(o); got != c.same {
+			t.Errorf("%s: SameFollow = %v, want %v", c.name, got, c.same)
+		}
+	}
+	var none *Config
+	if none.SameTree(base) || none.SameFollow(base) {
+		t.Errorf("a nil config (the first apply) must differ from any other")
+	}
+}
+
 func TestSuggest(t *testing.T) {
 	cases := map[string]string{
 		"wach": "watch", "maxWait": "max_wait", "MAX_WAIT": "max_wait", "rulez": "rules",

@@ -157,6 +157,62 @@ func (r Rule) Equal(o Rule) bool {
 		r.Dir == o.Dir
 }
 
+// WatchesTree reports whether some rule is a file rule, so that the tree
+// under Watch needs watching at all.
+func (c *Config) WatchesTree() bool {
+	for _, r := range c.Rules {
+		if !r.IsLineRule() {
+			return true
+		}
+	}
+	return false
+}
+
+// SameTree reports whether c and o watch the same tree the same way: roots,
+// ignores, .gitignore, debounce and max wait, and whether any rule needs the
+// tree. A reload from c to o can then keep its tree watcher. A nil config
+// is the same as no other.
+func (c *Config) SameTree(o *Config) bool {
+	if c == nil || o == nil {
+		return false
+	}
+	return slices.Equal(c.Watch, o.Watch) && slices.Equal(c.Ignore, o.Ignore) &&
+		c.Gitignore == o.Gitignore && c.Debounce == o.Debounce && c.MaxWait == o.MaxWait &&
+		c.WatchesTree() == o.WatchesTree()
+}
+
+// SameFollow reports whether c's and o's line rules have the same names and
+// follow the same files for the same lines, in the same order, with the
+// same batching (debounce, max wait). A reload from c to o can then keep its
+// followers. A nil config is the same as no other.
+func (c *Config) SameFollow(o *Config) bool {
+	if c == nil || o == nil {
+		return false
+	}
+	a, b := c.LineRules(), o.LineRules()
+	if len(a) != len(b) || c.Debounce != o.Debounce || c.MaxWait != o.MaxWait {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || !slices.Equal(a[i].Follow, b[i].Follow) ||
+			a[i].Line.String() != b[i].Line.String() {
+			return false
+		}
+	}
+	return true
+}
+
+// LineRules returns the line rules, in file order.
+func (c *Config) LineRules() []Rule {
+	var out []Rule
+	for _, r := range c.Rules {
+		if r.IsLineRule() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Load reads and parses the config file at path. A missing or empty file is
 // an error that says how to create one. Every error is a [*Error]; one for a
 // missing file also matches fs.ErrNotExist.

@@ -90,13 +90,13 @@ func New(rules []Rule, o Options) (*Runner, error) {
 // Reload replaces the rules: rules whose definition changed are stopped and
 // started again (if they are daemons or run at start), new ones are added
 // (and started likewise), removed ones are stopped. Invalid rules are
-// reported on Err and the old ones keep running. Safe to call from any
-// goroutine, before or during Run.
-func (r *Runner) Reload(rules []Rule) {
+// returned (as [Validate] would report them) and the old ones keep running.
+// The runner decides what restarts: a rule whose definition is unchanged
+// keeps its run. Safe to call from any goroutine, before or during Run.
+func (r *Runner) Reload(rules []Rule) error {
 	cs, err := compileRules(rules)
 	if err != nil {
-		r.out.status("", "vigil: reload rejected, the old rules keep running: %v", err)
-		return
+		return err
 	}
 	r.mu.Lock()
 	r.next = cs
@@ -105,6 +105,7 @@ func (r *Runner) Reload(rules []Rule) {
 	case r.reloadCh <- struct{}{}:
 	default: // a reload is already signalled; it will take the newest rules
 	}
+	return nil
 }
 
 // Kill sends SIGKILL to every process group now, and to any started later:

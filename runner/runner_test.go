@@ -478,15 +478,18 @@ func TestReload(t *testing.T) {
 	waitFor(t, "v1", func() bool { return h.count("log", "v1") == 1 && h.count("log", "keep") == 1 })
 	pid1, _ := strconv.Atoi(strings.TrimSpace(h.read("srv.pid")))
 
-	// Invalid: reported, nothing changes.
-	h.r.Reload([]Rule{{Name: "a", Run: sh("true")}, {Name: "a", Run: sh("true")}})
-	waitFor(t, "the rejection", func() bool { return strings.Contains(h.out.String(), "reload rejected") })
+	// Invalid: returned, nothing changes.
+	if err := h.r.Reload([]Rule{{Name: "a", Run: sh("true")}, {Name: "a", Run: sh("true")}}); err == nil || !strings.Contains(err.Error(), `duplicate name "a"`) {
+		t.Errorf("Reload of invalid rules: err = %v, want the duplicate name", err)
+	}
 
 	// Changed daemon restarts, unchanged rule stays, new rule runs.
 	keep := Rule{Name: "keep", RunAtStart: true, Run: sh(`echo keep >> log`), Dir: dir}
 	v2 := daemon("v2")
 	v2.Dir = dir
-	h.r.Reload([]Rule{v2, keep, {Name: "new", RunAtStart: true, Run: sh(`echo new >> log`), Dir: dir}})
+	if err := h.r.Reload([]Rule{v2, keep, {Name: "new", RunAtStart: true, Run: sh(`echo new >> log`), Dir: dir}}); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "v2 and new", func() bool { return h.count("log", "v2") == 1 && h.count("log", "new") == 1 })
 	if !groupGone(pid1) {
 		t.Errorf("the old daemon %d still runs after its definition changed", pid1)
@@ -494,7 +497,9 @@ func TestReload(t *testing.T) {
 	pid2, _ := strconv.Atoi(strings.TrimSpace(h.read("srv.pid")))
 
 	// Removed daemon is stopped.
-	h.r.Reload([]Rule{keep})
+	if err := h.r.Reload([]Rule{keep}); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the removed daemon to stop", func() bool { return groupGone(pid2) })
 	h.stop()
 	if got, want := h.lines("log"), []string{"v1", "keep", "v2", "new"}; !slices.Equal(sortedCopy(got), sortedCopy(want)) {

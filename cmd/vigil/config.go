@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/vigil-watch/vigil/config"
@@ -46,46 +45,16 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 	return out
 }
 
-// treeSettings is what decides whether the tree watcher must restart on a
-// config reload.
-type treeSettings struct {
-	Watch, Ignore     []string
-	Gitignore         bool
-	Debounce, MaxWait time.Duration
-	Any               bool // some rule watches the tree
-}
-
-func treeOf(cfg *config.Config) treeSettings {
-	t := treeSettings{Watch: cfg.Watch, Ignore: cfg.Ignore, Gitignore: cfg.Gitignore, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait}
-	for _, r := range cfg.Rules {
-		if len(r.Follow) == 0 {
-			t.Any = true
-		}
-	}
-	return t
-}
-
-// lineRules is the part of a config the followers depend on.
-func lineRules(cfg *config.Config) []config.Rule {
-	var out []config.Rule
-	for _, r := range cfg.Rules {
-		if len(r.Follow) > 0 {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // apply starts (first) or updates (a reload) the watcher, the followers and
 // the runner's rules to match cfg. On a reload only what changed restarts.
 func (s *session) apply(cfg *config.Config, first bool) error {
 	old := s.cfg
 	backend, interval := backendOf(s.rf.backend, s.rf.poll)
 	var parts int
-	newTree := first || !reflect.DeepEqual(treeOf(old), treeOf(cfg))
-	newLines := first || !sameLineRules(lineRules(old), lineRules(cfg))
+	newTree := !old.SameTree(cfg)
+	newLines := !old.SameFollow(cfg)
 	var w *watcher.Watcher
-	if newTree && treeOf(cfg).Any {
+	if newTree && cfg.WatchesTree() {
 		var err error
 		w, err = watcher.New(watcher.Options{
 			Roots:        cfg.Watch,
@@ -104,7 +73,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	}
 	var followers []runner.LineSource
 	if newLines {
-		for _, lr := range lineRules(cfg) {
+		for _, lr := range cfg.LineRules() {
 			f, err := s.newLineSource(lr, cfg, backend, interval)
 			if err != nil {
 				return fmt.Errorf("%w: %s: rule %q: %w", errSetup, cfg.Path, lr.Name, err)
@@ -116,14 +85,18 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	if first {
 		parts++ // the config file's own watch
 	}
-	s.expect(parts)
 	if !first {
+		// The runner decides which rules restart; rules it rejects leave
+		// everything as it was.
 		rules := runnerRules(cfg, s.rf)
 		if s.rf.once {
 			rules = dropDaemons(rules, s.stderr)
 		}
-		s.r.Reload(rules)
+		if err := s.r.Reload(rules); err != nil {
+			return fmt.Errorf("%w: %s: %w", errSetup, cfg.Path, err)
+		}
 	}
+	s.expect(parts)
 	if newTree {
 		if s.stopTree != nil {
 			s.stopTree()
@@ -148,20 +121,6 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 		return s.watchConfig(backend, interval)
 	}
 	return nil
-}
-
-// sameLineRules compares line rules by what the followers use.
-func sameLineRules(a, b []config.Rule) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || !reflect.DeepEqual(a[i].Follow, b[i].Follow) ||
-			a[i].Line.String() != b[i].Line.String() {
-			return false
-		}
-	}
-	return true
 }
 
 // watchConfig reloads the config whenever its file changes: a valid edit is
