@@ -37,7 +37,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -76,9 +75,14 @@ type Options struct {
 	// Backend and PollInterval choose the kernel mechanism (see vnode).
 	Backend      vnode.Backend
 	PollInterval time.Duration
-	// Logf receives notices meant for the user: a kernel limit reached, a
-	// root removed or back, a directory that cannot be read. Nil discards
-	// them. It is called from Run's goroutine.
+	// OnError receives the problems that do not stop Run, and changes of
+	// state the user should hear about, each as a *[Notice]: a kernel limit
+	// reached, a root missing, removed or back, a directory that cannot be
+	// read, events lost. It is called from Run's goroutine, so it must not
+	// block for long.
+	OnError func(error)
+	// Logf, when OnError is nil, receives the same notices as text. Nil
+	// (with OnError nil) discards them. It is called from Run's goroutine.
 	Logf func(format string, args ...any)
 }
 
@@ -226,8 +230,9 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	defer q.Close()
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
-	if err := q.Degraded(); err != nil && w.o.Logf != nil {
-		w.o.Logf("%v", err) // the kernel refused a new instance: polling instead
+	if err := q.Degraded(); err != nil {
+		// The kernel refused a new instance: polling instead.
+		w.o.notice(&Notice{Kind: Degraded, Err: err})
 	}
 
 	r := newRun(w, q)
@@ -239,10 +244,6 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	if ready != nil {
 		ready(Stats{Dirs: r.nDirs, Files: r.nFiles, Crawl: time.Since(start), Backend: q.Backend()})
 	}
-	// The crawl's garbage is dead now, and the heap grew to hold it next
-	// to the index: hand those pages back to the OS. On the side, so that
-	// the first events are not held up by the forced collection.
-	go debug.FreeOSMemory()
 	return r.loop(ctx, out)
 }
 
@@ -591,7 +592,7 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 	tino := inoOf(fi)
 	for a := d; a != nil; a = a.parent {
 		if a.ino == tino && tino != 0 {
-			r.logf("watcher: not following symlink %s: it loops back to %s", path, a.path)
+			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path})
 			return k, ino, ""
 		}
 	}
@@ -620,7 +621,7 @@ func (r *run) watch(path string) (vnode.ID, bool) {
 	if errors.As(err, &le) {
 		if !r.saidLimit {
 			r.saidLimit = true
-			r.logf("%s", le.Error())
+			r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: le})
 		}
 		return id, le.Polled
 	}
@@ -631,7 +632,7 @@ func (r *run) watch(path string) (vnode.ID, bool) {
 	if isGone(err) {
 		return 0, false // gone already: its parent's events say so
 	}
-	r.logf("watcher: cannot watch %s: %v", path, err)
+	r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: err})
 	return 0, false
 }
 
@@ -666,7 +667,7 @@ func (r *run) startRoot(rt *root, record bool) {
 		}
 		r.waitRoot(rt)
 		if rt.waiting {
-			r.logf("watcher: %s does not exist; waiting for it", rt.path)
+			r.w.o.notice(&Notice{Kind: RootMissing, Path: rt.path})
 		}
 		return
 	}
@@ -691,7 +692,7 @@ func (r *run) scanDir(n *dirNode) {
 	defer r.doneList(list)
 	if err != nil {
 		if !isGone(err) {
-			r.logf("watcher: %v", err)
+			r.w.o.notice(&Notice{Kind: Unreadable, Path: n.readPath(), Err: err})
 		}
 		return
 	}
@@ -1057,7 +1058,7 @@ func (r *run) rootCheck(rt *root) {
 			r.recGone(rt.path, kDir, top.ino)
 		}
 		rt.top = nil
-		r.logf("watcher: %s was removed; waiting for it to come back", rt.path)
+		r.w.o.notice(&Notice{Kind: RootRemoved, Path: rt.path})
 		r.waitRoot(rt)
 		fi, err = os.Stat(rt.path)
 		exists = err == nil && fi.IsDir()
@@ -1067,7 +1068,7 @@ func (r *run) rootCheck(rt *root) {
 		return
 	}
 	r.unwaitRoot(rt)
-	r.logf("watcher: %s is back; watching it again", rt.path)
+	r.w.o.notice(&Notice{Kind: RootBack, Path: rt.path})
 	r.startRoot(rt, true)
 }
 
@@ -1195,11 +1196,11 @@ func (r *run) overflow(id vnode.ID) {
 		r.dirty = true
 	}
 	if n := r.dirs[id]; id != 0 && n != nil {
-		r.logf("watcher: events under %s were lost; rescanning it", n.path)
+		r.w.o.notice(&Notice{Kind: EventsLost, Path: n.path})
 		r.rescanDir(n, true, since)
 		return
 	}
-	r.logf("watcher: the kernel event queue overflowed; rescanning every root")
+	r.w.o.notice(&Notice{Kind: EventsLost})
 	for _, rt := range r.roots {
 		if rt.top != nil {
 			r.rescanDir(rt.top, true, since)

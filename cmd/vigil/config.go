@@ -64,6 +64,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			MaxWait:      cfg.MaxWait,
 			Backend:      backend,
 			PollInterval: interval,
+			OnError:      printError(s.stderr),
 			Logf:         logf(s.stderr),
 		})
 		if err != nil {
@@ -132,6 +133,7 @@ func (s *session) watchConfig(backend vnode.Backend, interval time.Duration) err
 		Debounce:     100 * time.Millisecond,
 		Backend:      backend,
 		PollInterval: interval,
+		OnError:      printError(s.stderr),
 		Logf:         logf(s.stderr),
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		MaxWait:        wf.maxWait,
 		Backend:        backend,
 		PollInterval:   interval,
+		OnError:        printError(stderr),
 		Logf:           logf(stderr),
 	})
 	if err != nil {
@@ -70,6 +71,15 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// printError returns the printer of the problems the library packages
+// report without stopping (a kernel limit, an unreadable directory, a root
+// gone or back): one line on stderr each.
+func printError(stderr io.Writer) func(error) {
+	return func(err error) {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+	}
 }
 
 // logf returns the notice printer handed to the library packages: one line

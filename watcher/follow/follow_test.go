@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -633,6 +634,44 @@ func TestBufferedPrinter(t *testing.T) {
 			r2.done <- nil
 		case <-time.After(waitTimeout):
 			t.Fatalf("Run still running %v after its output closed", waitTimeout)
+		}
+	})
+}
+
+// TestOnErrorProblems: with OnError set, a missing file reaches a library
+// user as a *Problem value, once, and not as Logf text.
+func TestOnErrorProblems(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		name := filepath.Join(dir, "later.log")
+		var mu sync.Mutex
+		var probs []*Problem
+		r := startFollower(t, b, Options{Patterns: []string{name}, OnError: func(err error) {
+			var p *Problem
+			if !errors.As(err, &p) {
+				t.Errorf("OnError got %T %v, want a *Problem", err, err)
+				return
+			}
+			mu.Lock()
+			probs = append(probs, p)
+			mu.Unlock()
+		}})
+		waitFor(t, "the missing file reported", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(probs) > 0
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if probs[0].Path != name || probs[0].What != "not found" || !strings.HasPrefix(probs[0].Error(), name) {
+			t.Errorf("problem %+v (%v), want \"not found\" for %s", probs[0], probs[0], name)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, l := range r.logs {
+			if strings.Contains(l, "not found") {
+				t.Errorf("the problem went to Logf too: %q", l)
+			}
 		}
 	})
 }
