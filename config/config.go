@@ -35,32 +35,12 @@ import (
 	"time"
 )
 
-// Defaults, for keys that are left out.
+// The on_busy words the file accepts: the runner's policies by name.
 const (
-	// DefaultDebounce is the quiet period before a batch is delivered: long
-	// enough to cover an editor's save (write temp file, rename) and a
-	// formatter run, short enough to feel instant.
-	DefaultDebounce = 50 * time.Millisecond
-	// DefaultMaxWait caps how long a batch may be held back by changes that
-	// never pause, such as a growing log file.
-	DefaultMaxWait = time.Second
-	// DefaultStopTimeout is how long a stopping command gets between its
-	// stop signal and SIGKILL; servers commonly drain within a few seconds.
-	DefaultStopTimeout = 10 * time.Second
-	// DefaultStopSignal asks a command to stop.
-	DefaultStopSignal = syscall.SIGTERM
-	// DefaultBusySignal is sent by on_busy: signal when busy_signal is left
-	// out; by convention SIGHUP makes a daemon reload.
-	DefaultBusySignal = syscall.SIGHUP
-)
-
-// The on_busy policies: what a rule does with changes that arrive while its
-// command runs.
-const (
-	OnBusyQueue   = "queue"   // run once more afterwards, with everything that changed meanwhile
-	OnBusyRestart = "restart" // stop the command and start it again
-	OnBusySignal  = "signal"  // send BusySignal to the command
-	OnBusyIgnore  = "ignore"  // drop the changes
+	onBusyQueue   = "queue"   // run once more afterwards, with everything that changed meanwhile
+	onBusyRestart = "restart" // stop the command and start it again
+	onBusySignal  = "signal"  // send BusySignal to the command
+	onBusyIgnore  = "ignore"  // drop the changes
 )
 
 // Config is a validated vigil.yaml.
@@ -77,7 +57,8 @@ type Config struct {
 	// apply. Default true.
 	Gitignore bool
 	// Debounce is the quiet period that ends a batch; MaxWait caps a batch's
-	// age. Defaults DefaultDebounce and DefaultMaxWait.
+	// age. Defaults debounce.DefaultQuiet (50 ms) and
+	// debounce.DefaultMaxWait (1 s).
 	Debounce, MaxWait time.Duration
 	// Rules in file order; never empty.
 	Rules []Rule
@@ -95,10 +76,11 @@ type Rule struct {
 	// Run holds shell command strings (run with sh -c), run in order,
 	// stopping at the first failure. Never empty; no entry is blank.
 	Run []string
-	// OnBusy is one of the OnBusy constants. Default OnBusyQueue, or
-	// OnBusyRestart for a daemon.
+	// OnBusy is "queue", "restart", "signal" or "ignore", the names of the
+	// runner's policies. Default "queue", or "restart" for a daemon.
 	OnBusy string
-	// BusySignal is sent when OnBusy is OnBusySignal; 0 otherwise.
+	// BusySignal is what on_busy: signal sends, when busy_signal is given;
+	// 0 otherwise, which leaves the choice to the runner (SIGHUP).
 	BusySignal syscall.Signal
 	// RunAtStart says whether the rule runs once at launch. Default true,
 	// but false for a line rule (it has no line to report at launch).
@@ -111,8 +93,8 @@ type Rule struct {
 	// (or signalled, with on_busy: signal) on change.
 	Daemon bool
 	// StopSignal asks the command's process group to stop; StopTimeout
-	// later the group is killed. Defaults DefaultStopSignal and
-	// DefaultStopTimeout.
+	// later the group is killed. 0 when left out, which leaves the choice
+	// to the runner (SIGTERM and 10 s): the defaults live in one place.
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
 	// After names rules whose run for the same batch must succeed before

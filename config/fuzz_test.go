@@ -85,7 +85,7 @@ func checkInvariants(t *testing.T, cfg *Config) {
 		if r.IsLineRule() != (r.Line != nil) || r.IsLineRule() && len(r.Match)+len(r.Exclude) > 0 {
 			t.Fatalf("rule %q: line rule invariants broken: %+v", r.Name, r)
 		}
-		if (r.OnBusy == OnBusySignal) != (r.BusySignal != 0) {
+		if r.BusySignal != 0 && r.OnBusy != onBusySignal {
 			t.Fatalf("rule %q: on_busy %s with busy signal %d", r.Name, r.OnBusy, r.BusySignal)
 		}
 		for _, g := range append(append([]string{}, r.Match...), r.Exclude...) {

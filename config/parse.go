@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-watch/vigil/debounce"
 	"github.com/vigil-watch/vigil/watcher"
 	"go.yaml.in/yaml/v3"
 )
@@ -81,8 +82,8 @@ func (p *parser) parse(data []byte) *Config {
 	cfg := &Config{
 		Watch:     []string{p.dir},
 		Gitignore: true,
-		Debounce:  DefaultDebounce,
-		MaxWait:   DefaultMaxWait,
+		Debounce:  debounce.DefaultQuiet,
+		MaxWait:   debounce.DefaultMaxWait,
 	}
 	root, ok := p.decode(data)
 	if !ok {
@@ -710,12 +711,10 @@ func (p *parser) rules(root, v *yaml.Node) []Rule {
 // the rule can say which one it is.
 func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	r := &Rule{
-		OnBusy:      OnBusyQueue,
-		RunAtStart:  true,
-		StopSignal:  DefaultStopSignal,
-		StopTimeout: DefaultStopTimeout,
-		Dir:         p.dir,
-		Pos:         nodePos(n),
+		OnBusy:     onBusyQueue,
+		RunAtStart: true,
+		Dir:        p.dir,
+		Pos:        nodePos(n),
 	}
 	info := &ruleInfo{rule: r, node: n, ctx: fmt.Sprintf("rule #%d: ", index)}
 	// Name the rule in messages about its keys, even the ones pairs reports.
@@ -795,11 +794,11 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 			if s, ok := p.scalar(v, "on_busy", ctx, "queue, restart, signal or ignore"); ok {
 				onBusySet = true
 				switch s {
-				case OnBusyQueue, OnBusyRestart, OnBusySignal, OnBusyIgnore:
+				case onBusyQueue, onBusyRestart, onBusySignal, onBusyIgnore:
 					r.OnBusy = s
 				default:
 					hint := ""
-					if alt := suggest(s, []string{OnBusyQueue, OnBusyRestart, OnBusySignal, OnBusyIgnore}, nil); alt != "" {
+					if alt := suggest(s, []string{onBusyQueue, onBusyRestart, onBusySignal, onBusyIgnore}, nil); alt != "" {
 						hint = fmt.Sprintf(" (did you mean %q?)", alt)
 					}
 					p.errorf(v, "%son_busy: invalid value %q: use queue, restart, signal or ignore%s", ctx, s, hint)
@@ -910,19 +909,16 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	}
 	if r.Daemon {
 		if !onBusySet {
-			r.OnBusy = OnBusyRestart
-		} else if r.OnBusy == OnBusyQueue {
+			r.OnBusy = onBusyRestart
+		} else if r.OnBusy == onBusyQueue {
 			p.errorf(val["on_busy"], "%son_busy: queue never runs again for a daemon, which does not exit by itself; use restart (the default for daemons) or signal", ctx)
 		}
 		if kn, ok := keyNode["timeout"]; ok && r.Timeout > 0 {
 			p.errorf(kn, "%stimeout cannot be used with daemon: a daemon runs until it is restarted or stopped", ctx)
 		}
 	}
-	if r.OnBusy == OnBusySignal {
-		r.BusySignal = DefaultBusySignal
-		if busySignal != 0 {
-			r.BusySignal = busySignal
-		}
+	if r.OnBusy == onBusySignal {
+		r.BusySignal = busySignal // 0: the runner's default
 	} else if busySignalNode != nil && onBusySet {
 		p.errorf(busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s)", ctx, r.OnBusy)
 	} else if busySignalNode != nil && val["on_busy"] == nil {

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/vigil-watch/vigil/config"
 	"github.com/vigil-watch/vigil/runner"
@@ -115,16 +113,13 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 	}
 	cwd, _ := os.Getwd()
 	rule := runner.Rule{
-		Name:        filepath.Base(argv[0]),
-		Roots:       roots,
-		Run:         []runner.Command{{Argv: argv}},
-		OnBusy:      policy,
-		BusySignal:  syscall.SIGHUP,
-		RunAtStart:  !rf.postpone,
-		Clear:       rf.clear,
-		StopSignal:  syscall.SIGTERM,
-		StopTimeout: 10 * time.Second,
-		Dir:         cwd,
+		Name:       filepath.Base(argv[0]),
+		Roots:      roots,
+		Run:        []runner.Command{{Argv: argv}},
+		OnBusy:     policy, // zero signals and stop timeout: the runner's defaults
+		RunAtStart: !rf.postpone,
+		Clear:      rf.clear,
+		Dir:        cwd,
 	}
 	r, err := runner.New([]runner.Rule{rule}, opts)
 	if err != nil {
