@@ -3,9 +3,13 @@ package watcher
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vigil-watch/vigil/vnode"
 )
+
+// NoDebounce, as [Options].Debounce, asks for no quiet period at all.
+const NoDebounce time.Duration = -1
 
 // NoticeKind says what a [Notice] is about.
 type NoticeKind uint8

@@ -67,10 +67,13 @@ type Options struct {
 	// FollowSymlinks descends into symlinked directories (loops are
 	// detected and skipped). Without it a symlink is reported as itself.
 	FollowSymlinks bool
-	// Debounce is the quiet period and MaxWait the longest a batch stays
-	// open after its first change; 0 means 50 ms and 1 s. On the poll
-	// backend the quiet period is at least two poll intervals, since
-	// changes are only seen once per interval.
+	// Debounce is the quiet period that closes a batch, and MaxWait the
+	// longest a batch stays open after its first change. Zero means the
+	// defaults, 50 ms and 1 s (debounce.DefaultQuiet and DefaultMaxWait); a
+	// negative Debounce, such as NoDebounce, means no quiet period: a batch
+	// is delivered as soon as the events the kernel had queued are read. On
+	// the poll backend a quiet period (not none) is at least two poll
+	// intervals, since changes are only seen once per interval.
 	Debounce, MaxWait time.Duration
 	// Backend and PollInterval choose the kernel mechanism (see vnode).
 	Backend      vnode.Backend
