@@ -250,43 +250,14 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	return r.loop(ctx, out)
 }
 
-// loop is the watcher's one goroutine blocked in the kernel wait.
+// loop is the watcher's one goroutine blocked in the kernel wait: it reads
+// the kernel's events into the index, and hands each batch that falls due
+// to the sender.
 func (r *run) loop(ctx context.Context, out chan<- Batch) error {
-	done := make(chan struct{})
-	defer close(done)
-	handoff := make(chan Batch)
-	var senderIdle atomic.Bool
-	senderIdle.Store(true)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	// The sender owns the blocking send on out, so that a slow consumer
-	// never holds up the kernel reader. When it is free again it wakes the
-	// loop through the queue's timer.
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case b := <-handoff:
-				select {
-				case out <- b:
-				case <-ctx.Done():
-					return
-				case <-done:
-					return
-				}
-				senderIdle.Store(true)
-				r.q.SetTimer(timerWake, time.Microsecond)
-			case <-ctx.Done():
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-
+	snd := r.startSender(ctx, out)
+	defer snd.stop()
 	buf := make([]vnode.Event, 0, 512)
-	var armed time.Time
+	var armed time.Time // when the batch timer is set to fire; zero when not set
 	for {
 		if r.w.beforeWait != nil {
 			r.w.beforeWait()
@@ -299,19 +270,11 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			}
 			return fmt.Errorf("watcher: waiting for events: %w", err)
 		}
-		for _, ev := range evs {
-			if ev.Kind == vnode.KindTimer {
-				if ev.ID == timerBatch {
-					armed = time.Time{}
-				}
-				continue
-			}
-			r.handle(ev)
+		if r.apply(evs) {
+			armed = time.Time{}
 		}
-		r.endOfEvents()
 		r.lastDrain = now
 		buf = evs
-
 		if r.dirty {
 			r.dirty = false
 			r.deb.Add(now)
@@ -319,38 +282,116 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 		if !r.deb.Pending() {
 			continue
 		}
-		now = time.Now()
-		if r.deb.Due(now) {
-			if !senderIdle.Load() {
-				continue // held: the sender's wake brings us back
-			}
-			if vcsBusy(r.vcsLocks, &r.vcsHold, now) {
-				// git or hg is rewriting the tree: look again after a
-				// quiet period (its lock's removal raises no event).
-				armed = now.Add(r.deb.Quiet())
-				r.q.SetTimer(timerBatch, r.deb.Quiet())
-				continue
-			}
-			r.vcsHold = time.Time{}
-			b := r.flush(now)
-			r.deb.Reset()
-			if len(b.Changes) == 0 {
-				continue
-			}
-			senderIdle.Store(false)
-			select {
-			case handoff <- b:
-				r.w.handoffs.Add(1)
-			case <-ctx.Done():
-				return nil
-			}
-			continue
-		}
-		if fireAt := r.deb.FireAt(); !fireAt.Equal(armed) {
-			armed = fireAt
-			r.q.SetTimer(timerBatch, max(fireAt.Sub(now), time.Microsecond))
+		if !r.deliver(ctx, snd, &armed) {
+			return nil
 		}
 	}
+}
+
+// apply feeds one wait's events to the index and reports whether the batch
+// timer was among them.
+func (r *run) apply(evs []vnode.Event) (batchTimer bool) {
+	for _, ev := range evs {
+		if ev.Kind == vnode.KindTimer {
+			batchTimer = batchTimer || ev.ID == timerBatch
+			continue
+		}
+		r.handle(ev)
+	}
+	r.endOfEvents()
+	return batchTimer
+}
+
+// deliver hands the open batch to the sender if it is due and the sender is
+// free, or arms the batch timer for when it will be due. It reports false
+// when ctx ended during the handoff.
+func (r *run) deliver(ctx context.Context, snd *sender, armed *time.Time) bool {
+	now := time.Now()
+	if !r.deb.Due(now) {
+		if fireAt := r.deb.FireAt(); !fireAt.Equal(*armed) {
+			*armed = fireAt
+			r.q.SetTimer(timerBatch, max(fireAt.Sub(now), time.Microsecond))
+		}
+		return true
+	}
+	if !snd.idle.Load() {
+		return true // held: the sender's wake brings us back
+	}
+	if vcsBusy(r.vcsLocks, &r.vcsHold, now) {
+		// git or hg is rewriting the tree: look again after a quiet
+		// period (its lock's removal raises no event); with no quiet
+		// period, after a short pause rather than at once.
+		again := max(r.deb.Quiet(), vcsRecheck)
+		*armed = now.Add(again)
+		r.q.SetTimer(timerBatch, again)
+		return true
+	}
+	r.vcsHold = time.Time{}
+	b := r.flush(now)
+	r.deb.Reset()
+	if len(b.Changes) == 0 {
+		return true
+	}
+	snd.idle.Store(false)
+	select {
+	case snd.handoff <- b:
+		r.w.handoffs.Add(1)
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// vcsRecheck is how soon a batch held for a VCS lock is looked at again
+// when there is no quiet period to wait instead.
+const vcsRecheck = 10 * time.Millisecond
+
+// sender owns the blocking send on Run's out channel, so that a slow
+// consumer never holds up the kernel reader. When it is free again it wakes
+// the loop through the queue's timer.
+type sender struct {
+	handoff chan Batch
+	idle    atomic.Bool // no batch in hand: the loop may hand over the next
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (r *run) startSender(ctx context.Context, out chan<- Batch) *sender {
+	s := &sender{handoff: make(chan Batch), done: make(chan struct{})}
+	s.idle.Store(true)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.run(ctx, out, r.q)
+	}()
+	return s
+}
+
+func (s *sender) run(ctx context.Context, out chan<- Batch, q *vnode.Queue) {
+	for {
+		select {
+		case b := <-s.handoff:
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			case <-s.done:
+				return
+			}
+			s.idle.Store(true)
+			q.SetTimer(timerWake, time.Microsecond)
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// stop ends the sender, dropping a batch it still holds, and waits for it.
+func (s *sender) stop() {
+	close(s.done)
+	s.wg.Wait()
 }
 
 // The index ----------------------------------------------------------------
@@ -487,7 +528,10 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 // period shorter than the gap between them: it is raised to two intervals.
 func quietFor(o Options, q *vnode.Queue) time.Duration {
 	quiet := o.Debounce
-	if quiet <= 0 {
+	if quiet < 0 {
+		return quiet // none, as asked: debounce.New reads a negative so
+	}
+	if quiet == 0 {
 		quiet = debounce.DefaultQuiet
 	}
 	if q != nil && q.Backend() == vnode.Poll {
