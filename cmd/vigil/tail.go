@@ -77,7 +77,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	opts.Backend, opts.PollInterval = backendOf(backend, poll)
 	// Lines are written in one go per burst and flushed before the
 	// follower sleeps: a write per line would cost 5x the throughput.
-	pr := follow.NewBufferedPrinter(stdout, *asJSON, len(files) > 1 || hasGlob(files))
+	pr := follow.NewPrinter(stdout, follow.PrintOptions{JSON: *asJSON, Headers: len(files) > 1 || hasGlob(files), Buffered: true})
 	opts.Flush = pr.Flush
 	// Runs of whole lines go to the printer as they were read: text is
 	// copied, not split into lines (and JSON is built without a string

@@ -112,7 +112,7 @@ type Options struct {
 	OnError func(error)
 	// Flush, when set, is called whenever the lines read so far have been
 	// handed to out and the follower is about to sleep, and before Run
-	// returns nil: a buffering out (a Printer from NewBufferedPrinter)
+	// returns nil: a buffering out (a buffered Printer)
 	// writes them then. Its error ends Run like out's does.
 	Flush func() error
 	// Chunks, when set, receives runs of whole lines in one call each,

@@ -297,7 +297,7 @@ func TestTwoFilesHeaders(t *testing.T) {
 		a, c := filepath.Join(dir, "a.log"), filepath.Join(dir, "c.log")
 		writeFile(t, a, "a1\n")
 		var buf syncBuffer
-		p := NewPrinter(&buf, false, true)
+		p := NewPrinter(&buf, PrintOptions{Headers: true})
 		o := Options{Patterns: []string{a, c}}
 		r := startWithOut(t, b, o, p.Print)
 		r.waitLog("c.log: not found")
@@ -317,7 +317,7 @@ func TestTwoFilesHeaders(t *testing.T) {
 
 func TestPrinterJSON(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewPrinter(&buf, true, true)
+	p := NewPrinter(&buf, PrintOptions{JSON: true, Headers: true})
 	p.Print(Line{File: "/a.log", Text: "plain", Offset: 5_000_000_000})
 	p.Print(Line{File: "/b \"q\".log", Text: "tab\there <é> \xff", Offset: 0})
 	want := `{"file":"/a.log","line":"plain","offset":5000000000}` + "\n" +
@@ -372,7 +372,7 @@ func TestOutputClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pw.Close()
-		p := NewPrinter(pw, false, false)
+		p := NewPrinter(pw, PrintOptions{})
 		r := startWithOut(t, b, Options{Patterns: []string{log}}, p.Print)
 		pr.Close()
 		appendFile(t, log, "nobody reads this\n")
@@ -577,7 +577,7 @@ func TestRelativeNames(t *testing.T) {
 	}
 	writeFile(t, "a.log", "a1\n")
 	var buf syncBuffer
-	p := NewPrinter(&buf, false, true)
+	p := NewPrinter(&buf, PrintOptions{Headers: true})
 	r := startWithOut(t, vnode.Inotify, Options{Patterns: []string{"a.log", "logs/*.log"}}, p.Print)
 	r.expect("a1")
 	writeFile(t, filepath.Join("logs", "b.log"), "b1\n")
@@ -606,7 +606,7 @@ func TestBufferedPrinter(t *testing.T) {
 		log := filepath.Join(dir, "app.log")
 		writeFile(t, log, "a1\na2\n")
 		var buf syncBuffer
-		p := NewBufferedPrinter(&buf, true, false)
+		p := NewPrinter(&buf, PrintOptions{JSON: true, Buffered: true})
 		startWithOut(t, b, Options{Patterns: []string{log}, Flush: p.Flush}, p.Print)
 		// The initial lines are out before ready.
 		want := fmt.Sprintf(`{"file":%q,"line":"a1","offset":0}`+"\n"+`{"file":%q,"line":"a2","offset":3}`+"\n", log, log)
@@ -622,7 +622,7 @@ func TestBufferedPrinter(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pw.Close()
-		p2 := NewBufferedPrinter(pw, false, false)
+		p2 := NewPrinter(pw, PrintOptions{Buffered: true})
 		r2 := startWithOut(t, b, Options{Patterns: []string{log}, Last: -1, Flush: p2.Flush}, p2.Print)
 		pr.Close()
 		appendFile(t, log, "nobody reads this\n")
