@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-watch/vigil/debounce"
+	"github.com/vigil-watch/vigil/internal/order"
 	"github.com/vigil-watch/vigil/watcher"
 	"go.yaml.in/yaml/v3"
 )
@@ -974,39 +975,24 @@ func (p *parser) checkAfter(infos []*ruleInfo, byName map[string]*ruleInfo) {
 		}
 	}
 
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := map[*ruleInfo]int{}
-	var stack []*ruleInfo
-	var visit func(*ruleInfo)
-	visit = func(u *ruleInfo) {
-		state[u] = onStack
-		stack = append(stack, u)
-		for _, it := range edges[u] {
-			v := byName[it.s]
-			switch state[v] {
-			case unvisited:
-				visit(v)
-			case onStack:
-				// The cycle is stack[i:] closed by the edge u -> v;
-				// name it from u, whose entry closes it.
-				i := slices.Index(stack, v)
-				path := []string{u.rule.Name}
-				for _, s := range stack[i:] {
-					path = append(path, s.rule.Name)
-				}
-				p.errorf(it.n, "%safter: cycle: %s", u.ctx, strings.Join(path, " after "))
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[u] = done
-	}
+	var ruleNames []string
 	for _, info := range infos {
-		if state[info] == unvisited {
-			visit(info)
+		ruleNames = append(ruleNames, info.rule.Name)
+	}
+	after := func(name string) []string {
+		var out []string
+		for _, it := range edges[byName[name]] {
+			out = append(out, it.s)
+		}
+		return out
+	}
+	for _, cyc := range order.Cycles(ruleNames, after) {
+		// Report it at u's entry naming the next rule, which closes it.
+		u := byName[cyc[0]]
+		for _, it := range edges[u] {
+			if it.s == cyc[1] {
+				p.errorf(it.n, "%safter: cycle: %s", u.ctx, strings.Join(cyc, " after "))
+			}
 		}
 	}
 }

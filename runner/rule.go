@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-watch/vigil/internal/order"
 	"github.com/vigil-watch/vigil/watcher"
 )
 
@@ -130,8 +131,19 @@ func compileRules(rules []Rule) ([]*compiled, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if cyc := findCycle(out); cyc != nil {
-		return nil, fmt.Errorf("runner: rules depend on each other in a cycle: %s", strings.Join(cyc, " -> "))
+	names := make([]string, len(out))
+	by := make(map[string]*compiled, len(out))
+	for i, c := range out {
+		names[i], by[c.Name] = c.Name, c
+	}
+	after := func(n string) []string {
+		if c := by[n]; c != nil {
+			return c.After
+		}
+		return nil
+	}
+	if cycles := order.Cycles(names, after); len(cycles) > 0 {
+		return nil, fmt.Errorf("runner: rules wait for each other in a cycle: %s", strings.Join(cycles[0], " after "))
 	}
 	return out, nil
 }
@@ -210,50 +222,6 @@ func compileRule(r Rule) (*compiled, error) {
 		c.exclude = append(c.exclude, g)
 	}
 	return c, nil
-}
-
-// findCycle returns the names along a cycle of After edges, or nil.
-func findCycle(rules []*compiled) []string {
-	by := map[string]*compiled{}
-	for _, c := range rules {
-		by[c.Name] = c
-	}
-	const (
-		unseen = iota
-		onPath
-		done
-	)
-	state := map[string]int{}
-	var path []string
-	var visit func(n string) []string
-	visit = func(n string) []string {
-		switch state[n] {
-		case onPath:
-			for i, p := range path {
-				if p == n {
-					return append(append([]string{}, path[i:]...), n)
-				}
-			}
-		case done:
-			return nil
-		}
-		state[n] = onPath
-		path = append(path, n)
-		for _, a := range by[n].After {
-			if cyc := visit(a); cyc != nil {
-				return cyc
-			}
-		}
-		path = path[:len(path)-1]
-		state[n] = done
-		return nil
-	}
-	for _, c := range rules {
-		if cyc := visit(c.Name); cyc != nil {
-			return cyc
-		}
-	}
-	return nil
 }
 
 // matches reports whether the absolute path p falls under one of the rule's

@@ -75,8 +75,8 @@ func TestValidate(t *testing.T) {
 		{"absolute match", []Rule{{Name: "a", Match: []string{"/src/*.go"}, Run: sh("x")}}, `rule "a": match: "/src/*.go" is absolute`},
 		{"bad exclude", []Rule{{Name: "a", Exclude: []string{"{a"}, Run: sh("x")}}, `rule "a": exclude: invalid glob "{a"`},
 		{"unknown after", []Rule{ok("a", "zzz")}, `rule "a": after names unknown rule "zzz"`},
-		{"cycle", []Rule{ok("a", "c"), ok("b", "a"), ok("c", "b")}, "cycle: a -> c -> b -> a"},
-		{"self", []Rule{ok("a", "a")}, "cycle: a -> a"},
+		{"cycle", []Rule{ok("a", "c"), ok("b", "a"), ok("c", "b")}, "cycle: b after a after c after b"},
+		{"self", []Rule{ok("a", "a")}, "cycle: a after a"},
 	}
 	for _, tc := range cases {
 		err := Validate(tc.rules)
