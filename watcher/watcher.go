@@ -434,6 +434,7 @@ type root struct {
 	waitID   vnode.ID      // a watch on the nearest existing ancestor while missing
 	waitPath string
 	waiting  bool
+	dev      uint64 // the device top lives on: with its inode, its identity
 }
 
 type fileRef struct {
@@ -638,7 +639,7 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 	}
 	tino := inoOf(fi)
 	for a := d; a != nil; a = a.parent {
-		if a.ino == tino && tino != 0 {
+		if a.ino == tino && tino != 0 && sameNodeAt(a.readPath(), fi) {
 			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path})
 			return k, ino, ""
 		}
@@ -719,6 +720,7 @@ func (r *run) startRoot(rt *root, record bool) {
 		return
 	}
 	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi)}
+	rt.dev = devOf(fi)
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
 			n.real = real
@@ -1095,7 +1097,7 @@ func (r *run) rootCheck(rt *root) {
 	fi, err := os.Stat(rt.path)
 	exists := err == nil && fi.IsDir()
 	if rt.top != nil {
-		if exists && inoOf(fi) == rt.top.ino {
+		if exists && inoOf(fi) == rt.top.ino && devOf(fi) == rt.dev {
 			return
 		}
 		top := rt.top
