@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/watcher"
 )
 
@@ -166,13 +167,7 @@ func (h *harness) lines(rel string) []string {
 // waitFor polls cond until it holds or patience runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", patience, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, patience, what, cond)
 }
 
 // count returns how many lines of a file equal or start with s.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -322,13 +323,7 @@ func TestSlowConsumer(t *testing.T) {
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, deadline, what, cond)
 }
 
 // TestLimitReportedOnce: when the kernel layer says a limit was reached and
