@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -183,12 +183,8 @@ func TestChunksThroughPrinter(t *testing.T) {
 		want += fmt.Sprintf("\n==> %s <==\nc1\nc2\n", c)
 		waitOut := func(what string) {
 			t.Helper()
-			deadline := time.Now().Add(waitTimeout)
-			for buf.String() != want {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: after %v, output\n%q\nwant\n%q", what, waitTimeout, buf.String(), want)
-				}
-				time.Sleep(5 * time.Millisecond)
+			if !testwait.For(waitTimeout, func() bool { return buf.String() == want }) {
+				t.Fatalf("%s: after %v, output\n%q\nwant\n%q", what, waitTimeout, buf.String(), want)
 			}
 		}
 		waitOut("c1 c2 printed")
