@@ -9,6 +9,21 @@ import (
 	"github.com/gobwas/glob"
 )
 
+// globMeta are the bytes that make text a glob rather than a literal path
+// in the dialect: wildcards, classes, braces and escapes.
+const globMeta = "*?[{\\"
+
+// HasGlobMeta reports whether s (a pattern, or one segment of it) holds
+// glob syntax, so that it may match other paths than itself.
+func HasGlobMeta(s string) bool { return strings.ContainsAny(s, globMeta) }
+
+// IsPattern reports whether a pattern as written can name more than one
+// path: it holds glob syntax, or it ends in "/", which means everything
+// below a directory.
+func IsPattern(pattern string) bool {
+	return HasGlobMeta(pattern) || strings.HasSuffix(pattern, "/")
+}
+
 // globCompiler is the one way a vigil glob is compiled.
 var globCompiler = glob.Compiler{Separators: []rune{'/'}, Globstar: true}
 

@@ -127,3 +127,14 @@ func TestPathGlobSameDialect(t *testing.T) {
 		t.Errorf("CompilePathGlob accepted a relative pattern")
 	}
 }
+
+func TestIsPattern(t *testing.T) {
+	for p, want := range map[string]bool{
+		"app.log": false, "/var/log/app.log": false, "*.log": true, "logs/": true,
+		"a?.log": true, "[ab].log": true, "{a,b}.log": true, `a\*b`: true,
+	} {
+		if got := IsPattern(p); got != want {
+			t.Errorf("IsPattern(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

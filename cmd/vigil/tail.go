@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vigil-watch/vigil/watcher"
 	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
@@ -172,12 +174,7 @@ func parseLines(s string, o *follow.Options) error {
 
 // hasGlob says whether any pattern can match more than one file.
 func hasGlob(patterns []string) bool {
-	for _, p := range patterns {
-		if strings.ContainsAny(p, "*?[{") {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(patterns, watcher.IsPattern)
 }
 
 // isBrokenPipe recognises a write to a closed pipe.

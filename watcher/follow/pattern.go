@@ -25,10 +25,6 @@ type pattern struct {
 	levels []*watcher.Glob
 }
 
-// globMeta are the bytes that make a path component a glob in gobwas/glob's
-// syntax.
-const globMeta = "*?[{\\"
-
 func compilePattern(raw, cwd string) (*pattern, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("follow: empty file pattern")
@@ -45,7 +41,7 @@ func compilePattern(raw, cwd string) (*pattern, error) {
 		return nil, fmt.Errorf("follow: pattern %q: %w", raw, err)
 	}
 	p.abs = g.String()
-	if !strings.ContainsAny(p.abs, globMeta) {
+	if !watcher.HasGlobMeta(p.abs) {
 		p.literal = true
 		p.base = filepath.Dir(p.abs)
 		return p, nil
@@ -54,7 +50,7 @@ func compilePattern(raw, cwd string) (*pattern, error) {
 
 	comps := strings.Split(strings.TrimPrefix(p.abs, "/"), "/")
 	i := 0
-	for i < len(comps) && !strings.ContainsAny(comps[i], globMeta) {
+	for i < len(comps) && !watcher.HasGlobMeta(comps[i]) {
 		i++
 	}
 	if i == len(comps) {
