@@ -55,8 +55,8 @@ type Options struct {
 	// Relative paths are made absolute. A root that does not exist is
 	// waited for. Default: the current directory.
 	Roots []string
-	// Include and Exclude are globs relative to the root (gobwas/glob with
-	// "/" separators and globstar). With Include set, only files matching
+	// Include and Exclude are globs relative to the root, in the dialect of
+	// [Glob] (compiled by [CompileGlob]). With Include set, only files matching
 	// one of them are reported; directories are always traversed. Exclude
 	// wins over Include; an excluded directory (or "dir/**") is neither
 	// descended into nor watched.

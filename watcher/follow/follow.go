@@ -78,8 +78,10 @@ const recheckInterval = time.Second
 
 // Options configure a Follower.
 type Options struct {
-	// Patterns are file names or globs (gobwas/glob with '/' as separator
-	// and globstar), relative to the working directory or absolute.
+	// Patterns are file names or globs, relative to the working directory
+	// or absolute, in the dialect of watcher.Glob (compiled by
+	// watcher.CompilePathGlob once made absolute): a trailing "/" follows
+	// every file below a directory.
 	Patterns []string
 	// Last is how many lines of each file that exists at start are shown
 	// first, as `tail -n N`. 0 means DefaultLast (10, as tail); a negative
