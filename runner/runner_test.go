@@ -3,10 +3,12 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-watch/vigil/vnode"
 	"github.com/vigil-watch/vigil/watcher"
+	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
 func TestChangeRunsOnceWithPaths(t *testing.T) {
@@ -643,5 +647,49 @@ func TestAfterWaitsForRestartedRun(t *testing.T) {
 	// once for both batches.
 	if got, want := h.lines("log"), []string{"build a", "build b", "test a b"}; !slices.Equal(got, want) {
 		t.Errorf("log %q, want %q", got, want)
+	}
+}
+
+// FollowLines feeds a line rule: lines matching the rule's expression,
+// appended to a followed file, run it with the first line in VIGIL_LINE;
+// other lines run nothing.
+func TestFollowLines(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(dir string) ([]Rule, Options) {
+		return []Rule{{Name: "alert", LineRule: true, Run: sh(`printf '%s|%s\n' "$VIGIL_LINE" "$VIGIL_PATHS" >> log`)}}, Options{}
+	}).run()
+	logFile := h.path("app.log")
+	if err := os.WriteFile(logFile, []byte("old ERROR before start\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := follow.New(follow.Options{Patterns: []string{logFile}, Last: -1, Backend: vnode.Poll, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- h.r.FollowLines(ctx, LineSource{Rule: "alert", Follower: f, Line: regexp.MustCompile(`ERROR`), Debounce: 20 * time.Millisecond, Ready: func() { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case <-time.After(patience):
+		t.Fatal("the follower did not get ready")
+	}
+	af, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	af.WriteString("info: fine\nERROR disk full\n")
+	af.Close()
+	waitFor(t, "the line rule to run", func() bool { return h.count("log", "ERROR disk full|app.log") == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("FollowLines after cancel: %v", err)
+	}
+	h.stop()
+	if got := h.lines("log"); len(got) != 1 {
+		t.Errorf("log %q: want one run, for the new ERROR line only", got)
 	}
 }
