@@ -76,6 +76,8 @@ type GlobError struct {
 	Reason string
 }
 
+// Error says what is wrong with which pattern: "invalid glob" and the
+// parser's reason for a syntax error, else why it can never match.
 func (e *GlobError) Error() string {
 	if e.Syntax {
 		return fmt.Sprintf("invalid glob %q: %s", e.Pattern, e.Reason)
