@@ -1,6 +1,9 @@
 package watcher
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // FileID identifies a file by device and inode number, which name it
 // wherever it is linked and whatever is renamed over it.
@@ -45,7 +48,7 @@ func (r *run) ignoredFile(path string, k kind, ino uint64) bool {
 	}
 	if !r.ignoredPaths[path] {
 		r.ignoredPaths[path] = true
-		r.logf("watcher: ignoring changes to %s: %s", path, why)
+		r.w.o.notice(&Notice{Kind: IgnoredFile, Path: path, Err: errors.New(why)})
 	}
 	return true
 }
