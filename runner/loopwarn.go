@@ -34,9 +34,16 @@ type loopWatch struct {
 	warned       bool
 }
 
-// runEnded records the span of a run that just ended.
-func (lw *loopWatch) runEnded(began time.Time) {
+// runEnded records the span of a run that just ended. A run stopped for a
+// restart (a server, typically) was running whenever the user saved a
+// file, so there only its first moments count: a server that writes into
+// the tree as it starts restarts itself within them, an edit rarely falls
+// in them five times in a row.
+func (lw *loopWatch) runEnded(began time.Time, restarted bool) {
 	lw.began, lw.ended = began, time.Now()
+	if w := began.Add(loopRestartWindow); restarted && lw.ended.After(w) {
+		lw.ended = w
+	}
 }
 
 // runStarting counts a run that starts for items, and returns the warning
@@ -82,6 +89,10 @@ func (lw *loopWatch) runStarting(c *compiled, items []*item) string {
 		describePaths(c.dir, lw.paths) + "): it may be triggering itself; if that is not intended, ignore its output: " +
 		"ignore: [" + strings.Join(yaml, ", ") + "] in vigil.yaml, or " + strings.Join(flags, " ") + " on the command line"
 }
+
+// loopRestartWindow is how much of a run stopped for a restart counts (a
+// variable for tests).
+var loopRestartWindow = 2 * time.Second
 
 // changedBetween reports whether path's modification time falls in
 // [from, to]; a path that is gone cannot tell, and counts as not.

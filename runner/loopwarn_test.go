@@ -74,3 +74,43 @@ func TestNoLoopWarningForChangesBetweenRuns(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A server restarted by edits was running when each edit came: that is no
+// loop. One that writes into the tree as it starts is.
+func TestLoopWarningForRestartedServers(t *testing.T) {
+	old := loopRestartWindow
+	loopRestartWindow = 100 * time.Millisecond
+	defer func() { loopRestartWindow = old }()
+	for _, tc := range []struct {
+		name   string
+		writes bool // the server writes the file itself
+	}{{"edits", false}, {"self-writes", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := `echo run >> runs; exec sleep 300`
+			if tc.writes {
+				cmd = `echo x >> server.pid; ` + cmd
+			}
+			h := newHarness(t, func(dir string) ([]Rule, Options) {
+				return []Rule{{Name: "server", Daemon: true, Run: sh(cmd), StopTimeout: patience}}, Options{}
+			}).run()
+			for i := 1; i <= 7; i++ {
+				waitFor(t, "start "+itoa(i), func() bool { return len(h.lines("runs")) >= i })
+				if !tc.writes {
+					// The user saves while the server runs, past its
+					// first moments.
+					seen := time.Now()
+					waitFor(t, "the server to run a while", func() bool { return time.Since(seen) > 2*loopRestartWindow })
+					if err := os.WriteFile(h.path("server.pid"), []byte(itoa(i)), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				h.send("server.pid")
+			}
+			waitFor(t, "the last start", func() bool { return len(h.lines("runs")) >= 8 })
+			got := strings.Count(h.out.String(), "warning: re-triggered")
+			if want := map[bool]int{false: 0, true: 1}[tc.writes]; got != want {
+				t.Errorf("%d loop warnings, want %d:\n%s", got, want, h.out.String())
+			}
+		})
+	}
+}

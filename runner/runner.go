@@ -605,7 +605,7 @@ func (l *loop) handle(ev runEvent) {
 		return
 	}
 	l.active--
-	rs.loop.runEnded(ru.began)
+	rs.loop.runEnded(ru.began, ru.reason == forRestart)
 	if rs.cur == ru {
 		rs.cur = nil
 	}
