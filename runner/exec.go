@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -16,6 +17,8 @@ type procSpec struct {
 	out            *output
 	prefix         string
 	groups         *groupSet
+	files          []*os.File   // inherited as fds 3, 4, ...
+	each           func([]byte) // sees every output line (no prefix)
 	onStartRetried func() // test hook: called before each ETXTBSY retry
 }
 
@@ -55,6 +58,9 @@ func (r *Runner) execRun(ru *run, events chan<- runEvent) {
 	end := runEvent{ru: ru}
 
 	env, cleanup, err := environ(c, paths, evs, lines)
+	if err == nil && len(ru.files) > 0 {
+		env = append(env, EnvListenFDs+"="+strconv.Itoa(len(ru.files)), EnvListenFDNames+"="+ru.fdNames)
+	}
 	if err != nil {
 		end.status = 126
 		r.out.status(ru.prefix, "failed: could not prepare the run: %v", err)
@@ -79,7 +85,19 @@ commands:
 			break commands
 		default:
 		}
+		final := i == len(c.Run)-1
 		spec := procSpec{argv: cmd.argv(), dir: c.dir, env: env, out: r.out, prefix: ru.prefix, groups: &r.groups, onStartRetried: r.textBusyHook}
+		if len(ru.files) > 0 {
+			spec.argv, spec.files = activationArgv(cmd), ru.files
+		}
+		var tap *lineTap
+		if ru.daemon && final && c.probe != nil && c.probe.line != nil {
+			tap = newLineTap()
+		}
+		spec.each = func(line []byte) {
+			ru.capture.write(line)
+			tap.line(string(line))
+		}
 		p, err := startProc(spec, ru.stopReq)
 		if err != nil {
 			select {
@@ -92,9 +110,13 @@ commands:
 			break
 		}
 		ru.setProc(p)
-		if ru.daemon && i == len(c.Run)-1 {
+		probeDone := func() {}
+		if ru.daemon && final {
 			end.reachedFinal = true
 			events <- runEvent{ru: ru, started: true}
+			if c.probe != nil {
+				probeDone = r.startProbe(ru, p, tap, events)
+			}
 		}
 		var serr error
 		select {
@@ -110,6 +132,8 @@ commands:
 			timedOut = true
 			serr = p.stop(c.StopSignal, c.StopTimeout, killed)
 		}
+		tap.close()
+		probeDone()
 		if serr != nil {
 			r.out.status(ru.prefix, "%v", serr)
 		}
@@ -221,8 +245,48 @@ func environ(c *compiled, paths []string, evs [][]byte, lines []Line) ([]string,
 func isOurVar(kv string) bool {
 	name, _, _ := strings.Cut(kv, "=")
 	switch name {
-	case EnvRule, EnvPaths, EnvEventsFile, EnvFile, EnvLine, EnvOffset:
+	case EnvRule, EnvPaths, EnvEventsFile, EnvFile, EnvLine, EnvOffset,
+		EnvListenFDs, EnvListenPID, EnvListenFDNames, "LISTEN_FDNAMES_SEP":
 		return true
 	}
 	return false
+}
+
+// startProbe runs the rule's readiness probe for the daemon p in the
+// background and reports the outcome as a started event with ready or
+// notReady set. The returned func stops the probe and waits for it, so that
+// no report follows the run's end.
+func (r *Runner) startProbe(ru *run, p *proc, tap *lineTap, events chan<- runEvent) func() {
+	c := ru.c
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	began := time.Now()
+	var lines <-chan string
+	if tap != nil {
+		lines = tap.ch
+	}
+	go func() {
+		defer close(done)
+		go func() {
+			select {
+			case <-p.exited:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		err := c.probe.wait(ctx, c.ReadyTimeout, lines)
+		select {
+		case <-p.exited:
+			return // the run's end reports it
+		case <-ru.stopReq:
+			return
+		default:
+		}
+		ev := runEvent{ru: ru, started: true, ready: err == nil, took: time.Since(began)}
+		if err != nil {
+			ev.notReady = fmt.Errorf("not ready after %s: %s: %w", seconds(c.ReadyTimeout), c.probe.text, err)
+		}
+		events <- ev
+	}()
+	return func() { cancel(); <-done }
 }

@@ -58,11 +58,20 @@ const maxLine = 64 << 10
 // copyLines copies r to w line by line, each line prefixed, until EOF or a
 // read error; a last line without a newline gets one.
 func (o *output) copyLines(w io.Writer, prefix string, r io.Reader) {
+	o.copyLinesTo(w, prefix, r, nil)
+}
+
+// copyLinesTo is copyLines that also hands each line, without its prefix,
+// to each (if not nil).
+func (o *output) copyLinesTo(w io.Writer, prefix string, r io.Reader, each func([]byte)) {
 	br := bufio.NewReaderSize(r, maxLine)
 	var buf []byte
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
+			if each != nil {
+				each(line)
+			}
 			buf = append(buf[:0], prefix...)
 			buf = append(buf, line...)
 			if buf[len(buf)-1] != '\n' && err != bufio.ErrBufferFull {

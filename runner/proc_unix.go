@@ -72,6 +72,8 @@ func startOnce(spec procSpec) (*proc, error) {
 	cmd.Env = spec.env
 	// Files, not writers: exec then copies nothing itself, so Wait returns
 	// when the leader exits even if a grandchild still holds the pipes.
+	// Inherited listeners become fds 3, 4, ... (socket activation).
+	cmd.ExtraFiles = spec.files
 	cmd.Stdout = outW
 	cmd.Stderr = errW
 	// Stdin stays nil: /dev/null. The child is not in the terminal's
@@ -95,8 +97,8 @@ func startOnce(spec procSpec) (*proc, error) {
 	p := &proc{pid: pid, exited: make(chan struct{}), readers: []*os.File{outR, errR}}
 	spec.groups.add(p.pid)
 	p.copiers.Add(2)
-	go func() { defer p.copiers.Done(); spec.out.copyLines(spec.out.out, spec.prefix, outR) }()
-	go func() { defer p.copiers.Done(); spec.out.copyLines(spec.out.err, spec.prefix, errR) }()
+	go func() { defer p.copiers.Done(); spec.out.copyLinesTo(spec.out.out, spec.prefix, outR, spec.each) }()
+	go func() { defer p.copiers.Done(); spec.out.copyLinesTo(spec.out.err, spec.prefix, errR, spec.each) }()
 	// The one and only Wait.
 	go func() {
 		p.werr = cmd.Wait()

@@ -82,6 +82,20 @@ type Rule struct {
 	LineRule bool
 	// Dir is the working directory ("" = the current directory).
 	Dir string
+
+	// Sockets are listen addresses (tcp://HOST:PORT, unix:///PATH, see
+	// [ParseSocketAddr]) that the runner opens once, when the Runner is
+	// made, and hands to every run by the systemd socket-activation
+	// protocol: fds 3 and up, LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.
+	Sockets []string
+	// Ready is a readiness probe for a daemon (see [ParseProbe]): the run
+	// counts as succeeded, for After and reloads, once it passes.
+	Ready string
+	// ReadyTimeout bounds the wait for Ready (0 = DefaultReadyTimeout).
+	ReadyTimeout time.Duration
+	// Reload marks a rule whose runs browsers wait for: see
+	// [Options.OnReload].
+	Reload bool
 }
 
 // compiled is a Rule with defaults applied, paths made absolute and its
@@ -91,6 +105,8 @@ type compiled struct {
 	dir            string
 	roots          []string
 	match, exclude []*watcher.Glob
+	sockets        []SocketAddr
+	probe          *probe
 }
 
 // Validate checks rules the way [New] does, without starting anything: names
@@ -121,7 +137,14 @@ func compileRules(rules []Rule) ([]*compiled, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	sockOwner := map[SocketAddr]string{}
 	for _, c := range out {
+		for i, a := range c.sockets {
+			if o, ok := sockOwner[a]; ok {
+				errs = append(errs, fmt.Errorf("runner: rule %q: sockets: %s is also rule %q's socket", c.Name, c.Sockets[i], o))
+			}
+			sockOwner[a] = c.Name
+		}
 		for _, a := range c.After {
 			if !byName[a] {
 				errs = append(errs, fmt.Errorf("runner: rule %q: after names unknown rule %q", c.Name, a))
@@ -188,6 +211,33 @@ func compileRule(r Rule) (*compiled, error) {
 		return nil, fail("negative timeout %v", r.Timeout)
 	}
 	c := &compiled{Rule: r}
+	for _, s := range r.Sockets {
+		a, err := ParseSocketAddr(s)
+		if err != nil {
+			return nil, fail("sockets: %w", err)
+		}
+		for _, b := range c.sockets {
+			if a == b {
+				return nil, fail("sockets: %s is listed twice", s)
+			}
+		}
+		c.sockets = append(c.sockets, a)
+	}
+	if r.Ready != "" {
+		pr, err := ParseProbe(r.Ready)
+		if err != nil {
+			return nil, fail("ready: %w", err)
+		}
+		for _, a := range c.sockets {
+			if a.Network == "tcp" && a.Addr == pr.tcp {
+				return nil, fail("ready: %s is the rule's own socket, which vigil keeps open: it would always answer; probe with http:// or \"line: REGEXP\" instead", r.Ready)
+			}
+		}
+		c.probe = pr
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
 	dir := r.Dir
 	if dir == "" {
 		dir = "."

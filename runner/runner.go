@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,25 @@ type Options struct {
 	Once bool
 	// Postpone skips the run at start, daemons included.
 	Postpone bool
+	// OnReload, if set, is told when browsers should reload: after a
+	// batch that triggered rules with Reload set, once all of those have
+	// run (daemons: started and passed their Ready probe, or failed to).
+	// It is called from Run's goroutine and must not block.
+	OnReload func(ReloadEvent)
+}
+
+// ReloadEvent is what [Options.OnReload] receives.
+type ReloadEvent struct {
+	// Rule is the first Reload rule the batch triggered, or the one that
+	// failed.
+	Rule string
+	// Paths are the batch's paths that matched the Reload rules, absolute;
+	// none for a run at start or after a config reload.
+	Paths []string
+	// Failed says a Reload rule's run failed, or its daemon did not become
+	// ready; Output is then that run's stdout and stderr (its last 64 KiB).
+	Failed bool
+	Output string
 }
 
 // Runner runs rules for batches. Create it with [New], drive it with
@@ -62,6 +82,7 @@ type Runner struct {
 	mu       sync.Mutex
 	next     []*compiled // rules from Reload not yet taken by Run
 	reloadCh chan struct{}
+	socks    socketSet // guarded by mu
 
 	lines chan lineBatch // from FollowLines to Run
 }
@@ -78,13 +99,28 @@ func New(rules []Rule, o Options) (*Runner, error) {
 	if o.Err == nil {
 		o.Err = io.Discard
 	}
-	return &Runner{
+	r := &Runner{
 		o:        o,
 		out:      &output{out: o.Out, err: o.Err, color: o.Color},
 		rules:    cs,
 		reloadCh: make(chan struct{}, 1),
 		lines:    make(chan lineBatch),
-	}, nil
+	}
+	if _, err := r.socks.open(cs); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	return r, nil
+}
+
+// Close closes the listen sockets of a Runner whose Run was never called
+// (Run closes them when it returns), removing unix socket files.
+func (r *Runner) Close() {
+	if r.started.Load() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.socks.closeAll()
 }
 
 // Reload replaces the rules: rules whose definition changed are stopped and
@@ -99,6 +135,17 @@ func (r *Runner) Reload(rules []Rule) error {
 		return err
 	}
 	r.mu.Lock()
+	// Listeners for addresses that stay are kept, so that clients never
+	// see a refusal across a reload; a running daemon keeps its own copy
+	// of one that goes.
+	unused, err := r.socks.open(cs)
+	if err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("runner: %w", err)
+	}
+	for _, l := range unused {
+		l.close()
+	}
 	r.next = cs
 	r.mu.Unlock()
 	select {
@@ -133,6 +180,11 @@ func (r *Runner) Run(ctx context.Context, changes <-chan watcher.Batch) (status 
 		return 0, errors.New("runner: Run called twice")
 	}
 	l := newLoop(r, ctx)
+	defer func() {
+		r.mu.Lock()
+		r.socks.closeAll()
+		r.mu.Unlock()
+	}()
 	l.begin()
 	in := changes
 	for {
@@ -186,6 +238,11 @@ type batchRec struct {
 	matched map[string]bool
 	result  map[string]outcome
 	open    int // matched rules not yet resolved
+
+	// Reload rules the batch triggered that have not resolved, and what
+	// the resolved ones make of it (see Options.OnReload).
+	reloadOpen int
+	reload     ReloadEvent
 }
 
 type outcome int8
@@ -219,6 +276,10 @@ type run struct {
 	stopReq  chan struct{} // closed to ask the run to stop
 	reason   stopReason    // coordinator only; set before stopReq is closed
 	resolved bool          // coordinator only: items' outcomes recorded
+
+	files   []*os.File // inherited listeners, fds 3...
+	fdNames string     // LISTEN_FDNAMES
+	capture *tailBuf   // output kept for ReloadEvent (Reload rules only)
 
 	mu sync.Mutex
 	p  *proc // the command running now, if any
@@ -256,6 +317,12 @@ type runEvent struct {
 	status       int
 	reachedFinal bool
 	lived        time.Duration
+
+	// With started: the readiness probe passed (ready, after took) or
+	// gave up (notReady says why).
+	ready    bool
+	notReady error
+	took     time.Duration
 }
 
 // ruleState is the coordinator's view of one rule.
@@ -268,6 +335,8 @@ type ruleState struct {
 	removed bool
 
 	loop loopWatch // re-triggers by its own output
+
+	lastOutput string // the output of the last run that ended (Reload rules)
 
 	// crash-loop backoff of a daemon
 	backoff  time.Duration
@@ -360,6 +429,12 @@ func (l *loop) newRec(hit []*ruleState) uint64 {
 	rec := &batchRec{matched: map[string]bool{}, result: map[string]outcome{}, open: len(hit)}
 	for _, rs := range hit {
 		rec.matched[rs.c.Name] = true
+		if rs.c.Reload {
+			rec.reloadOpen++
+			if rec.reload.Rule == "" {
+				rec.reload.Rule = rs.c.Name
+			}
+		}
 	}
 	l.recs[l.seq] = rec
 	if l.r.o.Once && !l.onceTaken {
@@ -449,6 +524,21 @@ func (l *loop) resolve(rs *ruleState, it *item, o outcome) {
 		return
 	}
 	rec.result[rs.c.Name] = o
+	if rs.c.Reload && rec.reloadOpen > 0 {
+		rec.reloadOpen--
+		rec.reload.Paths = append(rec.reload.Paths, it.paths...)
+		if o == failed && !rec.reload.Failed {
+			rec.reload.Failed, rec.reload.Rule = true, rs.c.Name
+			if rs.cur != nil {
+				rec.reload.Output = rs.cur.capture.String()
+			} else {
+				rec.reload.Output = rs.lastOutput
+			}
+		}
+		if rec.reloadOpen == 0 && l.r.o.OnReload != nil && l.ctx.Err() == nil {
+			l.r.o.OnReload(rec.reload)
+		}
+	}
 	rec.open--
 	if rec.open == 0 {
 		delete(l.recs, it.seq)
@@ -576,6 +666,12 @@ func (l *loop) start(rs *ruleState, items []*item, why string) {
 		began:   time.Now(),
 		stopReq: make(chan struct{}),
 	}
+	if rs.c.Reload {
+		ru.capture = &tailBuf{}
+	}
+	l.r.mu.Lock()
+	ru.files, ru.fdNames = l.r.socks.files(rs.c)
+	l.r.mu.Unlock()
 	rs.cur = ru
 	l.active++
 	if l.launch != nil {
@@ -596,7 +692,21 @@ func (l *loop) stopTimer(rs *ruleState) {
 func (l *loop) handle(ev runEvent) {
 	ru, rs := ev.ru, ev.ru.rs
 	if ev.started {
-		if !ru.resolved && ru.reason == notStopped {
+		if ru.resolved || ru.reason != notStopped {
+			return
+		}
+		if ev.notReady != nil {
+			l.r.out.status(rs.prefix, "%v", ev.notReady)
+			ru.resolved = true
+			for _, it := range ru.items {
+				l.resolve(rs, it, failed)
+			}
+			return
+		}
+		if ev.ready {
+			l.r.out.status(rs.prefix, "ready in %s (%s)", seconds(ev.took), rs.c.probe.text)
+		}
+		if (ev.ready || rs.c.probe == nil || !ru.daemon) && !ru.resolved && ru.reason == notStopped {
 			ru.resolved = true
 			for _, it := range ru.items {
 				l.resolve(rs, it, succeeded)
@@ -645,9 +755,11 @@ func (l *loop) handle(ev runEvent) {
 		}
 		return
 	}
+	rs.lastOutput = ru.capture.String()
 	if !ru.resolved {
 		o := succeeded
-		if ev.status != 0 {
+		if ev.status != 0 || ru.daemon && rs.c.probe != nil {
+			// A daemon with a probe that ends before passing it failed.
 			o = failed
 		}
 		for _, it := range ru.items {
