@@ -19,7 +19,7 @@ type procSpec struct {
 	groups         *groupSet
 	files          []*os.File   // inherited as fds 3, 4, ...
 	each           func([]byte) // sees every output line (no prefix)
-	onStartRetried func() // test hook: called before each ETXTBSY retry
+	onStartRetried func()       // test hook: called before each ETXTBSY retry
 }
 
 // Environment variables a command receives.
