@@ -62,6 +62,8 @@ type Config struct {
 	Debounce, MaxWait time.Duration
 	// Rules in file order; never empty.
 	Rules []Rule
+	// LiveReload is the livereload section, nil when absent.
+	LiveReload *LiveReload
 }
 
 // Rule is one entry under rules: what to watch (or follow) and what to run.
@@ -110,6 +112,18 @@ type Rule struct {
 	Dir string
 	// Pos is where the rule starts in the file, for messages.
 	Pos Pos
+
+	// Sockets are listen addresses (tcp://HOST:PORT, unix:///PATH) handed
+	// to every run by socket activation; SocketPos says where each is
+	// written, for errors found when opening them.
+	Sockets   []string
+	SocketPos []Pos
+	// Ready is a daemon's readiness probe (tcp://, http://, "line: RE");
+	// ReadyTimeout bounds the wait (default 30 s).
+	Ready        string
+	ReadyTimeout time.Duration
+	// Reload makes browsers on the livereload proxy reload after its runs.
+	Reload bool
 }
 
 // IsLineRule reports whether r follows files rather than watching the tree.
@@ -136,6 +150,8 @@ func (r Rule) Equal(o Rule) bool {
 		r.StopTimeout == o.StopTimeout &&
 		slices.Equal(r.After, o.After) &&
 		slices.Equal(r.Follow, o.Follow) &&
+		slices.Equal(r.Sockets, o.Sockets) &&
+		r.Ready == o.Ready && r.ReadyTimeout == o.ReadyTimeout && r.Reload == o.Reload &&
 		r.Dir == o.Dir
 }
 

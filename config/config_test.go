@@ -116,6 +116,9 @@ func dump(t *testing.T, cfg *Config) string {
 		Line                string `json:",omitempty"`
 		Dir                 string
 		Pos                 string
+		Sockets             []string `json:",omitempty"`
+		Ready, ReadyTimeout string   `json:",omitempty"`
+		Reload              bool     `json:",omitempty"`
 	}
 	type config struct {
 		Path              string
@@ -123,13 +126,15 @@ func dump(t *testing.T, cfg *Config) string {
 		Gitignore         bool
 		Debounce, MaxWait string
 		Rules             []rule
+		LiveReload        *LiveReload `json:",omitempty"`
 	}
 	out := config{
-		Path:      rel(cfg.Path),
-		Ignore:    cfg.Ignore,
-		Gitignore: cfg.Gitignore,
-		Debounce:  cfg.Debounce.String(),
-		MaxWait:   cfg.MaxWait.String(),
+		Path:       rel(cfg.Path),
+		Ignore:     cfg.Ignore,
+		Gitignore:  cfg.Gitignore,
+		Debounce:   cfg.Debounce.String(),
+		MaxWait:    cfg.MaxWait.String(),
+		LiveReload: cfg.LiveReload,
 	}
 	for _, w := range cfg.Watch {
 		out.Watch = append(out.Watch, rel(w))
@@ -150,6 +155,10 @@ func dump(t *testing.T, cfg *Config) string {
 		}
 		if r.Line != nil {
 			o.Line = r.Line.String()
+		}
+		o.Sockets, o.Ready, o.Reload = r.Sockets, r.Ready, r.Reload
+		if r.Ready != "" {
+			o.ReadyTimeout = r.ReadyTimeout.String()
 		}
 		out.Rules = append(out.Rules, o)
 	}

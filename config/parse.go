@@ -136,6 +136,8 @@ func (p *parser) parse(data []byte) *Config {
 			}
 		case "rules":
 			rulesNode = v
+		case "livereload":
+			cfg.LiveReload = p.liveReload(v)
 		default:
 			if strings.HasPrefix(k.Value, "x-") {
 				continue // an extension key, e.g. a home for YAML anchors
@@ -437,10 +439,10 @@ func (p *parser) mergeSource(v *yaml.Node, ctx string, depth int) []pair {
 // The keys each level accepts, and the words people bring from other tools
 // for them (the alias maps), used to suggest a key for an unknown one.
 var (
-	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
+	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules", "livereload"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
-		"after", "follow", "line"}
+		"after", "follow", "line", "sockets", "ready", "ready_timeout", "reload"}
 	topAliases = map[string]string{
 		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
 		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
@@ -665,6 +667,8 @@ type ruleInfo struct {
 	nameNode *yaml.Node
 	ctx      string
 	after    []item
+
+	readyNode *yaml.Node
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -750,6 +754,7 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	}
 	p.checkLineRule(info, keys)
 	p.checkBusy(info, keys)
+	p.checkLive(info, keys)
 	return info
 }
 
@@ -834,6 +839,9 @@ func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
 	case "line":
 		r.Line = p.lineRegexp(v, ctx)
 	default:
+		if p.liveRuleKey(info, k, v) {
+			return
+		}
 		p.unknownKey(k, ctx, ruleKeys, topKeys, ruleAliases)
 	}
 }

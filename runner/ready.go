@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigil-watch/vigil/internal/liveaddr"
 )
 
 // DefaultReadyTimeout bounds how long a daemon may take to pass its probe.
@@ -23,39 +23,15 @@ type probe struct {
 	line *regexp.Regexp // matched on the daemon's output lines
 }
 
-// ParseProbe parses a readiness probe: tcp://HOST:PORT, http://… or
+// parseProbe parses a readiness probe: tcp://HOST:PORT, http://… or
 // https://… (a GET that answers 2xx), or "line: REGEXP" (a line of the
 // daemon's stdout or stderr matching the Go regular expression).
-func ParseProbe(s string) (*probe, error) {
-	if rest, ok := strings.CutPrefix(s, "line:"); ok {
-		expr := strings.TrimPrefix(rest, " ")
-		if expr == "" {
-			return nil, fmt.Errorf("%q: an empty regular expression matches any line", s)
-		}
-		re, err := regexp.Compile(expr)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", s, err)
-		}
-		return &probe{text: s, line: re}, nil
+func parseProbe(s string) (*probe, error) {
+	pr, err := liveaddr.ParseProbe(s)
+	if err != nil {
+		return nil, err
 	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	switch {
-	case !ok:
-	case scheme == "tcp":
-		a, err := ParseSocketAddr(s)
-		if err != nil {
-			return nil, err
-		}
-		_ = rest
-		return &probe{text: s, tcp: a.Addr}, nil
-	case scheme == "http" || scheme == "https":
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("%q: not a URL with a host", s)
-		}
-		return &probe{text: s, http: s}, nil
-	}
-	return nil, fmt.Errorf("%q: want tcp://HOST:PORT, http://HOST[:PORT]/PATH or \"line: REGEXP\"", s)
+	return &probe{text: s, tcp: pr.TCP, http: pr.HTTP, line: pr.Line}, nil
 }
 
 // probeEvery is the pause between attempts of a network probe.

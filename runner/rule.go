@@ -88,7 +88,8 @@ type Rule struct {
 	// made, and hands to every run by the systemd socket-activation
 	// protocol: fds 3 and up, LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.
 	Sockets []string
-	// Ready is a readiness probe for a daemon (see [ParseProbe]): the run
+	// Ready is a readiness probe for a daemon: tcp://HOST:PORT, http(s)://URL
+	// (2xx) or "line: REGEXP" on its output: the run
 	// counts as succeeded, for After and reloads, once it passes.
 	Ready string
 	// ReadyTimeout bounds the wait for Ready (0 = DefaultReadyTimeout).
@@ -224,7 +225,7 @@ func compileRule(r Rule) (*compiled, error) {
 		c.sockets = append(c.sockets, a)
 	}
 	if r.Ready != "" {
-		pr, err := ParseProbe(r.Ready)
+		pr, err := parseProbe(r.Ready)
 		if err != nil {
 			return nil, fail("ready: %w", err)
 		}

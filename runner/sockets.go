@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/vigil-watch/vigil/internal/liveaddr"
 )
 
 // Socket-activation variables (the systemd protocol): the inherited
@@ -21,57 +23,12 @@ const (
 
 // SocketAddr is a parsed listen address: tcp://HOST:PORT (IPv4, or IPv6 in
 // brackets) or unix:///ABSOLUTE/PATH.
-type SocketAddr struct {
-	Network string // "tcp" or "unix"
-	Addr    string // host:port, or the socket file's path
-}
-
-// String is the address in URL form, as written.
-func (a SocketAddr) String() string {
-	if a.Network == "unix" {
-		return "unix://" + a.Addr
-	}
-	return "tcp://" + a.Addr
-}
+type SocketAddr = liveaddr.Socket
 
 // ParseSocketAddr parses a listen address: tcp://HOST:PORT with a literal
 // IP address or "localhost" (IPv6 in brackets) and a port from 1 to 65535,
 // or unix:///PATH with an absolute path.
-func ParseSocketAddr(s string) (SocketAddr, error) {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return SocketAddr{}, fmt.Errorf("%q: want tcp://HOST:PORT or unix:///PATH", s)
-	}
-	switch scheme {
-	case "tcp":
-		host, port, err := net.SplitHostPort(rest)
-		if err != nil {
-			return SocketAddr{}, fmt.Errorf("%q: want tcp://HOST:PORT (IPv6 in brackets): %w", s, unwrapAddrErr(err))
-		}
-		if host != "localhost" && net.ParseIP(host) == nil {
-			return SocketAddr{}, fmt.Errorf("%q: host %q is not an IP address (or localhost)", s, host)
-		}
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
-			return SocketAddr{}, fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
-		}
-		return SocketAddr{Network: "tcp", Addr: net.JoinHostPort(host, port)}, nil
-	case "unix":
-		if !strings.HasPrefix(rest, "/") || len(rest) < 2 {
-			return SocketAddr{}, fmt.Errorf("%q: want an absolute path: unix:///PATH", s)
-		}
-		return SocketAddr{Network: "unix", Addr: rest}, nil
-	}
-	return SocketAddr{}, fmt.Errorf("%q: unknown scheme %q (want tcp or unix)", s, scheme)
-}
-
-func unwrapAddrErr(err error) error {
-	var ae *net.AddrError
-	if errors.As(err, &ae) {
-		return errors.New(ae.Err)
-	}
-	return err
-}
+func ParseSocketAddr(s string) (SocketAddr, error) { return liveaddr.ParseSocket(s) }
 
 // SocketError says that a rule's listen address could not be opened.
 type SocketError struct {

@@ -305,10 +305,10 @@ func TestSocketsAddressInUse(t *testing.T) {
 
 func TestSocketAddrParse(t *testing.T) {
 	good := map[string]SocketAddr{
-		"tcp://127.0.0.1:8080": {"tcp", "127.0.0.1:8080"},
-		"tcp://[::1]:80":       {"tcp", "[::1]:80"},
-		"tcp://localhost:3000": {"tcp", "localhost:3000"},
-		"unix:///run/app.sock": {"unix", "/run/app.sock"},
+		"tcp://127.0.0.1:8080": {Network: "tcp", Addr: "127.0.0.1:8080"},
+		"tcp://[::1]:80":       {Network: "tcp", Addr: "[::1]:80"},
+		"tcp://localhost:3000": {Network: "tcp", Addr: "localhost:3000"},
+		"unix:///run/app.sock": {Network: "unix", Addr: "/run/app.sock"},
 	}
 	for in, want := range good {
 		got, err := ParseSocketAddr(in)
