@@ -58,7 +58,7 @@ func TestInjectorPlacement(t *testing.T) {
 		"<BODY>a</Body>\n</HTML>":                       "<BODY>a" + Tag + "</Body>\n</HTML>",
 		"<p>no body element":                            "<p>no body element" + Tag,
 		"<pre>&lt;/body&gt;</body> x </body></html>end": "<pre>&lt;/body&gt;</body> x " + Tag + "</body></html>end",
-		"":                                              Tag,
+		"": Tag,
 	}
 	for in, want := range cases {
 		// One byte at a time: a "</body" split across reads is still found.
