@@ -33,6 +33,11 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 			After:       cr.After,
 			LineRule:    len(cr.Follow) > 0,
 			Dir:         cr.Dir,
+
+			Sockets:      cr.Sockets,
+			Ready:        cr.Ready,
+			ReadyTimeout: cr.ReadyTimeout,
+			Reload:       cr.Reload,
 		}
 		if rf.policy != "" && !r.LineRule {
 			r.OnBusy = rf.policy // --restart / --on-busy override the file

@@ -39,6 +39,7 @@ type ruleFlags struct {
 	clear                   bool
 	onBusy                  string
 	policy                  runner.Policy // --restart or --on-busy, resolved; "" = each rule's own
+	live                    liveFlags
 }
 
 // runRules serves `vigil` with a config file and the ad-hoc `vigil -- CMD`.
@@ -59,6 +60,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&rf.restart, "restart", false, "restart the command when a change arrives while it runs (on_busy: restart)")
 	fs.StringVar(&rf.onBusy, "on-busy", "", "what a change during a run does: queue, restart, signal or ignore")
 	fs.BoolVar(&rf.clear, "clear", false, "clear the screen before each run")
+	rf.live.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +68,9 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 		return usageError("unexpected %q: put the command after -- (vigil [flags] -- CMD ARGS...)", fs.Arg(0))
 	}
 	if err := rf.check(); err != nil {
+		return err
+	}
+	if err := rf.live.check(); err != nil {
 		return err
 	}
 	policy := runner.Policy(rf.onBusy)
@@ -97,7 +102,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks"} {
+	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks", "socket", "ready", "livereload"} {
 		if set[name] {
 			return usageError("--%s applies to the ad-hoc form (vigil [flags] -- CMD); with vigil.yaml set it in the file", name)
 		}
@@ -120,10 +125,27 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 		RunAtStart: !rf.postpone,
 		Clear:      rf.clear,
 		Dir:        cwd,
+		// With live-reload flags the command is a server: a daemon.
+		Daemon:  rf.live.any() && !rf.once,
+		Sockets: rf.live.sockets,
+		Ready:   rf.live.ready,
+		Reload:  rf.live.livereload != "",
+	}
+	if rf.live.livereload != "" {
+		listen, upstream, _ := splitLive(rf.live.livereload)
+		px, err := startProxy(listen, upstream, stderr)
+		if err != nil {
+			return err
+		}
+		defer px.close()
+		opts.OnReload = px.notifier()
+	}
+	if err := runner.Validate([]runner.Rule{rule}); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	r, err := runner.New([]runner.Rule{rule}, opts)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errSetup, err)
+		return socketError(err, nil)
 	}
 	sess := newSession(r, stderr)
 	sess.expect(1)
@@ -145,9 +167,17 @@ func runConfig(rf ruleFlags, opts runner.Options, stdout, stderr io.Writer) erro
 	if rf.once {
 		rules = dropDaemons(rules, stderr)
 	}
+	if lr := cfg.LiveReload; lr != nil && !rf.once {
+		px, err := startProxy(lr.Listen, lr.Proxy, stderr)
+		if err != nil {
+			return err
+		}
+		defer px.close()
+		opts.OnReload = px.notifier()
+	}
 	r, err := runner.New(rules, opts)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errSetup, err)
+		return socketError(err, cfg)
 	}
 	sess := newSession(r, stderr)
 	sess.cfgPath, _ = filepath.Abs(path)
