@@ -64,6 +64,9 @@ type Config struct {
 	Rules []Rule
 	// LiveReload is the livereload section, nil when absent.
 	LiveReload *LiveReload
+	// SkipUnchanged drops changes that leave a file's contents (and mode)
+	// as they were, so that they run nothing. Default true.
+	SkipUnchanged bool
 }
 
 // Rule is one entry under rules: what to watch (or follow) and what to run.
@@ -176,6 +179,7 @@ func (c *Config) SameTree(o *Config) bool {
 	}
 	return slices.Equal(c.Watch, o.Watch) && slices.Equal(c.Ignore, o.Ignore) &&
 		c.Gitignore == o.Gitignore && c.Debounce == o.Debounce && c.MaxWait == o.MaxWait &&
+		c.SkipUnchanged == o.SkipUnchanged &&
 		c.WatchesTree() == o.WatchesTree()
 }
 

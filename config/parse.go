@@ -85,6 +85,8 @@ func (p *parser) parse(data []byte) *Config {
 		Gitignore: true,
 		Debounce:  debounce.DefaultQuiet,
 		MaxWait:   debounce.DefaultMaxWait,
+
+		SkipUnchanged: true,
 	}
 	root, ok := p.decode(data)
 	if !ok {
@@ -138,6 +140,8 @@ func (p *parser) parse(data []byte) *Config {
 			rulesNode = v
 		case "livereload":
 			cfg.LiveReload = p.liveReload(v)
+		case "skip_unchanged":
+			p.boolean(v, "skip_unchanged", "", &cfg.SkipUnchanged)
 		default:
 			if strings.HasPrefix(k.Value, "x-") {
 				continue // an extension key, e.g. a home for YAML anchors
@@ -439,7 +443,7 @@ func (p *parser) mergeSource(v *yaml.Node, ctx string, depth int) []pair {
 // The keys each level accepts, and the words people bring from other tools
 // for them (the alias maps), used to suggest a key for an unknown one.
 var (
-	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules", "livereload"}
+	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules", "livereload", "skip_unchanged"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
 		"after", "follow", "line", "sockets", "ready", "ready_timeout", "reload"}

@@ -110,6 +110,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			s.stopTree = nil
 		}
 		if w != nil {
+			s.skipUnchanged = cfg.SkipUnchanged
 			s.stopTree = s.startWatcher(w)
 		}
 	}

@@ -18,11 +18,14 @@ type liveFlags struct {
 	sockets    stringsFlag
 	ready      string
 	livereload string // LISTEN=UPSTREAM
+
+	skipUnchanged bool
 }
 
 func (l *liveFlags) register(fs *flagSet) {
 	fs.Var(&l.sockets, "socket", "listen on `ADDR` (tcp://HOST:PORT or unix:///PATH) once and hand it to every run (systemd socket activation; repeatable)")
 	fs.StringVar(&l.ready, "ready", "", "the command is ready when `PROBE` passes: tcp://HOST:PORT, http://URL (2xx) or \"line: REGEXP\"")
+	fs.BoolVar(&l.skipUnchanged, "skip-unchanged", true, "run nothing for a save that leaves a file's contents as they were (--skip-unchanged=false to run anyway)")
 	fs.StringVar(&l.livereload, "livereload", "", "serve a reloading proxy: `LISTEN=UPSTREAM`, e.g. 3000=http://127.0.0.1:8080")
 }
 

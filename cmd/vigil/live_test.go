@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,8 +26,16 @@ func TestSocketInUseExitsBeforeStarting(t *testing.T) {
 	sockets := fmt.Sprintf(`    sockets: ["unix://%s/ok.sock", "tcp://%s"]`, dir, ln.Addr())
 	os.WriteFile(cfg, []byte(fmt.Sprintf("rules:\n  - name: web\n    run: touch %s\n    daemon: true\n%s\n", marker, sockets)), 0o644)
 	col := strings.Index(sockets, `"tcp://`) + 1
-	var out, errb bytes.Buffer
-	code := run([]string{"-c", cfg}, &out, &errb)
+	// vigil runs as its own process: in this one, it would become the
+	// subreaper and take other tests' children.
+	var errb bytes.Buffer
+	run := func(args []string, _ any, stderr *bytes.Buffer) int {
+		cmd := exec.Command("vigil", args...)
+		cmd.Stderr = stderr
+		cmd.Run()
+		return cmd.ProcessState.ExitCode()
+	}
+	code := run([]string{"-c", cfg}, nil, &errb)
 	want := fmt.Sprintf("%s:5:%d: rule \"web\": sockets: tcp://%s: address already in use", cfg, col, ln.Addr())
 	if code != exitUsage || !strings.Contains(errb.String(), want) {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, errb.String(), want)
@@ -39,17 +48,17 @@ func TestSocketInUseExitsBeforeStarting(t *testing.T) {
 	}
 
 	errb.Reset()
-	code = run([]string{"--socket", "tcp://" + ln.Addr().String(), "--", "touch", marker}, &out, &errb)
+	code = run([]string{"--socket", "tcp://" + ln.Addr().String(), "--", "touch", marker}, nil, &errb)
 	if code != exitUsage || !strings.Contains(errb.String(), `rule "touch": sockets: tcp://`+ln.Addr().String()+": address already in use") {
 		t.Errorf("ad hoc: exit %d, stderr:\n%s", code, errb.String())
 	}
 	errb.Reset()
-	code = run([]string{"--socket", "tcp://localhost", "--", "true"}, &out, &errb)
+	code = run([]string{"--socket", "tcp://localhost", "--", "true"}, nil, &errb)
 	if code != exitUsage || !strings.Contains(errb.String(), "--socket") {
 		t.Errorf("malformed --socket: exit %d, stderr:\n%s", code, errb.String())
 	}
 	errb.Reset()
-	code = run([]string{"--livereload", ln.Addr().String() + "=http://127.0.0.1:9", "--", "touch", marker}, &out, &errb)
+	code = run([]string{"--livereload", ln.Addr().String() + "=http://127.0.0.1:9", "--", "touch", marker}, nil, &errb)
 	if code != exitUsage || !strings.Contains(errb.String(), "livereload: listen "+ln.Addr().String()) {
 		t.Errorf("livereload address in use: exit %d, stderr:\n%s", code, errb.String())
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/vigil-watch/vigil/config"
 	"github.com/vigil-watch/vigil/runner"
@@ -148,6 +149,7 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 		return socketError(err, nil)
 	}
 	sess := newSession(r, stderr)
+	sess.skipUnchanged = rf.live.skipUnchanged
 	sess.expect(1)
 	sess.startWatcher(w)
 	return sess.wait()
@@ -195,6 +197,8 @@ type session struct {
 	r      *runner.Runner
 	stderr io.Writer
 	sig    *signals
+
+	skipUnchanged bool // drop changes that leave contents as they were
 
 	batches chan watcher.Batch
 	resc    chan runResult
@@ -268,12 +272,56 @@ func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 		readySummary(s.stderr, st)
 		s.partReady()
 	}
+	out := s.batches
+	if s.skipUnchanged {
+		out = s.skipUnchangedSaves(ctx, w, &ready)
+	}
 	go func() {
-		if err := w.Run(ctx, ready, s.batches); err != nil && ctx.Err() == nil {
+		if err := w.Run(ctx, ready, out); err != nil && ctx.Err() == nil {
 			s.fail(fmt.Errorf("watcher stopped: %w", err))
 		}
 	}()
 	return cancel
+}
+
+// skipUnchangedSaves puts a content filter between the watcher and the
+// runner: batches lose the changes that left a file as it was, and a batch
+// left empty runs nothing. The files are hashed in the background once the
+// watcher is ready, so that ready is not delayed.
+func (s *session) skipUnchangedSaves(ctx context.Context, w *watcher.Watcher, ready *func(watcher.Stats)) chan watcher.Batch {
+	contents := watcher.NewContents()
+	in := make(chan watcher.Batch)
+	next := *ready
+	*ready = func(st watcher.Stats) {
+		next(st)
+		go func() {
+			began := time.Now()
+			if files, err := w.Files(); err == nil {
+				n := contents.Prime(files, ctx.Done())
+				if ctx.Err() == nil {
+					fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s\n", n, time.Since(began).Round(time.Millisecond))
+				}
+			}
+		}()
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b := <-in:
+				if b = contents.Filter(b); len(b.Changes) == 0 {
+					continue
+				}
+				select {
+				case s.batches <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return in
 }
 
 // expect adds n components that must report ready before "ready" is printed.
