@@ -29,7 +29,9 @@ package vnode
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -152,6 +154,9 @@ type kernel interface {
 	open(path string, mode openMode) (int, error)
 	close(fd int) error
 	fstat(fd int) (fileStat, error)
+	// unread is what EVFILT_READ reports for a regular file: the bytes
+	// from fd's offset to EOF, negative after a truncation below it.
+	unread(fd int) (int64, error)
 	// pipe returns a pipe whose ends are close-on-exec and non-blocking.
 	pipe() ([2]int, error)
 	read(fd int, p []byte) (int, error)
@@ -169,8 +174,17 @@ type kqConfig struct {
 	// the function of that name). Otherwise an armed timer is deleted
 	// and added again.
 	timerReAddResets bool
-	pollInterval     time.Duration
-	now              func() time.Time
+	// closeKeepsKnotes: closing a descriptor does not delete its knotes
+	// (libkqueue; the BSD kernels do delete them), so each is deleted
+	// with EV_DELETE before its descriptor is closed.
+	closeKeepsKnotes bool
+	// readStopsAtEOF: EVFILT_READ on a regular file stops firing once it
+	// has reported EOF and never reports a truncation (libkqueue). A
+	// followed file then also asks for NOTE_WRITE|NOTE_EXTEND, and those
+	// notes become KindRead events measured with kernel.unread.
+	readStopsAtEOF bool
+	pollInterval   time.Duration
+	now            func() time.Time
 }
 
 // timerReAddResets says whether an EV_ADD of an armed EVFILT_TIMER restarts
@@ -434,6 +448,15 @@ func (b *kqBackend) convert(e kev, seq uint64, now time.Time, out []Event) []Eve
 			// darwin can return empty events (fsnotify #590).
 			return out
 		}
+		if w.file != nil && b.cfg.readStopsAtEOF && n&(NoteWrite|NoteExtend) != 0 {
+			// The read filter cannot be trusted to say so: measure.
+			if d, err := b.k.unread(w.fd); err == nil && d != 0 {
+				out = append(out, Event{Kind: KindRead, ID: w.id, Data: d})
+			}
+			if n &^= NoteWrite | NoteExtend; n == 0 {
+				return out
+			}
+		}
 		// On a directory NOTE_WRITE means "entries changed"; kqueue never
 		// says which, so Name stays "" and the layer above rescans.
 		return append(out, Event{Kind: KindNote, ID: w.id, Notes: n})
@@ -617,9 +640,13 @@ func (b *kqBackend) follow(path string) (ID, *os.File, error) {
 	b.byID[w.id] = w
 	b.byKey[kkey{uint64(fd), filtRead}] = w
 	b.byKey[kkey{uint64(fd), filtVnode}] = w
+	notes := followNotes
+	if b.cfg.readStopsAtEOF {
+		notes |= noteWrite | noteExtend
+	}
 	changes := []kev{
 		{ident: uint64(fd), filter: filtRead, flags: evAdd | evClear},
-		{ident: uint64(fd), filter: filtVnode, flags: evAdd | evClear, fflags: followNotes},
+		{ident: uint64(fd), filter: filtVnode, flags: evAdd | evClear, fflags: notes},
 	}
 	errs, err := b.submit(changes)
 	if err == nil {
@@ -765,11 +792,35 @@ func (b *kqBackend) stopTimer(id ID) error {
 // closeRemoved closes the fds of removed watches. It runs at the start of
 // a wait: the batch that could name them has been handled. b.mu is held.
 func (b *kqBackend) closeRemoved() {
+	b.deleteKnotes(b.closing)
 	for i, w := range b.closing {
 		b.closeWatch(w)
 		b.closing[i] = nil
 	}
 	b.closing = b.closing[:0]
+}
+
+// deleteKnotes deletes the knotes of ws before their descriptors are
+// closed, on a kernel whose close leaves them (closeKeepsKnotes). A knote
+// the kernel dropped already (EV_EOF) answers ENOENT, which is fine, so
+// the receipts are not looked at. b.mu is held.
+func (b *kqBackend) deleteKnotes(ws []*kwatch) {
+	if !b.cfg.closeKeepsKnotes {
+		return
+	}
+	var changes []kev
+	for _, w := range ws {
+		if w.fd < 0 {
+			continue
+		}
+		changes = append(changes, kev{ident: uint64(w.fd), filter: filtVnode, flags: evDelete})
+		if w.file != nil {
+			changes = append(changes, kev{ident: uint64(w.fd), filter: filtRead, flags: evDelete})
+		}
+	}
+	if len(changes) > 0 {
+		b.submit(changes)
+	}
 }
 
 func (b *kqBackend) closeWatch(w *kwatch) error {
@@ -877,6 +928,10 @@ func (b *kqBackend) teardown() {
 	b.wakeMu.Lock()
 	b.wakeOpen = false
 	b.wakeMu.Unlock()
+	if b.cfg.closeKeepsKnotes {
+		all := slices.Collect(maps.Values(b.byID))
+		b.deleteKnotes(append(all, b.closing...))
+	}
 	for _, w := range b.byID {
 		if err := b.closeWatch(w); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", w.path, err))

@@ -186,43 +186,8 @@ func (sysKernel) write(fd int, p []byte) (int, error) {
 	}
 }
 
-// raiseNoFile sets the soft RLIMIT_NOFILE to the hard limit (capped where
-// the kernel refuses more, see openFilesCap). Go's runtime does the same
-// at start-up (§2.9); this only acts when the limit is still low, because
-// syscall.Setrlimit (which unix.Setrlimit calls) also stops Go restoring
-// the original limit in child processes.
-func (sysKernel) raiseNoFile() error {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return err
-	}
-	want := rlimInt64(rl.Max)
-	if c := openFilesCap(); c > 0 && c < want {
-		want = c
-	}
-	if rlimInt64(rl.Cur) >= want {
-		return nil
-	}
-	setRlim(&rl.Cur, want)
-	return unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
-}
+func (sysKernel) unread(fd int) (int64, error) { return unreadBytes(fd) }
 
-func (sysKernel) noFile() int64 {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return -1
-	}
-	return rlimInt64(rl.Cur)
-}
+func (sysKernel) raiseNoFile() error { return raiseNoFileUnix() }
 
-// rlimInt64 and setRlim bridge unix.Rlimit's field type: int64 on FreeBSD,
-// uint64 on darwin, OpenBSD, NetBSD and DragonFly (§1.2). RLIM_INFINITY is
-// 2^63-1 on all of them; a larger unsigned value is treated as infinite.
-func rlimInt64[T int64 | uint64](v T) int64 {
-	if v < 0 || uint64(v) > 1<<63-1 {
-		return 1<<63 - 1
-	}
-	return int64(v)
-}
-
-func setRlim[T int64 | uint64](p *T, v int64) { *p = T(v) }
+func (sysKernel) noFile() int64 { return noFileUnix() }

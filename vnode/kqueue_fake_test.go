@@ -221,6 +221,11 @@ func (f *kqFakeKernel) fstat(fd int) (fileStat, error) {
 	return fileStat{dir: f.dirs[path]}, nil
 }
 
+// unread is not scripted: only kernels with readStopsAtEOF use it.
+func (f *kqFakeKernel) unread(fd int) (int64, error) {
+	return 0, fmt.Errorf("fake kernel: unread(%d) is not scripted", fd)
+}
+
 func (f *kqFakeKernel) read(fd int, p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
