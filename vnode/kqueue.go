@@ -154,6 +154,9 @@ type kernel interface {
 	open(path string, mode openMode) (int, error)
 	close(fd int) error
 	fstat(fd int) (fileStat, error)
+	// stat says what path is (following a final symlink, as open
+	// does), without using a descriptor.
+	stat(path string) (fileStat, error)
 	// unread is what EVFILT_READ reports for a regular file: the bytes
 	// from fd's offset to EOF, negative after a truncation below it.
 	unread(fd int) (int64, error)
@@ -256,8 +259,10 @@ type kqBackend struct {
 	closing  []*kwatch // removed; their fds close at the next wait
 	pending  []Event   // events that came back from a change submission
 	waitSeq  uint64    // counts waits' kernel calls
-	poller   *poller   // the fallback, created on first need
-	evbuf    []kev     // the waiter's event buffer
+	fds      int       // watch and follow descriptors open now
+	budget   fdBudget
+	poller   *poller // the fallback, created on first need
+	evbuf    []kev   // the waiter's event buffer
 }
 
 // newKqueueWith builds the backend on k.
@@ -279,6 +284,7 @@ func newKqueueWith(k kernel, cfg kqConfig) (*kqBackend, error) {
 		return nil, fmt.Errorf("vnode: kqueue: creating the wake pipe: %w", startError(k, err))
 	}
 	b := &kqBackend{
+		budget:   newFDBudget(k.noFile()),
 		k:        k,
 		cfg:      cfg,
 		kq:       kq,
@@ -530,6 +536,14 @@ func startError(k kernel, err error) error {
 	return err
 }
 
+// budgetError is the one message for the budget being spent: it names the
+// limit, its value, what vigil keeps in reserve and how to raise it.
+func (b *kqBackend) budgetError(cause error) *LimitError {
+	le := fdLimitError(b.k, "", &budgetSpent{b.budget}, true)
+	le.Value = b.budget.limit
+	return le
+}
+
 // limitError describes running out of descriptors while opening path.
 func (b *kqBackend) limitError(path string, cause error, polled bool) *LimitError {
 	return fdLimitError(b.k, path, cause, polled)
@@ -538,7 +552,9 @@ func (b *kqBackend) limitError(path string, cause error, polled bool) *LimitErro
 // fdLimitError describes running out of descriptors, for the process
 // (EMFILE) or the system (ENFILE).
 func fdLimitError(k kernel, path string, cause error, polled bool) *LimitError {
-	raise := "ulimit -n N in the shell that starts vigil (up to the hard limit, which sysctl kern.maxfilesperproc caps)"
+	raise := "ulimit -n N in the shell that starts vigil, up to the hard limit; " +
+		"macOS: sudo launchctl limit maxfiles N M and sudo sysctl kern.maxfilesperproc=N kern.maxfiles=M; " +
+		"FreeBSD: sysctl kern.maxfilesperproc=N kern.maxfiles=M, and openfiles=N in /etc/login.conf (then cap_mkdb /etc/login.conf)"
 	if errors.Is(cause, syscall.ENFILE) {
 		raise = "sysctl kern.maxfiles (the system-wide table is full), then " + raise
 	}
@@ -556,6 +572,9 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	if b.isClosed() {
 		return 0, ErrClosed
 	}
+	if err := b.admit(path); err != nil {
+		return b.watchPolled(path, err)
+	}
 	fd, err := b.k.open(path, openVnode)
 	if err != nil {
 		if isFDLimit(err) {
@@ -570,6 +589,7 @@ func (b *kqBackend) watch(path string) (ID, error) {
 		return 0, ErrClosed
 	}
 	w := &kwatch{id: b.newID(), path: path, fd: fd}
+	b.fds++
 	// The mapping is published before the kevent exists, so that no event
 	// can find the fd unknown (watchman's rule, §2.6).
 	b.byID[w.id] = w
@@ -581,6 +601,7 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	if err != nil {
 		b.forget(w)
 		b.k.close(fd)
+		b.fds--
 		return 0, fmt.Errorf("vnode: kqueue watch %s: adding EVFILT_VNODE: %w", path, err)
 	}
 	return w.id, nil
@@ -601,7 +622,31 @@ func (b *kqBackend) watchPolled(path string, cause error) (ID, error) {
 		return 0, fmt.Errorf("vnode: kqueue watch %s: out of descriptors (%v) and polling failed: %w", path, cause, err)
 	}
 	b.byID[id] = &kwatch{id: id, path: path, fd: -1, polled: true}
+	if errors.Is(cause, errFDBudget) {
+		return id, b.budgetError(cause)
+	}
 	return id, b.limitError(path, cause, true)
+}
+
+// admit decides whether path may take a descriptor now (nil) or is to be
+// polled (errFDBudget), following the descriptor budget: directories may
+// use all of it, files all but the share kept for directories (see
+// fdBudget). Only past the file share does it cost a stat.
+func (b *kqBackend) admit(path string) error {
+	b.mu.Lock()
+	used, budget := b.fds, b.budget
+	b.mu.Unlock()
+	if used < budget.files {
+		return nil
+	}
+	if used < budget.total {
+		st, err := b.k.stat(path)
+		if err != nil || st.dir {
+			// A directory may; an error is open's to report.
+			return nil
+		}
+	}
+	return errFDBudget
 }
 
 func (b *kqBackend) follow(path string) (ID, *os.File, error) {
@@ -637,6 +682,7 @@ func (b *kqBackend) follow(path string) (ID, *os.File, error) {
 		return 0, nil, ErrClosed
 	}
 	w := &kwatch{id: b.newID(), path: path, fd: fd, file: f}
+	b.fds++
 	b.byID[w.id] = w
 	b.byKey[kkey{uint64(fd), filtRead}] = w
 	b.byKey[kkey{uint64(fd), filtVnode}] = w
@@ -825,9 +871,11 @@ func (b *kqBackend) deleteKnotes(ws []*kwatch) {
 
 func (b *kqBackend) closeWatch(w *kwatch) error {
 	if w.file != nil {
+		b.fds--
 		return w.file.Close()
 	}
 	if w.fd >= 0 {
+		b.fds--
 		return b.k.close(w.fd)
 	}
 	return nil

@@ -186,6 +186,14 @@ func (sysKernel) write(fd int, p []byte) (int, error) {
 	}
 }
 
+func (sysKernel) stat(path string) (fileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileStat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return fileStat{dir: uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR}, nil
+}
+
 func (sysKernel) unread(fd int) (int64, error) { return unreadBytes(fd) }
 
 func (sysKernel) raiseNoFile() error { return raiseNoFileUnix() }

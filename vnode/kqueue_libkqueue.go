@@ -195,6 +195,14 @@ func (lkqKernel) fstat(fd int) (fileStat, error) {
 	return fileStat{dir: st.Mode&unix.S_IFMT == unix.S_IFDIR}, nil
 }
 
+func (lkqKernel) stat(path string) (fileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileStat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return fileStat{dir: uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR}, nil
+}
+
 func (lkqKernel) unread(fd int) (int64, error) { return unreadBytes(fd) }
 
 func (lkqKernel) pipe() ([2]int, error) {
