@@ -186,8 +186,13 @@ type kqConfig struct {
 	// followed file then also asks for NOTE_WRITE|NOTE_EXTEND, and those
 	// notes become KindRead events measured with kernel.unread.
 	readStopsAtEOF bool
-	pollInterval   time.Duration
-	now            func() time.Time
+	// knoteFDs is how many descriptors the kqueue implementation holds
+	// per knote on a file besides ours: 0 in a kernel, 1 in libkqueue (an
+	// inotify instance per vnode knote, an eventfd per read knote). The
+	// descriptor budget counts them.
+	knoteFDs     int
+	pollInterval time.Duration
+	now          func() time.Time
 }
 
 // timerReAddResets says whether an EV_ADD of an armed EVFILT_TIMER restarts
@@ -222,6 +227,7 @@ type kwatch struct {
 	fd     int      // -1 when polled
 	file   *os.File // followed files: owns fd
 	polled bool     // under the poller, no fd
+	cost   int      // descriptors it holds, counted in the budget
 }
 
 // ktimer is the state of one timer ID.
@@ -259,7 +265,7 @@ type kqBackend struct {
 	closing  []*kwatch // removed; their fds close at the next wait
 	pending  []Event   // events that came back from a change submission
 	waitSeq  uint64    // counts waits' kernel calls
-	fds      int       // watch and follow descriptors open now
+	fds      int       // descriptors watches and follows hold now (budget)
 	budget   fdBudget
 	poller   *poller // the fallback, created on first need
 	evbuf    []kev   // the waiter's event buffer
@@ -588,8 +594,8 @@ func (b *kqBackend) watch(path string) (ID, error) {
 		b.k.close(fd)
 		return 0, ErrClosed
 	}
-	w := &kwatch{id: b.newID(), path: path, fd: fd}
-	b.fds++
+	w := &kwatch{id: b.newID(), path: path, fd: fd, cost: 1 + b.cfg.knoteFDs}
+	b.fds += w.cost
 	// The mapping is published before the kevent exists, so that no event
 	// can find the fd unknown (watchman's rule, §2.6).
 	b.byID[w.id] = w
@@ -601,7 +607,7 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	if err != nil {
 		b.forget(w)
 		b.k.close(fd)
-		b.fds--
+		b.fds -= w.cost
 		return 0, fmt.Errorf("vnode: kqueue watch %s: adding EVFILT_VNODE: %w", path, err)
 	}
 	return w.id, nil
@@ -681,8 +687,8 @@ func (b *kqBackend) follow(path string) (ID, *os.File, error) {
 		f.Close()
 		return 0, nil, ErrClosed
 	}
-	w := &kwatch{id: b.newID(), path: path, fd: fd, file: f}
-	b.fds++
+	w := &kwatch{id: b.newID(), path: path, fd: fd, file: f, cost: 1 + 2*b.cfg.knoteFDs}
+	b.fds += w.cost
 	b.byID[w.id] = w
 	b.byKey[kkey{uint64(fd), filtRead}] = w
 	b.byKey[kkey{uint64(fd), filtVnode}] = w
@@ -870,12 +876,11 @@ func (b *kqBackend) deleteKnotes(ws []*kwatch) {
 }
 
 func (b *kqBackend) closeWatch(w *kwatch) error {
+	b.fds -= w.cost
 	if w.file != nil {
-		b.fds--
 		return w.file.Close()
 	}
 	if w.fd >= 0 {
-		b.fds--
 		return b.k.close(w.fd)
 	}
 	return nil

@@ -89,6 +89,7 @@ func newKqueue(o Options) (backend, error) {
 		timerReAddResets: true,
 		closeKeepsKnotes: true,
 		readStopsAtEOF:   true,
+		knoteFDs:         1,
 		pollInterval:     o.PollInterval,
 		now:              time.Now,
 	})
