@@ -4,8 +4,8 @@ package vnode
 // kernel only through the kernel interface below, so that it can be tested
 // on Linux against a scripted fake; kqueue_bsd.go is the real kernel.
 //
-// The facts this file relies on are in notes/kqueue.md; the section numbers
-// in comments refer to it.
+// The facts this file relies on are in docs/kqueue.md; the section numbers
+// in comments (§N) refer to it.
 //
 // How it works, in short:
 //   - Every Watch opens its own fd and adds an EVFILT_VNODE knote with

@@ -4,6 +4,7 @@ package vnode
 
 // The real kernel under the kqueue backend. Only this file and the per-OS
 // kqueue_*.go files touch x/sys; kqueue.go holds the logic.
+// Section numbers (§N) refer to docs/kqueue.md.
 
 import (
 	"fmt"

@@ -4,6 +4,7 @@ package vnode
 
 // System calls shared by the real kqueue kernels: the BSDs' and darwin's,
 // and libkqueue's on Linux.
+// Section numbers (§N) refer to docs/kqueue.md.
 
 import "golang.org/x/sys/unix"
 
