@@ -608,6 +608,15 @@ func (b *kqBackend) watch(path string) (ID, error) {
 		b.forget(w)
 		b.k.close(fd)
 		b.fds -= w.cost
+		if isFDLimit(err) || errors.Is(err, syscall.ENOMEM) {
+			// The kqueue ran out of room for the knote (libkqueue: of
+			// inotify instances, EMFILE; a kernel: of memory): like
+			// EMFILE from open, poll this path.
+			b.mu.Unlock()
+			id, perr := b.watchPolled(path, err)
+			b.mu.Lock()
+			return id, perr
+		}
 		return 0, fmt.Errorf("vnode: kqueue watch %s: adding EVFILT_VNODE: %w", path, err)
 	}
 	return w.id, nil

@@ -478,6 +478,22 @@ func TestKqueueChangeErrors(t *testing.T) {
 		t.Errorf("%d map entries left after a failed Watch", left)
 	}
 
+	// EMFILE for the knote itself (libkqueue out of inotify instances):
+	// the path is polled, as when open runs out.
+	dir := t.TempDir()
+	f.failChange[kkey{kqFakeFirstFD, filtVnode}] = syscall.EMFILE
+	id, err := q.Watch(dir)
+	var le *LimitError
+	if !errors.As(err, &le) || !le.Polled || id == 0 || le.Path != dir || !errors.Is(err, syscall.EMFILE) {
+		t.Errorf("Watch with EV_ADD failing EMFILE = %d, %v; want a polled watch", id, err)
+	}
+	if f.isOpenFD(kqFakeFirstFD) {
+		t.Error("the fd of the refused knote is still open")
+	}
+	if err := q.Remove(id); err != nil {
+		t.Errorf("Remove of the polled watch: %v", err)
+	}
+
 	// An open error names the path and keeps the errno.
 	f.openErr["/w/gone"] = syscall.ENOENT
 	if _, err := q.Watch("/w/gone"); err == nil || !strings.Contains(err.Error(), "/w/gone") || !errors.Is(err, os.ErrNotExist) {
