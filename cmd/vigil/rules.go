@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/vigil-watch/vigil/config"
 	"github.com/vigil-watch/vigil/runner"
@@ -116,16 +113,13 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 	}
 	cwd, _ := os.Getwd()
 	rule := runner.Rule{
-		Name:        filepath.Base(argv[0]),
-		Roots:       roots,
-		Run:         []runner.Command{{Argv: argv}},
-		OnBusy:      policy,
-		BusySignal:  syscall.SIGHUP,
-		RunAtStart:  !rf.postpone,
-		Clear:       rf.clear,
-		StopSignal:  syscall.SIGTERM,
-		StopTimeout: 10 * time.Second,
-		Dir:         cwd,
+		Name:       filepath.Base(argv[0]),
+		Roots:      roots,
+		Run:        []runner.Command{{Argv: argv}},
+		OnBusy:     policy, // zero signals and stop timeout: the runner's defaults
+		RunAtStart: !rf.postpone,
+		Clear:      rf.clear,
+		Dir:        cwd,
 	}
 	r, err := runner.New([]runner.Rule{rule}, opts)
 	if err != nil {
@@ -172,7 +166,7 @@ type session struct {
 	stderr io.Writer
 	sig    *signals
 
-	batches chan runner.Batch
+	batches chan watcher.Batch
 	resc    chan runResult
 
 	mu        sync.Mutex
@@ -193,7 +187,7 @@ type runResult struct {
 }
 
 func newSession(r *runner.Runner, stderr io.Writer) *session {
-	s := &session{r: r, stderr: stderr, sig: catchSignals(), batches: make(chan runner.Batch), resc: make(chan runResult, 1)}
+	s := &session{r: r, stderr: stderr, sig: catchSignals(), batches: make(chan watcher.Batch), resc: make(chan runResult, 1)}
 	s.sig.onAgain(r.Kill)
 	go func() {
 		st, err := r.Run(s.sig.ctx, s.batches)
@@ -240,24 +234,13 @@ func (s *session) wait() error {
 // runner, until the session ends or the returned cancel is called.
 func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 	ctx, cancel := context.WithCancel(s.sig.ctx)
-	out := make(chan watcher.Batch)
 	ready := func(st watcher.Stats) {
 		readySummary(s.stderr, st)
 		s.partReady()
 	}
 	go func() {
-		if err := w.Run(ctx, ready, out); err != nil && ctx.Err() == nil {
+		if err := w.Run(ctx, ready, s.batches); err != nil && ctx.Err() == nil {
 			s.fail(fmt.Errorf("watcher stopped: %w", err))
-		}
-	}()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b := <-out:
-				s.send(ctx, toRunnerBatch(b))
-			}
 		}
 	}()
 	return cancel
@@ -279,24 +262,6 @@ func (s *session) partReady() {
 		s.saidReady = true
 		fmt.Fprintln(s.stderr, "ready")
 	}
-}
-
-// send hands a batch to the runner unless the session is over.
-func (s *session) send(ctx context.Context, b runner.Batch) {
-	select {
-	case s.batches <- b:
-	case <-ctx.Done():
-	}
-}
-
-// toRunnerBatch converts a watcher batch into the runner's terms.
-func toRunnerBatch(b watcher.Batch) runner.Batch {
-	rb := runner.Batch{Paths: make([]string, 0, len(b.Changes))}
-	for _, c := range b.Changes {
-		rb.Paths = append(rb.Paths, c.Path)
-	}
-	rb.Events, _ = json.Marshal(b)
-	return rb
 }
 
 // dropDaemons leaves out daemon rules for --once: a server never finishes,
