@@ -85,6 +85,38 @@ type Runner struct {
 	socks    socketSet // guarded by mu
 
 	lines chan lineBatch // from FollowLines to Run
+	ctl   chan control   // from RunAll and Pause to Run
+}
+
+// control is a request from the keyboard (or any caller) to Run.
+type control int8
+
+const (
+	ctlRunAll control = iota
+	ctlPause
+	ctlResume
+)
+
+// RunAll runs every rule that is not a line rule now, as if each had
+// matched a change: daemons restart, other rules run (or queue behind the
+// run in progress). Safe to call from any goroutine.
+func (r *Runner) RunAll() { r.control(ctlRunAll) }
+
+// Pause holds every run that has not started, from now until Resume:
+// changes keep accumulating into the rules' next runs, and what runs now
+// goes on. Safe to call from any goroutine.
+func (r *Runner) Pause() { r.control(ctlPause) }
+
+// Resume starts what was held by Pause.
+func (r *Runner) Resume() { r.control(ctlResume) }
+
+// control hands c to Run, dropping it if eight are already waiting (keys
+// pressed faster than Run takes them).
+func (r *Runner) control(c control) {
+	select {
+	case r.ctl <- c:
+	default:
+	}
 }
 
 // New checks and compiles rules (see [Validate]) and returns a Runner.
@@ -105,6 +137,7 @@ func New(rules []Rule, o Options) (*Runner, error) {
 		rules:    cs,
 		reloadCh: make(chan struct{}, 1),
 		lines:    make(chan lineBatch),
+		ctl:      make(chan control, 8),
 	}
 	if _, err := r.socks.open(cs); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
@@ -203,8 +236,25 @@ func (r *Runner) Run(ctx context.Context, changes <-chan watcher.Batch) (status 
 				continue
 			}
 			l.addBatch(b)
+			if l.paused {
+				l.r.out.status("vigil: ", "paused: holding a batch of %d changes", len(b.Changes))
+			}
 		case lb := <-r.lines:
 			l.addLines(lb)
+		case c := <-r.ctl:
+			switch c {
+			case ctlRunAll:
+				l.addPseudo("run by request", func(rs *ruleState) bool { return !rs.c.LineRule })
+				if l.paused {
+					l.r.out.status("vigil: ", "paused: holding the run of every rule")
+				}
+			case ctlPause:
+				l.paused = true
+				l.r.out.status("vigil: ", "paused: changes are held until resumed")
+			case ctlResume:
+				l.paused = false
+				l.r.out.status("vigil: ", "resumed")
+			}
 		case ev := <-l.events:
 			l.handle(ev)
 		case w := <-l.wake:
@@ -373,6 +423,7 @@ type loop struct {
 	worst  int
 	closed bool
 	nIdx   int
+	paused bool // hold runs that have not started (Runner.Pause)
 
 	onceTaken bool
 	onceSeq   uint64
@@ -567,6 +618,9 @@ func (l *loop) depState(rs *ruleState, it *item) (ready bool, failedDep string) 
 }
 
 func (l *loop) scheduleAll() {
+	if l.paused {
+		return
+	}
 	for changed := true; changed; {
 		changed = false
 		for _, rs := range l.order {

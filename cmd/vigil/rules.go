@@ -149,6 +149,7 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 		return socketError(err, nil)
 	}
 	sess := newSession(r, stderr)
+	defer sess.startKeys()()
 	sess.skipUnchanged = rf.live.skipUnchanged
 	sess.expect(1)
 	sess.startWatcher(w)
@@ -182,6 +183,7 @@ func runConfig(rf ruleFlags, opts runner.Options, stdout, stderr io.Writer) erro
 		return socketError(err, cfg)
 	}
 	sess := newSession(r, stderr)
+	defer sess.startKeys()()
 	sess.cfgPath, _ = filepath.Abs(path)
 	sess.rf = rf
 	if err := sess.apply(cfg, true); err != nil {

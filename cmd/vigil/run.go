@@ -162,6 +162,16 @@ func catchSignals() *signals {
 	return s
 }
 
+// interrupt acts as a SIGINT would (the q key).
+func (s *signals) interrupt() {
+	s.mu.Lock()
+	if s.caught == nil {
+		s.caught = os.Interrupt
+	}
+	s.mu.Unlock()
+	s.cancel()
+}
+
 // onAgain sets what a second signal does.
 func (s *signals) onAgain(f func()) {
 	s.mu.Lock()
