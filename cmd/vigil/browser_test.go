@@ -110,8 +110,9 @@ func page(text string) string {
 }
 
 // liveSite writes a small site served by node behind vigil's proxy, starts
-// vigil on it, and returns the site's directory and the proxy's URL.
-func liveSite(t *testing.T) (dir, url string) {
+// vigil on it, and returns the site's directory, the proxy's URL and a func
+// that stops vigil, calls meanwhile and starts vigil again.
+func liveSite(t *testing.T) (dir, url string, restart func(meanwhile func())) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
@@ -147,25 +148,34 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("vigil")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var cmd *exec.Cmd
+	start := func() {
+		log.Truncate(0)
+		log.Seek(0, 0)
+		cmd = exec.Command("vigil")
+		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		testwait.Until(t, browserPatience, "vigil to start the server", func() bool {
+			b, _ := os.ReadFile(log.Name())
+			return strings.Contains(string(b), "[server] ready in")
+		})
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
+	}
+	t.Cleanup(func() {
+		stop()
 		log.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(log.Name())
 			t.Logf("vigil's output:\n%s", b)
 		}
 	})
-	testwait.Until(t, browserPatience, "vigil to start the server", func() bool {
-		b, _ := os.ReadFile(log.Name())
-		return strings.Contains(string(b), "[server] ready in")
-	})
-	return dir, fmt.Sprintf("http://127.0.0.1:%d/", proxy)
+	start()
+	return dir, fmt.Sprintf("http://127.0.0.1:%d/", proxy), func(meanwhile func()) { stop(); meanwhile(); start() }
 }
 
 func write(t *testing.T, dir, name, body string) {
@@ -186,7 +196,7 @@ const (
 // until the fix brings the page back.
 func TestBrowserLiveReload(t *testing.T) {
 	ctx := newBrowser(t)
-	dir, url := liveSite(t)
+	dir, url, restart := liveSite(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}
@@ -215,4 +225,14 @@ func TestBrowserLiveReload(t *testing.T) {
 	write(t, dir, "index.html", page("fixed"))
 	took = waitPage(t, ctx, "the fixed page to come back", msgText, "fixed")
 	t.Logf("fix save → page back: %v", took.Round(time.Millisecond))
+
+	// vigil restarts: the tab reconnects and reloads by itself.
+	loadedAt = evalString(ctx, "window.loadedAt")
+	// The edit happens while no vigil runs: only the reconnection can
+	// bring it to the tab.
+	restart(func() { write(t, dir, "index.html", page("after vigil restarted")) })
+	waitPage(t, ctx, "the tab to reload after vigil restarted", msgText, "after vigil restarted")
+	if got := evalString(ctx, "window.loadedAt"); got == loadedAt {
+		t.Errorf("the page was not reloaded after vigil restarted")
+	}
 }
