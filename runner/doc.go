@@ -47,7 +47,31 @@
 // A rule with After runs for a batch only once the listed rules' runs for
 // the same batch have succeeded; if one failed, the rule is skipped for that
 // batch. A listed rule that the batch did not trigger imposes no wait. A
-// daemon counts as succeeded once its last command has started.
+// daemon counts as succeeded once its last command has started, or with a
+// Ready probe once the probe passes.
+//
+// # Sockets, readiness, reloads
+//
+// A rule's Sockets are opened once, by [New] (an address in use is a
+// [*SocketError] naming the rule and address), kept across [Runner.Reload]
+// for addresses that stay, and closed when Run returns (a unix socket's file
+// is removed; a stale one found at start is replaced). Every run inherits
+// them by the systemd socket-activation protocol: fds 3, 4, …, LISTEN_FDS,
+// LISTEN_FDNAMES (the rule's name, or NAME-1:NAME-2:… for several) and
+// LISTEN_PID. LISTEN_PID is set by a /bin/sh that then execs the program,
+// so that it is the program's own PID: an Argv command and a shell string
+// made only of plain words are exec'd that way; any other shell string runs
+// after the assignment and must exec its server itself. Nobody accepts on
+// the sockets in between runs: clients wait in the backlog.
+//
+// A daemon's Ready probe (tcp connect, http 2xx, or a regexp on its output
+// lines) decides when its run counts as succeeded for After and reloads;
+// past ReadyTimeout the run counts as failed. [Options.OnReload] is told,
+// once per batch, when all the batch's Reload rules have run (daemons: are
+// ready), with the failed run's output if one failed.
+//
+// [Runner.RunAll] runs every rule now; [Runner.Pause] holds new runs until
+// [Runner.Resume].
 //
 // # Concurrency
 //
