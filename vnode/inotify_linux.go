@@ -194,7 +194,7 @@ func raiseTo(cur, floor int64) int64 {
 func (b *inotifyBackend) name() Backend { return Inotify }
 
 func (b *inotifyBackend) caps() Caps {
-	return Caps{ChildNames: true, ChildWrites: true, RenameCookies: true}
+	return Caps{ChildNames: true, ChildWrites: true, RenameCookies: true, CloseWrites: true}
 }
 
 // wake makes epoll_wait return. The poller calls it from its goroutine;
@@ -627,8 +627,11 @@ func (b *inotifyBackend) childEvent(owners []*inOwner, mask, cookie uint32, name
 		ev.Op, ev.Notes, ev.Cookie = ChildMovedFrom, NoteWrite, cookie
 	case mask&unix.IN_MOVED_TO != 0:
 		ev.Op, ev.Notes, ev.Cookie = ChildMovedTo, NoteWrite, cookie
-	case mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0:
+	case mask&unix.IN_MODIFY != 0:
 		ev.Op, ev.Notes = ChildNone, NoteWrite
+	case mask&unix.IN_CLOSE_WRITE != 0:
+		// Not a write by itself: see NoteCloseWrite.
+		ev.Op, ev.Notes = ChildNone, NoteCloseWrite
 	case mask&unix.IN_ATTRIB != 0:
 		ev.Op, ev.Notes = ChildNone, NoteAttrib
 	default:

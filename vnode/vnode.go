@@ -71,11 +71,17 @@ const (
 	NoteLink                    // the link count changed
 	NoteRename                  // the node itself was renamed
 	NoteRevoke                  // access revoked or the file system unmounted
+	// NoteCloseWrite: a writer closed the file (inotify IN_CLOSE_WRITE,
+	// FreeBSD NOTE_CLOSE_WRITE). It is no proof of a change: a close that
+	// follows writes already reported, or no write at all, changes
+	// nothing. Only a writer through mmap, which raises no write note, is
+	// seen by nothing else; the caller compares the file with what it knew.
+	NoteCloseWrite
 )
 
 // String lists the notes, e.g. "write|extend".
 func (n Note) String() string {
-	names := []string{"delete", "write", "extend", "attrib", "link", "rename", "revoke"}
+	names := []string{"delete", "write", "extend", "attrib", "link", "rename", "revoke", "close-write"}
 	s := ""
 	for i, name := range names {
 		if n&(1<<i) != 0 {
@@ -179,6 +185,10 @@ type Caps struct {
 	// RenameCookies: ChildMovedFrom/ChildMovedTo carry a Cookie that pairs
 	// them (inotify). Without it renames are paired by (dev, inode).
 	RenameCookies bool
+	// CloseWrites: directory watches report NoteCloseWrite for a child a
+	// writer closed (inotify). Such a note is a change only when the file
+	// differs from what the caller last saw of it.
+	CloseWrites bool
 }
 
 // ErrClosed is returned by every method of a closed Queue.

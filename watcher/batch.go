@@ -197,6 +197,7 @@ func (r *run) flush(now time.Time) Batch {
 		b.Changes = r.dropExcludedDirs(b.Changes, p)
 	}
 	sort.Slice(b.Changes, func(i, j int) bool { return b.Changes[i].Path < b.Changes[j].Path })
+	r.takePrints(b.Changes, p, now)
 	return b
 }
 

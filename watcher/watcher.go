@@ -94,6 +94,7 @@ type Stats struct {
 type rootSpec struct {
 	path  string
 	files map[string]bool // nil for a directory root
+	link  bool            // path is a symlink to a file, followed (see linkRoot)
 }
 
 // Watcher watches a set of roots. Create it with New; Run does the work.
@@ -138,6 +139,7 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 		in = []string{"."}
 	}
 	var dirs []string
+	var links []rootSpec
 	files := map[string]map[string]bool{}
 	for _, p := range in {
 		abs, err := filepath.Abs(p)
@@ -145,6 +147,14 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 			return nil, fmt.Errorf("watcher: root %q: %w", p, err)
 		}
 		abs = filepath.Clean(abs)
+		if isFileLink(abs) {
+			// Never dropped as covered by a directory root: that one
+			// reports the link itself, not the file it names.
+			if !slices.ContainsFunc(links, func(l rootSpec) bool { return l.path == abs }) {
+				links = append(links, rootSpec{path: abs, link: true})
+			}
+			continue
+		}
 		fi, err := os.Stat(abs)
 		if err == nil && !fi.IsDir() {
 			dir, name := filepath.Split(abs)
@@ -182,7 +192,7 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 			out = append(out, rootSpec{path: d, files: files[d]})
 		}
 	}
-	return out, nil
+	return append(out, links...), nil
 }
 
 // Scan returns the absolute paths of the files (non-directories) that o's
@@ -410,10 +420,13 @@ type run struct {
 	logf func(string, ...any)
 
 	roots []*root
-	dirs  map[vnode.ID]*dirNode
-	files map[vnode.ID]fileRef
-	waits map[vnode.ID][]*root
-	moves map[uint32]moveSrc
+	links []*linkRoot
+	// linkIDs are the watches of link roots; several links may share one.
+	linkIDs map[vnode.ID][]*linkRoot
+	dirs    map[vnode.ID]*dirNode
+	files   map[vnode.ID]fileRef
+	waits   map[vnode.ID][]*root
+	moves   map[uint32]moveSrc
 	// rescans are directories to rescan once the current events are
 	// handled (kqueue-style directory notes).
 	rescans []*dirNode
@@ -434,7 +447,11 @@ type run struct {
 	dirty     bool     // cur changed since the debouncer last heard
 	lastDrain time.Time
 	saidLimit bool
-	closed    bool
+	// prints and printsSince are the baseline writers' closes are judged
+	// against (see closedAfterWrite); nil when the backend reports none.
+	prints      map[string]fprint
+	printsSince int64
+	closed      bool
 
 	// ignoreDirty are directories whose .gitignore changed: their rules are
 	// reloaded and their subtree re-filtered once the events are handled.
@@ -446,16 +463,17 @@ type run struct {
 
 func newRun(w *Watcher, q *vnode.Queue) *run {
 	r := &run{
-		w:     w,
-		f:     w.f,
-		q:     q,
-		logf:  w.o.Logf,
-		dirs:  map[vnode.ID]*dirNode{},
-		files: map[vnode.ID]fileRef{},
-		waits: map[vnode.ID][]*root{},
-		moves: map[uint32]moveSrc{},
-		buf:   make([]byte, 64<<10),
-		deb:   debounce.New(quietFor(w.o, q), w.o.MaxWait),
+		w:       w,
+		f:       w.f,
+		q:       q,
+		logf:    w.o.Logf,
+		dirs:    map[vnode.ID]*dirNode{},
+		linkIDs: map[vnode.ID][]*linkRoot{},
+		files:   map[vnode.ID]fileRef{},
+		waits:   map[vnode.ID][]*root{},
+		moves:   map[uint32]moveSrc{},
+		buf:     make([]byte, 64<<10),
+		deb:     debounce.New(quietFor(w.o, q), w.o.MaxWait),
 	}
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
@@ -469,6 +487,10 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		r.caps = vnode.Caps{ChildNames: true, ChildWrites: true}
 	}
 	for _, rs := range w.roots {
+		if rs.link {
+			r.links = append(r.links, &linkRoot{path: rs.path})
+			continue
+		}
 		rt := &root{rootSpec: rs}
 		if !w.f.noIgnore && rs.files == nil {
 			rt.outer = outerIgnores(rs.path)
@@ -499,9 +521,14 @@ func quietFor(o Options, q *vnode.Queue) time.Duration {
 // crawl indexes every root without recording changes, then opens the first
 // batch.
 func (r *run) crawl() {
+	start := time.Now()
 	for _, rt := range r.roots {
 		r.startRoot(rt, false)
 	}
+	for _, lr := range r.links {
+		r.startLink(lr)
+	}
+	r.startPrints(start)
 	r.cur = newPending()
 	r.lastDrain = time.Now()
 }
@@ -1086,6 +1113,12 @@ func (r *run) handle(ev vnode.Event) {
 			r.fileEvent(f, ev)
 			return
 		}
+		if lrs := r.linkIDs[ev.ID]; len(lrs) > 0 {
+			for _, lr := range slices.Clone(lrs) {
+				r.linkEvent(lr, ev)
+			}
+			return
+		}
 		if rts := r.waits[ev.ID]; len(rts) > 0 {
 			for _, rt := range slices.Clone(rts) {
 				r.rootCheck(rt)
@@ -1152,6 +1185,10 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 			r.ignoreTouched(n, name)
 		} else if ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0 {
 			r.recAttrib(path, old.kind, old.ino)
+		} else if ev.Notes&vnode.NoteCloseWrite != 0 && old.kind == kFile {
+			if r.closedAfterWrite(path, old.kind, old.ino, os.Lstat) {
+				r.ignoreTouched(n, name)
+			}
 		}
 	}
 }
