@@ -15,31 +15,46 @@ import (
 // and msync set) is all there is to see.
 //
 // So a close is judged against what the watcher last accounted for: the
-// size, mtime and ctime of every file it reported, taken when the batch
-// that reported it closed (prints). A close counts as a write when the size
-// or mtime differ, as a chmod when only the ctime does, and as nothing when
-// all three agree. A file not reported since the crawl has no print (the
-// crawl reads directories, it does not stat files); it counts as changed
-// when its times are not older than the crawl, less printSlack for coarse
-// file-system clocks. The prints are bounded: past maxPrints they are
+// size and mtime of every file it
+// reported, taken when the batch that reported it closed (prints). A close
+// counts as a write when the size or the mtime differ, and as nothing
+// otherwise: every write, mmap's included, moves the mtime, and a change of
+// metadata alone (a chmod, which moves only the ctime) raises its own
+// attribute note. A file not reported since the crawl has no print (the
+// crawl reads directories, it does not stat files); it counts as written
+// when its mtime is not older than the crawl, less a slack for the kernel's
+// tick-grained file clock (and two seconds on file systems whose times have
+// no sub-second part). The prints are bounded: past maxPrints they are
 // dropped and the crawl's time is moved up to now, which is what a fresh
 // crawl would give.
 
 // fprint is what a file looked like when the watcher last accounted for it.
-type fprint struct{ size, mtime, ctime int64 }
+type fprint struct{ size, mtime int64 }
 
 func fprintOf(fi fs.FileInfo) fprint {
-	return fprint{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctimeOf(fi)}
+	return fprint{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
 const (
 	// maxPrints bounds the prints kept (a few MB at most).
 	maxPrints = 1 << 16
-	// printSlack allows for file systems whose timestamps are coarser than
-	// the clock the watcher reads (one-second and FAT's two-second times,
-	// the kernel's tick-grained clock).
-	printSlack = 2 * time.Second
+	// tickSlack allows for the kernel's file clock, which lags the clock
+	// the watcher reads by up to a tick (10 ms at HZ=100).
+	tickSlack = 20 * time.Millisecond
+	// coarseSlack is for file systems whose times are whole seconds (two
+	// on FAT).
+	coarseSlack = 2 * time.Second
 )
+
+// newerThan reports whether a file time (ns) is not older than since,
+// allowing for the file clock's coarseness.
+func newerThan(t int64, since time.Time) bool {
+	slack := tickSlack
+	if t%int64(time.Second) == 0 {
+		slack = coarseSlack
+	}
+	return t >= since.Add(-slack).UnixNano()
+}
 
 // startPrints begins keeping prints, when the backend reports closes.
 func (r *run) startPrints(crawlStart time.Time) {
@@ -47,7 +62,7 @@ func (r *run) startPrints(crawlStart time.Time) {
 		return
 	}
 	r.prints = map[string]fprint{}
-	r.printsSince = crawlStart.Add(-printSlack).UnixNano()
+	r.printsSince = crawlStart
 }
 
 // closedAfterWrite handles a writer's close of the file at path (kind k,
@@ -67,16 +82,11 @@ func (r *run) closedAfterWrite(path string, k kind, ino uint64, stat func(string
 	}
 	cur := fprintOf(fi)
 	was, known := r.prints[path]
-	switch {
-	case known && (cur.size != was.size || cur.mtime != was.mtime),
-		!known && cur.mtime >= r.printsSince:
-		r.recWrite(path, k, ino)
-		return true
-	case known && cur.ctime != was.ctime,
-		!known && cur.ctime >= r.printsSince:
-		r.recAttrib(path, k, ino)
+	if known && cur.size == was.size && cur.mtime == was.mtime || !known && !newerThan(cur.mtime, r.printsSince) {
+		return false
 	}
-	return false
+	r.recWrite(path, k, ino)
+	return true
 }
 
 // takePrints records how the files a batch reported look now, the baseline
@@ -87,7 +97,7 @@ func (r *run) takePrints(changes []Change, p *pending, now time.Time) {
 	}
 	if len(r.prints) >= maxPrints {
 		clear(r.prints)
-		r.printsSince = now.Add(-printSlack).UnixNano()
+		r.printsSince = now
 	}
 	for _, c := range changes {
 		if c.Op == Rename {

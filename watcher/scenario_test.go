@@ -25,6 +25,7 @@ import (
 //
 //	backends inotify poll kqueue   run only on these variants
 //	options debounce=D maxwait=D include=G exclude=G noignore follow root=P
+//	                               (root= repeats: several roots)
 //	mkdir P                        mkdir -p
 //	write P TEXT...                create or truncate, write TEXT and "\n"
 //	append P TEXT...
@@ -34,6 +35,11 @@ import (
 //	chmod MODE P                   octal mode
 //	ln -s TARGET P
 //	touch P
+//	open N P                       open P for appending (created if need be) as descriptor N, kept open
+//	fdwrite N TEXT...              write TEXT (no newline) to descriptor N
+//	close N                        close descriptor N
+//	mmap P TEXT                    overwrite the start of P with TEXT through a shared mapping:
+//	                               no write(2), so the kernel reports no write, only the close
 //	sh LINE                        /bin/sh -c LINE in the root (or its parent if gone)
 //	start                          run the watcher; wait for ready
 //	pause | resume                 stop / restart the watcher's kernel reads
@@ -100,6 +106,9 @@ type harness struct {
 	v    variant
 	dir  string // the root
 	opts Options
+
+	rootSet bool             // a root= option replaced the default root
+	fds     map[int]*os.File // open N P
 
 	cancel context.CancelFunc
 	done   chan error
@@ -213,7 +222,10 @@ func (h *harness) do(where, line string, f []string) {
 			case "follow":
 				h.opts.FollowSymlinks = true
 			case "root":
-				h.opts.Roots = []string{h.path(val)}
+				if !h.rootSet {
+					h.opts.Roots, h.rootSet = nil, true
+				}
+				h.opts.Roots = append(h.opts.Roots, h.path(val))
 			default:
 				t.Fatalf("%s: unknown option %q", where, o)
 			}
@@ -267,6 +279,34 @@ func (h *harness) do(where, line string, f []string) {
 			now := time.Now()
 			fail(os.Chtimes(p, now, now))
 		}
+	case "open":
+		need(2)
+		n, err := strconv.Atoi(f[1])
+		fail(err)
+		fh, err := os.OpenFile(h.path(f[2]), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		fail(err)
+		if h.fds == nil {
+			h.fds = map[int]*os.File{}
+		}
+		h.fds[n] = fh
+	case "fdwrite", "close":
+		need(1)
+		n, err := strconv.Atoi(f[1])
+		fail(err)
+		fh := h.fds[n]
+		if fh == nil {
+			t.Fatalf("%s: %s: descriptor %d is not open", where, line, n)
+		}
+		if f[0] == "close" {
+			delete(h.fds, n)
+			fail(fh.Close())
+			break
+		}
+		_, err = fh.WriteString(rest(2))
+		fail(err)
+	case "mmap":
+		need(2)
+		fail(writeMapped(h.path(f[1]), []byte(rest(2))))
 	case "sh":
 		dir := h.dir
 		if _, err := os.Stat(dir); err != nil {
@@ -347,6 +387,10 @@ func (h *harness) start(where string) {
 }
 
 func (h *harness) stop() {
+	for n, fh := range h.fds {
+		fh.Close()
+		delete(h.fds, n)
+	}
 	if h.cancel == nil {
 		return
 	}

@@ -450,7 +450,7 @@ type run struct {
 	// prints and printsSince are the baseline writers' closes are judged
 	// against (see closedAfterWrite); nil when the backend reports none.
 	prints      map[string]fprint
-	printsSince int64
+	printsSince time.Time
 	closed      bool
 
 	// ignoreDirty are directories whose .gitignore changed: their rules are
