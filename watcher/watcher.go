@@ -80,6 +80,13 @@ type Options struct {
 	// root removed or back, a directory that cannot be read. Nil discards
 	// them. It is called from Run's goroutine.
 	Logf func(format string, args ...any)
+	// FlushOnStop: when Run's context is done, the events the kernel has
+	// queued are read and the open batch is closed at once, without
+	// waiting out its quiet period, and sent on out (after any batch not
+	// yet taken) before Run returns. The caller must keep receiving from
+	// out until Run returns. Without it, Run returns at once and drops
+	// what it has not sent.
+	FlushOnStop bool
 }
 
 // Stats describe the tree when the watcher became ready.
@@ -115,6 +122,9 @@ type Watcher struct {
 	// watchResult, when set, may rewrite what Queue.Watch returned (to
 	// simulate kernel limits).
 	watchResult func(path string, id vnode.ID, err error) (vnode.ID, error)
+	// afterEvents, when set, is told how many paths the open batch holds
+	// each time the loop has handled a read of events.
+	afterEvents func(paths int)
 }
 
 // New validates o (globs compile, roots are made absolute) and returns a
@@ -214,6 +224,7 @@ func Scan(o Options) ([]string, error) {
 const (
 	timerBatch vnode.ID = 1 // the debounce deadline
 	timerWake  vnode.ID = 2 // the sender is free again
+	timerStop  vnode.ID = 3 // Run's context is done (FlushOnStop)
 )
 
 // Run crawls the roots, placing watches before reading each directory, calls
@@ -234,7 +245,11 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 		return fmt.Errorf("watcher: %w", err)
 	}
 	defer q.Close()
-	stop := context.AfterFunc(ctx, func() { q.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		if !w.o.FlushOnStop || q.SetTimer(timerStop, time.Nanosecond) != nil {
+			q.Close()
+		}
+	})
 	defer stop()
 	if err := q.Degraded(); err != nil && w.o.Logf != nil {
 		w.o.Logf("%v", err) // the kernel refused a new instance: polling instead
@@ -259,13 +274,20 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 // loop is the watcher's one goroutine blocked in the kernel wait.
 func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 	done := make(chan struct{})
-	defer close(done)
+	defer func() {
+		if done != nil {
+			close(done)
+		}
+	}()
 	handoff := make(chan Batch)
 	var senderIdle atomic.Bool
 	senderIdle.Store(true)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
+	// unsent is a batch the sender had not delivered when ctx ended; with
+	// FlushOnStop the loop delivers it on its way out.
+	var unsent *Batch
 	// The sender owns the blocking send on out, so that a slow consumer
 	// never holds up the kernel reader. When it is free again it wakes the
 	// loop through the queue's timer.
@@ -277,6 +299,7 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 				select {
 				case out <- b:
 				case <-ctx.Done():
+					unsent = &b
 					return
 				case <-done:
 					return
@@ -293,6 +316,7 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 
 	buf := make([]vnode.Event, 0, 512)
 	var armed time.Time
+	var held *Batch // closed but not handed to the sender when ctx ended
 	for {
 		if r.w.beforeWait != nil {
 			r.w.beforeWait()
@@ -304,6 +328,18 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 				return nil
 			}
 			return fmt.Errorf("watcher: waiting for events: %w", err)
+		}
+		if ctx.Err() != nil && r.w.o.FlushOnStop {
+			for _, ev := range evs {
+				if ev.Kind != vnode.KindTimer {
+					r.handle(ev)
+				}
+			}
+			r.endOfEvents()
+			close(done)
+			wg.Wait()
+			done = nil // the deferred close must not close it again
+			return r.finalFlush(out, unsent, held)
 		}
 		for _, ev := range evs {
 			if ev.Kind == vnode.KindTimer {
@@ -317,6 +353,9 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 		r.endOfEvents()
 		r.lastDrain = now
 		buf = evs
+		if r.w.afterEvents != nil {
+			r.w.afterEvents(len(r.cur.recs))
+		}
 
 		if r.dirty {
 			r.dirty = false
@@ -348,7 +387,10 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			case handoff <- b:
 				r.w.handoffs.Add(1)
 			case <-ctx.Done():
-				return nil
+				if !r.w.o.FlushOnStop {
+					return nil
+				}
+				held = &b // the stop timer brings the loop to the final flush
 			}
 			continue
 		}
@@ -357,6 +399,22 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			r.q.SetTimer(timerBatch, max(fireAt.Sub(now), time.Microsecond))
 		}
 	}
+}
+
+// finalFlush delivers, once the sender has stopped, the batches closed
+// but not delivered (in the order they were closed) and then the open
+// batch, closed now. The caller of Run keeps receiving until Run returns
+// (FlushOnStop).
+func (r *run) finalFlush(out chan<- Batch, unsent, held *Batch) error {
+	for _, b := range []*Batch{unsent, held} {
+		if b != nil {
+			out <- *b
+		}
+	}
+	if b := r.flush(time.Now()); len(b.Changes) > 0 {
+		out <- b
+	}
+	return nil
 }
 
 // The index ----------------------------------------------------------------

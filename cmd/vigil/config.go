@@ -98,6 +98,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			Backend:      backend,
 			PollInterval: interval,
 			Logf:         logf(s.stderr),
+			FlushOnStop:  true, // see startWatcher
 		})
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", errSetup, cfg.Path, err)
