@@ -487,6 +487,30 @@ func (b *inotifyBackend) wait(buf []Event) ([]Event, error) {
 	}
 }
 
+// drainNow reads what the kernel has queued, without blocking, and scans
+// the watches placed under polling now.
+func (b *inotifyBackend) drainNow(buf []Event) ([]Event, error) {
+	b.mu.Lock()
+	closed, p := b.closed, b.poller
+	b.mu.Unlock()
+	if closed {
+		return buf, ErrClosed
+	}
+	if p != nil {
+		p.scanNow()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return buf, ErrClosed
+	}
+	buf, err := b.readInotify(buf)
+	if p != nil {
+		buf = p.drain(buf)
+	}
+	return buf, err
+}
+
 // readInotify reads the inotify descriptor until it is empty and appends
 // the decoded events; b.mu is held.
 func (b *inotifyBackend) readInotify(buf []Event) ([]Event, error) {

@@ -97,6 +97,9 @@ type poller struct {
 	overflow bool // an overflow event is pending; further events are dropped
 
 	kick chan struct{} // something was added: stop idling
+	// scanReq asks the scanning goroutine for a scan now; it closes the
+	// channel it receives once the scan's events are pending.
+	scanReq chan chan struct{}
 	done chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
@@ -113,6 +116,7 @@ func newPoller(interval time.Duration, wake func()) *poller {
 		wake:     wake,
 		entries:  make(map[ID]*pollEntry),
 		kick:     make(chan struct{}, 1),
+		scanReq:  make(chan chan struct{}),
 		done:     make(chan struct{}),
 	}
 	p.wg.Add(1)
@@ -200,10 +204,13 @@ func (p *poller) run() {
 	var list []*pollEntry
 	var events []Event
 	for {
+		var reply chan struct{}
 		if len(p.live(list[:0])) == 0 {
 			// Nothing (alive) to scan: sleep until something is added.
 			select {
 			case <-p.kick:
+			case reply = <-p.scanReq:
+				close(reply) // nothing to scan
 			case <-p.done:
 				return
 			}
@@ -212,6 +219,8 @@ func (p *poller) run() {
 		t.Reset(p.interval)
 		select {
 		case <-t.C:
+		case reply = <-p.scanReq:
+			t.Stop()
 		case <-p.done:
 			t.Stop()
 			return
@@ -232,9 +241,26 @@ func (p *poller) run() {
 			p.mu.Unlock()
 		}
 		clear(list)
-		if added {
+		if reply != nil {
+			close(reply) // the caller drains itself
+		} else if added {
 			p.wake()
 		}
+	}
+}
+
+// scanNow has the scanning goroutine scan everything at once, and returns
+// when what it found is pending (or the poller is closed).
+func (p *poller) scanNow() {
+	reply := make(chan struct{})
+	select {
+	case p.scanReq <- reply:
+	case <-p.done:
+		return
+	}
+	select {
+	case <-reply:
+	case <-p.done:
 	}
 }
 

@@ -338,5 +338,24 @@ func (q *Queue) StopTimer(id ID) error { return q.b.stopTimer(id) }
 // called while Wait is blocked.
 func (q *Queue) Wait(buf []Event) ([]Event, error) { return q.b.wait(buf) }
 
+// drainer is implemented by backends that can be asked for what is
+// pending without blocking (inotify and poll).
+type drainer interface {
+	drainNow(buf []Event) ([]Event, error)
+}
+
+// Drain returns, appended to buf[:0] and without blocking, the events that
+// are ready now: what the kernel has queued and, for watches served by
+// polling, what a scan made now finds. A caller that is about to stop uses
+// it so that changes made just before are not left unread. It is called
+// from the goroutine that calls Wait, never while Wait blocks. On kqueue it
+// returns nothing: the kernel's queue is read by Wait.
+func (q *Queue) Drain(buf []Event) ([]Event, error) {
+	if d, ok := q.b.(drainer); ok {
+		return d.drainNow(buf[:0])
+	}
+	return buf[:0], nil
+}
+
 // Close releases every watch, file and timer and wakes a blocked Wait.
 func (q *Queue) Close() error { return q.b.close() }

@@ -31,7 +31,7 @@ func TestFlushOnStop(t *testing.T) {
 					t.Fatal(err)
 				}
 				w.caps = v.caps
-				seen := make(chan struct{})
+				seen := make(chan struct{}, 1)
 				w.afterEvents = func(n int) {
 					if n > 0 {
 						select {
@@ -59,6 +59,11 @@ func TestFlushOnStop(t *testing.T) {
 				case <-time.After(deadline):
 					t.Fatal("the watcher never recorded the change")
 				}
+				// A second change, made just before the stop: the stop
+				// reads (inotify) or scans (poll) for it.
+				if err := os.WriteFile(filepath.Join(dir, "g"), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
 				cancel()
 				var got []Batch
 				for {
@@ -76,8 +81,8 @@ func TestFlushOnStop(t *testing.T) {
 					break
 				}
 				switch {
-				case flush && (len(got) != 1 || len(got[0].Changes) != 1 || got[0].Changes[0].Op != Create):
-					t.Errorf("flush on stop: got %+v, want one batch: create f", got)
+				case flush && (len(got) != 1 || len(got[0].Changes) != 2 || got[0].Changes[0].Op != Create || got[0].Changes[1].Op != Create):
+					t.Errorf("flush on stop: got %+v, want one batch: create f, create g", got)
 				case !flush && len(got) != 0:
 					t.Errorf("no flush on stop: got %+v, want nothing", got)
 				}

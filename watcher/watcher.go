@@ -330,7 +330,10 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			return fmt.Errorf("watcher: waiting for events: %w", err)
 		}
 		if ctx.Err() != nil && r.w.o.FlushOnStop {
-			for _, ev := range evs {
+			// Also what happened just before the stop and is not read
+			// yet (a poll scan is due, the kernel queued more).
+			more, _ := r.q.Drain(nil)
+			for _, ev := range append(evs, more...) {
 				if ev.Kind != vnode.KindTimer {
 					r.handle(ev)
 				}
