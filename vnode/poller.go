@@ -30,9 +30,15 @@ type nodeState struct {
 	hasOwnerCt bool // uid, gid, nlink and ctime are meaningful
 }
 
-// sameNode reports whether a and b describe the same node (dev, inode). On
+// sameNode reports whether a and b describe the same node (type, dev, inode). On
 // platforms without inode numbers it cannot tell and says yes.
 func (a nodeState) sameNode(b nodeState) bool {
+	// The type counts too: a file system hands a freed inode number to
+	// the next new node at once, so `rm link; echo x > link` can keep the
+	// number while a symlink became a file.
+	if a.mode.Type() != b.mode.Type() {
+		return false
+	}
 	if !a.hasInode || !b.hasInode {
 		return a.isDir == b.isDir
 	}
