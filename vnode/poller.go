@@ -106,9 +106,9 @@ type poller struct {
 	// scanReq asks the scanning goroutine for a scan now; it closes the
 	// channel it receives once the scan's events are pending.
 	scanReq chan chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // newPoller starts a goroutine that scans every interval and calls wake()
