@@ -100,7 +100,10 @@ func (r *run) takePrints(changes []Change, p *pending, now time.Time) {
 		r.printsSince = now
 	}
 	for _, c := range changes {
-		if c.Op == Rename {
+		switch c.Op {
+		case Chmod:
+			continue // size and mtime are as they were
+		case Rename:
 			delete(r.prints, c.Old)
 		}
 		rc := p.recs[c.Path]
