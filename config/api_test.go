@@ -193,38 +193,43 @@ func TestRuleEqual(t *testing.T) {
 	}
 }
 
-// The glob semantics every package relies on (and README documents).
-func TestCompileGlobSemantics(t *testing.T) {
+// A reload keeps the tree watcher and the followers when what they depend
+// on is unchanged, and only then.
+func TestSameTreeSameFollow(t *testing.T) {
+	parse := func(text string) *Config {
+		t.Helper()
+		cfg, err := Parse("/w/vigil.yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	const lines = "  - name: alert\n    follow: /var/log/*.log\n    line: ERROR\n    run: echo\n"
+	base := parse("ignore: [dist/]\nrules:\n  - name: a\n    run: make\n" + lines)
 	cases := []struct {
-		pattern, path string
-		want          bool
+		name           string
+		text           string
+		sameTree, same bool
 	}{
-		{"**/*.go", "main.go", true},
-		{"**/*.go", "cmd/vigil/main.go", true},
-		{"**/*.go", "main.c", false},
-		{"*.go", "main.go", true},
-		{"*.go", "cmd/main.go", false},
-		{"src/**/*.go", "src/a.go", true},
-		{"src/**/*.go", "src/x/y/a.go", true},
-		{"src/**/*.go", "lib/a.go", false},
-		{"docs/**", "docs/a/b.md", true},
-		{"*.{go,mod}", "go.mod", true},
-		{"?.txt", "a.txt", true},
-		{"?.txt", "ab.txt", false},
-		{"[a-c]*", "b.txt", true},
-		{"[!a-c]*", "b.txt", false},
+		{"another command", "ignore: [dist/]\nrules:\n  - name: a\n    run: make all\n" + lines, true, true},
+		{"same ignore, written differently", "ignore: [./dist/**]\nrules:\n  - name: a\n    run: make\n" + lines, true, true},
+		{"another ignore", "ignore: [build/]\nrules:\n  - name: a\n    run: make\n" + lines, false, true},
+		{"another debounce", "debounce: 1s\nignore: [dist/]\nrules:\n  - name: a\n    run: make\n" + lines, false, false},
+		{"another line", "ignore: [dist/]\nrules:\n  - name: a\n    run: make\n" + strings.Replace(lines, "ERROR", "WARN", 1), true, false},
+		{"no file rule left", "ignore: [dist/]\nrules:\n" + lines, false, true},
 	}
 	for _, c := range cases {
-		g, err := CompileGlob(c.pattern)
-		if err != nil {
-			t.Fatalf("CompileGlob(%q): %v", c.pattern, err)
+		o := parse(c.text)
+		if got := base.SameTree(o); got != c.sameTree {
+			t.Errorf("%s: SameTree = %v, want %v", c.name, got, c.sameTree)
 		}
-		if got := g.Match(c.path); got != c.want {
-			t.Errorf("%q matches %q = %v, want %v", c.pattern, c.path, got, c.want)
+		if got := base.SameFollow(o); got != c.same {
+			t.Errorf("%s: SameFollow = %v, want %v", c.name, got, c.same)
 		}
 	}
-	if _, err := CompileGlob("{a,b"); err == nil || err.Error() != "invalid glob \"{a,b\": glob: syntax error at 4: unclosed `{`" {
-		t.Errorf("CompileGlob({a,b) error = %v", err)
+	var none *Config
+	if none.SameTree(base) || none.SameFollow(base) {
+		t.Errorf("a nil config (the first apply) must differ from any other")
 	}
 }
 

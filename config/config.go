@@ -11,10 +11,11 @@
 //
 // Relative paths (watch roots, followed files) are relative to the config
 // file's directory and are made absolute. Globs in match, exclude and ignore
-// are relative to a watch root and are matched with [CompileGlob]'s
-// semantics: '*' and '?' stop at '/', and "**/" matches zero or more
-// directories. A leading "./" is dropped and a trailing "/" means everything
-// below that directory.
+// are relative to a watch root and follow the one glob dialect of
+// [watcher.Glob]: '*' and '?' stop at '/', and "**/" matches zero or more
+// directories. They are kept in the form [watcher.NormalizeGlob] gives them
+// (a leading "./" dropped, a trailing "/" meaning everything below that
+// directory), so that the runner and the watcher read them as written here.
 //
 // # Extensions
 //
@@ -34,32 +35,12 @@ import (
 	"time"
 )
 
-// Defaults, for keys that are left out.
+// The on_busy words the file accepts: the runner's policies by name.
 const (
-	// DefaultDebounce is the quiet period before a batch is delivered: long
-	// enough to cover an editor's save (write temp file, rename) and a
-	// formatter run, short enough to feel instant.
-	DefaultDebounce = 50 * time.Millisecond
-	// DefaultMaxWait caps how long a batch may be held back by changes that
-	// never pause, such as a growing log file.
-	DefaultMaxWait = time.Second
-	// DefaultStopTimeout is how long a stopping command gets between its
-	// stop signal and SIGKILL; servers commonly drain within a few seconds.
-	DefaultStopTimeout = 10 * time.Second
-	// DefaultStopSignal asks a command to stop.
-	DefaultStopSignal = syscall.SIGTERM
-	// DefaultBusySignal is sent by on_busy: signal when busy_signal is left
-	// out; by convention SIGHUP makes a daemon reload.
-	DefaultBusySignal = syscall.SIGHUP
-)
-
-// The on_busy policies: what a rule does with changes that arrive while its
-// command runs.
-const (
-	OnBusyQueue   = "queue"   // run once more afterwards, with everything that changed meanwhile
-	OnBusyRestart = "restart" // stop the command and start it again
-	OnBusySignal  = "signal"  // send BusySignal to the command
-	OnBusyIgnore  = "ignore"  // drop the changes
+	onBusyQueue   = "queue"   // run once more afterwards, with everything that changed meanwhile
+	onBusyRestart = "restart" // stop the command and start it again
+	onBusySignal  = "signal"  // send BusySignal to the command
+	onBusyIgnore  = "ignore"  // drop the changes
 )
 
 // Config is a validated vigil.yaml.
@@ -76,7 +57,8 @@ type Config struct {
 	// apply. Default true.
 	Gitignore bool
 	// Debounce is the quiet period that ends a batch; MaxWait caps a batch's
-	// age. Defaults DefaultDebounce and DefaultMaxWait.
+	// age. Defaults debounce.DefaultQuiet (50 ms) and
+	// debounce.DefaultMaxWait (1 s).
 	Debounce, MaxWait time.Duration
 	// Rules in file order; never empty.
 	Rules []Rule
@@ -94,10 +76,11 @@ type Rule struct {
 	// Run holds shell command strings (run with sh -c), run in order,
 	// stopping at the first failure. Never empty; no entry is blank.
 	Run []string
-	// OnBusy is one of the OnBusy constants. Default OnBusyQueue, or
-	// OnBusyRestart for a daemon.
+	// OnBusy is "queue", "restart", "signal" or "ignore", the names of the
+	// runner's policies. Default "queue", or "restart" for a daemon.
 	OnBusy string
-	// BusySignal is sent when OnBusy is OnBusySignal; 0 otherwise.
+	// BusySignal is what on_busy: signal sends, when busy_signal is given;
+	// 0 otherwise, which leaves the choice to the runner (SIGHUP).
 	BusySignal syscall.Signal
 	// RunAtStart says whether the rule runs once at launch. Default true,
 	// but false for a line rule (it has no line to report at launch).
@@ -110,8 +93,8 @@ type Rule struct {
 	// (or signalled, with on_busy: signal) on change.
 	Daemon bool
 	// StopSignal asks the command's process group to stop; StopTimeout
-	// later the group is killed. Defaults DefaultStopSignal and
-	// DefaultStopTimeout.
+	// later the group is killed. 0 when left out, which leaves the choice
+	// to the runner (SIGTERM and 10 s): the defaults live in one place.
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
 	// After names rules whose run for the same batch must succeed before
@@ -154,6 +137,62 @@ func (r Rule) Equal(o Rule) bool {
 		slices.Equal(r.After, o.After) &&
 		slices.Equal(r.Follow, o.Follow) &&
 		r.Dir == o.Dir
+}
+
+// WatchesTree reports whether some rule is a file rule, so that the tree
+// under Watch needs watching at all.
+func (c *Config) WatchesTree() bool {
+	for _, r := range c.Rules {
+		if !r.IsLineRule() {
+			return true
+		}
+	}
+	return false
+}
+
+// SameTree reports whether c and o watch the same tree the same way: roots,
+// ignores, .gitignore, debounce and max wait, and whether any rule needs the
+// tree. A reload from c to o can then keep its tree watcher. A nil config
+// is the same as no other.
+func (c *Config) SameTree(o *Config) bool {
+	if c == nil || o == nil {
+		return false
+	}
+	return slices.Equal(c.Watch, o.Watch) && slices.Equal(c.Ignore, o.Ignore) &&
+		c.Gitignore == o.Gitignore && c.Debounce == o.Debounce && c.MaxWait == o.MaxWait &&
+		c.WatchesTree() == o.WatchesTree()
+}
+
+// SameFollow reports whether c's and o's line rules have the same names and
+// follow the same files for the same lines, in the same order, with the
+// same batching (debounce, max wait). A reload from c to o can then keep its
+// followers. A nil config is the same as no other.
+func (c *Config) SameFollow(o *Config) bool {
+	if c == nil || o == nil {
+		return false
+	}
+	a, b := c.LineRules(), o.LineRules()
+	if len(a) != len(b) || c.Debounce != o.Debounce || c.MaxWait != o.MaxWait {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || !slices.Equal(a[i].Follow, b[i].Follow) ||
+			a[i].Line.String() != b[i].Line.String() {
+			return false
+		}
+	}
+	return true
+}
+
+// LineRules returns the line rules, in file order.
+func (c *Config) LineRules() []Rule {
+	var out []Rule
+	for _, r := range c.Rules {
+		if r.IsLineRule() {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Load reads and parses the config file at path. A missing or empty file is

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // FuzzParse checks that Parse never panics and always returns either a valid
@@ -83,11 +85,14 @@ func checkInvariants(t *testing.T, cfg *Config) {
 		if r.IsLineRule() != (r.Line != nil) || r.IsLineRule() && len(r.Match)+len(r.Exclude) > 0 {
 			t.Fatalf("rule %q: line rule invariants broken: %+v", r.Name, r)
 		}
-		if (r.OnBusy == OnBusySignal) != (r.BusySignal != 0) {
+		if r.BusySignal != 0 && r.OnBusy != onBusySignal {
 			t.Fatalf("rule %q: on_busy %s with busy signal %d", r.Name, r.OnBusy, r.BusySignal)
 		}
 		for _, g := range append(append([]string{}, r.Match...), r.Exclude...) {
-			if _, err := CompileGlob(g); err != nil {
+			if n, err := watcher.NormalizeGlob(g); err != nil || n != g {
+				t.Fatalf("rule %q: glob %q kept but not in normal form (%q, %v)", r.Name, g, n, err)
+			}
+			if _, err := watcher.CompileGlob(g); err != nil {
 				t.Fatalf("rule %q: glob %q kept but does not compile: %v", r.Name, g, err)
 			}
 		}

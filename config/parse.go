@@ -16,7 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gobwas/glob"
+	"github.com/vigil-watch/vigil/debounce"
+	"github.com/vigil-watch/vigil/internal/order"
+	"github.com/vigil-watch/vigil/watcher"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -81,8 +83,8 @@ func (p *parser) parse(data []byte) *Config {
 	cfg := &Config{
 		Watch:     []string{p.dir},
 		Gitignore: true,
-		Debounce:  DefaultDebounce,
-		MaxWait:   DefaultMaxWait,
+		Debounce:  debounce.DefaultQuiet,
+		MaxWait:   debounce.DefaultMaxWait,
 	}
 	root, ok := p.decode(data)
 	if !ok {
@@ -109,7 +111,7 @@ func (p *parser) parse(data []byte) *Config {
 			if items, ok := p.list(v, "ignore", "a glob or a list of globs"); ok {
 				cfg.Ignore = p.relGlobs("ignore", items, "")
 				for _, it := range items {
-					if norm, _, _ := normalizeRelGlob(it.s); norm == "**" {
+					if norm, _ := watcher.NormalizeGlob(it.s); norm == "**" {
 						p.errorf(it.n, "ignore: %s ignores every file; leave it out, or list what to ignore", quote(it.s))
 					}
 				}
@@ -620,46 +622,40 @@ func (p *parser) absPath(n *yaml.Node, key, ctx, s string) (string, bool) {
 	return filepath.Join(p.dir, s), true
 }
 
-// relGlobs normalizes and compiles globs that are relative to a root.
+// relGlobs normalizes and compiles globs that are relative to a root; the
+// normalized forms are kept, so every later user reads them the same way.
 func (p *parser) relGlobs(key string, items []item, ctx string) []string {
 	var out []string
 	for _, it := range items {
-		norm, dropped, problem := normalizeRelGlob(it.s)
-		if problem != "" {
-			p.errorf(it.n, "%s%s: %s", ctx, key, problem)
+		g, err := watcher.CompileGlob(it.s)
+		if err != nil {
+			p.globError(it, err, key, ctx)
 			continue
 		}
-		if p.compileGlob(it, norm, dropped, key, ctx) {
-			out = append(out, norm)
-		}
+		out = append(out, g.String())
 	}
 	return out
 }
 
-// compileGlob reports a glob syntax error at the offending character when
-// the pattern is written plainly on one line, else at the pattern.
-func (p *parser) compileGlob(it item, pattern string, dropped int, key, ctx string) bool {
-	_, err := globCompiler.Compile(pattern)
-	if err == nil {
-		return true
+// globError reports a glob that does not compile, at the offending
+// character when the pattern is written plainly on one line, else at the
+// pattern.
+func (p *parser) globError(it item, err error, key, ctx string) {
+	var ge *watcher.GlobError
+	if !errors.As(err, &ge) || !ge.Syntax {
+		p.errorf(it.n, "%s%s: %v", ctx, key, err)
+		return
 	}
 	at := *it.n
-	var se *glob.SyntaxError
-	if errors.As(err, &se) {
-		off := se.Offset + dropped
-		switch {
-		case off > len(it.s):
-		case it.n.Style == 0 && !strings.ContainsAny(it.s, "\n"):
-			at.Column += off
-		case (it.n.Style == yaml.SingleQuotedStyle || it.n.Style == yaml.DoubleQuotedStyle) &&
-			!strings.ContainsAny(it.s, "\n'\"\\"):
-			at.Column += off + 1
-		}
-		p.errorf(&at, "%s%s: invalid glob %s: %s", ctx, key, quote(it.s), se.Reason)
-		return false
+	switch off := ge.Offset; {
+	case off < 0 || off > len(it.s):
+	case it.n.Style == 0 && !strings.ContainsAny(it.s, "\n"):
+		at.Column += off
+	case (it.n.Style == yaml.SingleQuotedStyle || it.n.Style == yaml.DoubleQuotedStyle) &&
+		!strings.ContainsAny(it.s, "\n'\"\\"):
+		at.Column += off + 1
 	}
-	p.errorf(&at, "%s%s: invalid glob %s: %v", ctx, key, quote(it.s), err)
-	return false
+	p.errorf(&at, "%s%s: invalid glob %s: %s", ctx, key, quote(it.s), ge.Reason)
 }
 
 // ruleInfo keeps what the cross-rule checks need to point at.
@@ -712,16 +708,23 @@ func (p *parser) rules(root, v *yaml.Node) []Rule {
 	return rules
 }
 
+// ruleSeen is what reading a rule's keys leaves for the checks that look
+// at several keys together.
+type ruleSeen struct {
+	keyNode, val                     map[string]*yaml.Node // by key, as written
+	runSet, onBusySet, runAtStartSet bool
+	busySignalNode                   *yaml.Node
+	busySignal                       syscall.Signal
+}
+
 // rule reads one rule. Its name is read first, so that every message about
 // the rule can say which one it is.
 func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	r := &Rule{
-		OnBusy:      OnBusyQueue,
-		RunAtStart:  true,
-		StopSignal:  DefaultStopSignal,
-		StopTimeout: DefaultStopTimeout,
-		Dir:         p.dir,
-		Pos:         nodePos(n),
+		OnBusy:     onBusyQueue,
+		RunAtStart: true,
+		Dir:        p.dir,
+		Pos:        nodePos(n),
 	}
 	info := &ruleInfo{rule: r, node: n, ctx: fmt.Sprintf("rule #%d: ", index)}
 	// Name the rule in messages about its keys, even the ones pairs reports.
@@ -733,207 +736,261 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 		}
 	}
 	kvs := p.pairs(n, info.ctx)
-	keyNode := map[string]*yaml.Node{}
-	val := map[string]*yaml.Node{}
+	keys := &ruleSeen{keyNode: map[string]*yaml.Node{}, val: map[string]*yaml.Node{}}
 	for _, kv := range kvs {
-		keyNode[kv.key.Value] = kv.key
-		val[kv.key.Value] = kv.val
+		keys.keyNode[kv.key.Value] = kv.key
+		keys.val[kv.key.Value] = kv.val
 	}
-	if v, ok := val["name"]; ok {
-		if name, ok := p.scalar(v, "name", info.ctx, "a name"); ok {
-			switch {
-			case name == "":
-				p.errorf(v, "%sname is empty", info.ctx)
-			case !validName.MatchString(name):
-				p.errorf(v, "%sname %q: use only letters, digits, \"-\", \"_\" and \".\"", info.ctx, name)
-			default:
-				r.Name = name
-				info.nameNode = v
-				info.ctx = fmt.Sprintf("rule %q: ", name)
-			}
-		}
-	} else {
+	p.ruleName(n, info, keys.val["name"])
+	for _, kv := range kvs {
+		p.ruleKey(info, keys, kv.key, kv.val)
+	}
+	if !keys.runSet {
+		p.errorf(n, "%smissing run: the command to run", info.ctx)
+	}
+	p.checkLineRule(info, keys)
+	p.checkBusy(info, keys)
+	return info
+}
+
+// ruleName reads the rule's name (v; nil when missing) and from then on
+// names the rule in messages.
+func (p *parser) ruleName(n *yaml.Node, info *ruleInfo, v *yaml.Node) {
+	if v == nil {
 		p.errorf(n, "%smissing name (every rule needs a unique name)", info.ctx)
+		return
 	}
-	ctx := info.ctx
+	name, ok := p.scalar(v, "name", info.ctx, "a name")
+	if !ok {
+		return
+	}
+	switch {
+	case name == "":
+		p.errorf(v, "%sname is empty", info.ctx)
+	case !validName.MatchString(name):
+		p.errorf(v, "%sname %q: use only letters, digits, \"-\", \"_\" and \".\"", info.ctx, name)
+	default:
+		info.rule.Name = name
+		info.nameNode = v
+		info.ctx = fmt.Sprintf("rule %q: ", name)
+	}
+}
 
-	var runSet, onBusySet, runAtStartSet bool
-	var busySignalNode *yaml.Node
-	var busySignal syscall.Signal
-	for _, kv := range kvs {
-		k, v := kv.key, kv.val
-		switch k.Value {
-		case "name":
-		case "match":
-			if items, ok := p.list(v, ctx+"match", "a glob or a list of globs"); ok {
-				if len(items) == 0 {
-					p.errorf(v, "%smatch: empty; leave it out to match every change", ctx)
-				}
-				r.Match = p.relGlobs("match", items, ctx)
+// ruleKey reads one key of a rule (other than name) into info.rule, and
+// notes in keys what the cross-key checks need.
+func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
+	r, ctx := info.rule, info.ctx
+	switch k.Value {
+	case "name":
+	case "match":
+		if items, ok := p.list(v, ctx+"match", "a glob or a list of globs"); ok {
+			if len(items) == 0 {
+				p.errorf(v, "%smatch: empty; leave it out to match every change", ctx)
 			}
-		case "exclude":
-			if items, ok := p.list(v, ctx+"exclude", "a glob or a list of globs"); ok {
-				r.Exclude = p.relGlobs("exclude", items, ctx)
-			}
-		case "run":
-			runSet = true
-			if items, ok := p.list(v, ctx+"run", "a command or a list of commands"); ok {
-				if len(items) == 0 {
-					p.errorf(v, "%srun: empty; give the command to run", ctx)
-				}
-				for i, it := range items {
-					if strings.ContainsRune(it.s, 0) {
-						p.errorf(it.n, "%srun: a command cannot contain a NUL character", ctx)
-						continue
-					}
-					if strings.TrimSpace(it.s) == "" {
-						if len(items) == 1 {
-							p.errorf(it.n, "%srun: empty command", ctx)
-						} else {
-							p.errorf(it.n, "%srun: command %d is empty", ctx, i+1)
-						}
-						continue
-					}
-					r.Run = append(r.Run, it.s)
-				}
-			}
-		case "on_busy":
-			if s, ok := p.scalar(v, "on_busy", ctx, "queue, restart, signal or ignore"); ok {
-				onBusySet = true
-				switch s {
-				case OnBusyQueue, OnBusyRestart, OnBusySignal, OnBusyIgnore:
-					r.OnBusy = s
-				default:
-					hint := ""
-					if alt := suggest(s, []string{OnBusyQueue, OnBusyRestart, OnBusySignal, OnBusyIgnore}, nil); alt != "" {
-						hint = fmt.Sprintf(" (did you mean %q?)", alt)
-					}
-					p.errorf(v, "%son_busy: invalid value %q: use queue, restart, signal or ignore%s", ctx, s, hint)
-					onBusySet = false
-				}
-			}
-		case "busy_signal":
-			busySignalNode = k
-			if sig, ok := p.signal(v, "busy_signal", ctx); ok {
-				busySignal = sig
-			}
-		case "run_at_start":
-			if p.boolean(v, "run_at_start", ctx, &r.RunAtStart) {
-				runAtStartSet = true
-			}
-		case "timeout":
-			if d, ok := p.duration(v, "timeout", ctx); ok {
-				r.Timeout = d
-			}
-		case "clear":
-			p.boolean(v, "clear", ctx, &r.Clear)
-		case "daemon":
-			p.boolean(v, "daemon", ctx, &r.Daemon)
-		case "stop_signal":
-			if sig, ok := p.signal(v, "stop_signal", ctx); ok {
-				r.StopSignal = sig
-			}
-		case "stop_timeout":
-			if d, ok := p.duration(v, "stop_timeout", ctx); ok {
-				r.StopTimeout = d
-			}
-		case "after":
-			if items, ok := p.list(v, ctx+"after", "a rule name or a list of rule names"); ok {
-				info.after = items
-			}
-		case "follow":
-			if items, ok := p.list(v, ctx+"follow", "a file, a glob or a list of them"); ok {
-				if len(items) == 0 {
-					p.errorf(v, "%sfollow: empty; give the files to follow", ctx)
-				}
-				for _, it := range items {
-					if strings.TrimSpace(it.s) == "" {
-						p.errorf(it.n, "%sfollow: empty path", ctx)
-						continue
-					}
-					abs, ok := p.absPath(it.n, "follow", ctx, it.s)
-					if !ok {
-						continue
-					}
-					if _, err := globCompiler.Compile(abs); err != nil {
-						var se *glob.SyntaxError
-						reason := err.Error()
-						if errors.As(err, &se) {
-							reason = se.Reason
-						}
-						p.errorf(it.n, "%sfollow: invalid glob %s: %s", ctx, quote(it.s), reason)
-						continue
-					}
-					r.Follow = append(r.Follow, abs)
-				}
-			}
-		case "line":
-			if s, ok := p.scalar(v, "line", ctx, "a regular expression"); ok {
-				re, err := regexp.Compile(s)
-				switch {
-				case err != nil:
-					p.errorf(v, "%sline: invalid regular expression %s: %s", ctx, quote(s), regexpReason(err, s))
-				case s == "":
-					p.errorf(v, "%sline: empty regular expression; it would match every line", ctx)
-				default:
-					r.Line = re
-				}
-			}
-		default:
-			p.unknownKey(k, ctx, ruleKeys, topKeys, ruleAliases)
+			r.Match = p.relGlobs("match", items, ctx)
 		}
+	case "exclude":
+		if items, ok := p.list(v, ctx+"exclude", "a glob or a list of globs"); ok {
+			r.Exclude = p.relGlobs("exclude", items, ctx)
+		}
+	case "run":
+		keys.runSet = true
+		r.Run = p.commands(v, ctx)
+	case "on_busy":
+		if s, ok := p.onBusy(v, ctx); ok {
+			r.OnBusy, keys.onBusySet = s, true
+		}
+	case "busy_signal":
+		keys.busySignalNode = k
+		if sig, ok := p.signal(v, "busy_signal", ctx); ok {
+			keys.busySignal = sig
+		}
+	case "run_at_start":
+		if p.boolean(v, "run_at_start", ctx, &r.RunAtStart) {
+			keys.runAtStartSet = true
+		}
+	case "timeout":
+		if d, ok := p.duration(v, "timeout", ctx); ok {
+			r.Timeout = d
+		}
+	case "clear":
+		p.boolean(v, "clear", ctx, &r.Clear)
+	case "daemon":
+		p.boolean(v, "daemon", ctx, &r.Daemon)
+	case "stop_signal":
+		if sig, ok := p.signal(v, "stop_signal", ctx); ok {
+			r.StopSignal = sig
+		}
+	case "stop_timeout":
+		if d, ok := p.duration(v, "stop_timeout", ctx); ok {
+			r.StopTimeout = d
+		}
+	case "after":
+		if items, ok := p.list(v, ctx+"after", "a rule name or a list of rule names"); ok {
+			info.after = items
+		}
+	case "follow":
+		r.Follow = p.follows(v, ctx)
+	case "line":
+		r.Line = p.lineRegexp(v, ctx)
+	default:
+		p.unknownKey(k, ctx, ruleKeys, topKeys, ruleAliases)
 	}
+}
 
-	if !runSet {
-		p.errorf(n, "%smissing run: the command to run", ctx)
+// commands reads run: one command or a list of them, none blank.
+func (p *parser) commands(v *yaml.Node, ctx string) []string {
+	items, ok := p.list(v, ctx+"run", "a command or a list of commands")
+	if !ok {
+		return nil
 	}
-	_, hasFollow := keyNode["follow"]
-	_, hasLine := keyNode["line"]
+	if len(items) == 0 {
+		p.errorf(v, "%srun: empty; give the command to run", ctx)
+	}
+	var run []string
+	for i, it := range items {
+		if strings.ContainsRune(it.s, 0) {
+			p.errorf(it.n, "%srun: a command cannot contain a NUL character", ctx)
+			continue
+		}
+		if strings.TrimSpace(it.s) == "" {
+			if len(items) == 1 {
+				p.errorf(it.n, "%srun: empty command", ctx)
+			} else {
+				p.errorf(it.n, "%srun: command %d is empty", ctx, i+1)
+			}
+			continue
+		}
+		run = append(run, it.s)
+	}
+	return run
+}
+
+// onBusy reads on_busy, suggesting the policy meant for a misspelt one.
+func (p *parser) onBusy(v *yaml.Node, ctx string) (string, bool) {
+	s, ok := p.scalar(v, "on_busy", ctx, "queue, restart, signal or ignore")
+	if !ok {
+		return "", false
+	}
+	words := []string{onBusyQueue, onBusyRestart, onBusySignal, onBusyIgnore}
+	if slices.Contains(words, s) {
+		return s, true
+	}
+	hint := ""
+	if alt := suggest(s, words, nil); alt != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", alt)
+	}
+	p.errorf(v, "%son_busy: invalid value %q: use queue, restart, signal or ignore%s", ctx, s, hint)
+	return "", false
+}
+
+// follows reads follow: files or globs of files, made absolute and kept in
+// the glob dialect's normal form.
+func (p *parser) follows(v *yaml.Node, ctx string) []string {
+	items, ok := p.list(v, ctx+"follow", "a file, a glob or a list of them")
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		p.errorf(v, "%sfollow: empty; give the files to follow", ctx)
+	}
+	var out []string
+	for _, it := range items {
+		if strings.TrimSpace(it.s) == "" {
+			p.errorf(it.n, "%sfollow: empty path", ctx)
+			continue
+		}
+		abs, ok := p.absPath(it.n, "follow", ctx, it.s)
+		if !ok {
+			continue
+		}
+		g, err := watcher.CompilePathGlob(abs)
+		if err != nil {
+			reason := err.Error()
+			var ge *watcher.GlobError
+			if errors.As(err, &ge) {
+				reason = ge.Reason
+			}
+			p.errorf(it.n, "%sfollow: invalid glob %s: %s", ctx, quote(it.s), reason)
+			continue
+		}
+		out = append(out, g.String())
+	}
+	return out
+}
+
+// lineRegexp reads line: a regular expression that cannot match every line.
+func (p *parser) lineRegexp(v *yaml.Node, ctx string) *regexp.Regexp {
+	s, ok := p.scalar(v, "line", ctx, "a regular expression")
+	if !ok {
+		return nil
+	}
+	re, err := regexp.Compile(s)
+	switch {
+	case err != nil:
+		p.errorf(v, "%sline: invalid regular expression %s: %s", ctx, quote(s), regexpReason(err, s))
+	case s == "":
+		p.errorf(v, "%sline: empty regular expression; it would match every line", ctx)
+	default:
+		return re
+	}
+	return nil
+}
+
+// checkLineRule checks a line rule's keys together: follow and line come
+// as a pair, and the keys of tree rules do not apply.
+func (p *parser) checkLineRule(info *ruleInfo, keys *ruleSeen) {
+	r, ctx := info.rule, info.ctx
+	_, hasFollow := keys.keyNode["follow"]
+	_, hasLine := keys.keyNode["line"]
 	if hasFollow && !hasLine {
-		p.errorf(keyNode["follow"], "%sfollow needs line: the regular expression that selects the lines to act on", ctx)
+		p.errorf(keys.keyNode["follow"], "%sfollow needs line: the regular expression that selects the lines to act on", ctx)
 	}
 	if hasLine && !hasFollow {
-		p.errorf(keyNode["line"], "%sline needs follow: the files whose lines to match", ctx)
+		p.errorf(keys.keyNode["line"], "%sline needs follow: the files whose lines to match", ctx)
 	}
-	if hasFollow {
-		for _, key := range []string{"match", "exclude"} {
-			if kn, ok := keyNode[key]; ok {
-				p.errorf(kn, "%s%s cannot be used with follow: a line rule follows files instead of watching the tree", ctx, key)
-				r.Match, r.Exclude = nil, nil
-			}
-		}
-		if kn, ok := keyNode["daemon"]; ok && r.Daemon {
-			p.errorf(kn, "%sdaemon cannot be used with follow: a line rule runs for matching lines", ctx)
-		}
-		if kn, ok := keyNode["after"]; ok {
-			p.errorf(kn, "%safter cannot be used with follow: a line rule runs for its own lines, not with other rules", ctx)
-			info.after = nil
-		}
-		if !runAtStartSet {
-			r.RunAtStart = false
+	if !hasFollow {
+		return
+	}
+	for _, key := range []string{"match", "exclude"} {
+		if kn, ok := keys.keyNode[key]; ok {
+			p.errorf(kn, "%s%s cannot be used with follow: a line rule follows files instead of watching the tree", ctx, key)
+			r.Match, r.Exclude = nil, nil
 		}
 	}
+	if kn, ok := keys.keyNode["daemon"]; ok && r.Daemon {
+		p.errorf(kn, "%sdaemon cannot be used with follow: a line rule runs for matching lines", ctx)
+	}
+	if kn, ok := keys.keyNode["after"]; ok {
+		p.errorf(kn, "%safter cannot be used with follow: a line rule runs for its own lines, not with other rules", ctx)
+		info.after = nil
+	}
+	if !keys.runAtStartSet {
+		r.RunAtStart = false
+	}
+}
+
+// checkBusy settles on_busy and busy_signal together, with daemon.
+func (p *parser) checkBusy(info *ruleInfo, keys *ruleSeen) {
+	r, ctx := info.rule, info.ctx
 	if r.Daemon {
-		if !onBusySet {
-			r.OnBusy = OnBusyRestart
-		} else if r.OnBusy == OnBusyQueue {
-			p.errorf(val["on_busy"], "%son_busy: queue never runs again for a daemon, which does not exit by itself; use restart (the default for daemons) or signal", ctx)
+		if !keys.onBusySet {
+			r.OnBusy = onBusyRestart
+		} else if r.OnBusy == onBusyQueue {
+			p.errorf(keys.val["on_busy"], "%son_busy: queue never runs again for a daemon, which does not exit by itself; use restart (the default for daemons) or signal", ctx)
 		}
-		if kn, ok := keyNode["timeout"]; ok && r.Timeout > 0 {
+		if kn, ok := keys.keyNode["timeout"]; ok && r.Timeout > 0 {
 			p.errorf(kn, "%stimeout cannot be used with daemon: a daemon runs until it is restarted or stopped", ctx)
 		}
 	}
-	if r.OnBusy == OnBusySignal {
-		r.BusySignal = DefaultBusySignal
-		if busySignal != 0 {
-			r.BusySignal = busySignal
-		}
-	} else if busySignalNode != nil && onBusySet {
-		p.errorf(busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s)", ctx, r.OnBusy)
-	} else if busySignalNode != nil && val["on_busy"] == nil {
-		p.errorf(busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s by default)", ctx, r.OnBusy)
+	switch {
+	case r.OnBusy == onBusySignal:
+		r.BusySignal = keys.busySignal // 0: the runner's default
+	case keys.busySignalNode != nil && keys.onBusySet:
+		p.errorf(keys.busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s)", ctx, r.OnBusy)
+	case keys.busySignalNode != nil && keys.val["on_busy"] == nil:
+		p.errorf(keys.busySignalNode, "%sbusy_signal needs on_busy: signal (on_busy is %s by default)", ctx, r.OnBusy)
 	}
-	return info
 }
 
 // regexpReason extracts the problem from a regexp error without repeating
@@ -983,39 +1040,24 @@ func (p *parser) checkAfter(infos []*ruleInfo, byName map[string]*ruleInfo) {
 		}
 	}
 
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := map[*ruleInfo]int{}
-	var stack []*ruleInfo
-	var visit func(*ruleInfo)
-	visit = func(u *ruleInfo) {
-		state[u] = onStack
-		stack = append(stack, u)
-		for _, it := range edges[u] {
-			v := byName[it.s]
-			switch state[v] {
-			case unvisited:
-				visit(v)
-			case onStack:
-				// The cycle is stack[i:] closed by the edge u -> v;
-				// name it from u, whose entry closes it.
-				i := slices.Index(stack, v)
-				path := []string{u.rule.Name}
-				for _, s := range stack[i:] {
-					path = append(path, s.rule.Name)
-				}
-				p.errorf(it.n, "%safter: cycle: %s", u.ctx, strings.Join(path, " after "))
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[u] = done
-	}
+	var ruleNames []string
 	for _, info := range infos {
-		if state[info] == unvisited {
-			visit(info)
+		ruleNames = append(ruleNames, info.rule.Name)
+	}
+	after := func(name string) []string {
+		var out []string
+		for _, it := range edges[byName[name]] {
+			out = append(out, it.s)
+		}
+		return out
+	}
+	for _, cyc := range order.Cycles(ruleNames, after) {
+		// Report it at u's entry naming the next rule, which closes it.
+		u := byName[cyc[0]]
+		for _, it := range edges[u] {
+			if it.s == cyc[1] {
+				p.errorf(it.n, "%safter: cycle: %s", u.ctx, strings.Join(cyc, " after "))
+			}
 		}
 	}
 }

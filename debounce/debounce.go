@@ -15,7 +15,7 @@ package debounce
 
 import "time"
 
-// Defaults used when New is given a zero or negative duration.
+// Defaults used when New is given a zero duration.
 const (
 	// DefaultQuiet matches watchexec's debounce: long enough to merge the
 	// steps of an editor's save or a git checkout, short enough to feel
@@ -35,13 +35,18 @@ type State struct {
 	first, last    time.Time
 }
 
-// New returns an idle State with the given quiet period and max wait; zero or
-// negative values mean DefaultQuiet and DefaultMaxWait. A max wait shorter
-// than the quiet period is raised to it: otherwise every batch would be cut
-// by the max wait and the quiet period would mean nothing.
+// New returns an idle State with the given quiet period and max wait. A zero
+// quiet period means DefaultQuiet and a negative one means none: a batch is
+// due as soon as its first change is reported, so the caller delivers what
+// it has read and no more. A zero or negative max wait means DefaultMaxWait.
+// A max wait shorter than the quiet period is raised to it: otherwise every
+// batch would be cut by the max wait and the quiet period would mean nothing.
 func New(quiet, maxWait time.Duration) *State {
-	if quiet <= 0 {
+	switch {
+	case quiet == 0:
 		quiet = DefaultQuiet
+	case quiet < 0:
+		quiet = 0
 	}
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait

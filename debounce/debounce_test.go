@@ -117,3 +117,21 @@ func BenchmarkAdd(b *testing.B) {
 		}
 	}
 }
+
+// A negative quiet period means none: the batch is due at its first change,
+// while the max wait keeps its default.
+func TestNegativeQuietMeansNone(t *testing.T) {
+	s := New(-1, 0)
+	if s.Quiet() != 0 || s.MaxWait() != DefaultMaxWait {
+		t.Fatalf("quiet %v max %v, want 0 and the default", s.Quiet(), s.MaxWait())
+	}
+	if s.Due(at(0)) {
+		t.Fatal("due with no change")
+	}
+	if fire := s.Add(at(10)); !fire.Equal(at(10)) {
+		t.Errorf("fires at %v, want at the change", fire)
+	}
+	if !s.Due(at(10)) {
+		t.Error("not due at its first change")
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // BenchmarkMatch measures matching one changed path against a typical rule
@@ -50,7 +52,7 @@ func BenchmarkQueuedBatch(b *testing.B) {
 	l := &loop{r: &Runner{out: &output{}}, rules: map[string]*ruleState{}, gone: map[string]*ruleState{}, recs: map[uint64]*batchRec{}}
 	rs := l.addRule(c)
 	rs.cur = &run{c: c, rs: rs, stopReq: make(chan struct{})} // busy: batches queue
-	batch := Batch{Paths: []string{"/src/a.go", "/src/b/c.go", "/src/README.md"}, Events: []byte(`{}`)}
+	batch := watcher.Batch{Changes: []watcher.Change{{Path: "/src/a.go", Op: watcher.Write}, {Path: "/src/b/c.go", Op: watcher.Write}, {Path: "/src/README.md", Op: watcher.Write}}}
 	for b.Loop() {
 		l.addBatch(batch)
 		l.schedule(rs)
@@ -83,13 +85,13 @@ func BenchmarkRestartLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	batches := make(chan Batch)
+	batches := make(chan watcher.Batch)
 	done := make(chan struct{})
 	go func() { r.Run(ctx, batches); close(done) }()
 	defer func() { cancel(); <-done }()
 	<-w.up
 	cwd, _ := os.Getwd()
-	batch := Batch{Paths: []string{cwd + "/x.go"}}
+	batch := watcher.Batch{Changes: []watcher.Change{{Path: cwd + "/x.go", Op: watcher.Write}}}
 	for b.Loop() {
 		batches <- batch
 		<-w.up

@@ -1,7 +1,15 @@
-// Package runner turns batches of changed paths into processes: it matches
-// each batch against a set of rules, starts their commands in order (honouring
-// `after` dependencies), applies each rule's on-busy policy to changes that
-// arrive while a command runs, and supervises the processes.
+// Package runner turns batches of changes into processes: it matches each
+// [watcher.Batch] against a set of rules, starts their commands in order
+// (honouring `after` dependencies), applies each rule's on-busy policy to
+// changes that arrive while a command runs, and supervises the processes.
+//
+// # Matching
+//
+// A rule's Match and Exclude globs are in the one dialect of [watcher.Glob]
+// and relative to its roots. A change triggers a rule when any path it names
+// matches: its path, or for a rename its old path too, so that moving a.go
+// away runs a rule for "**/*.go". Line rules are fed by [Runner.FollowLines]
+// instead.
 //
 // # Processes
 //
@@ -15,8 +23,8 @@
 //
 // # What a command learns
 //
-// VIGIL_RULE is the rule name; VIGIL_PATHS the changed paths that matched the
-// rule, relative to its working directory, one per line (cut at 96 KiB of
+// VIGIL_RULE is the rule name; VIGIL_PATHS the paths that matched the rule
+// (for a rename, the new path if it matches, else the old one), relative to its working directory, one per line (cut at 96 KiB of
 // whole paths: Linux refuses to exec with a longer environment string);
 // VIGIL_EVENTS_FILE a temporary file holding the batch's JSON object (one
 // object per line when several batches were merged into one run), removed
@@ -43,6 +51,7 @@
 //
 // # Concurrency
 //
-// [Runner.Run] owns all scheduling state in one goroutine. [Runner.Reload] and
-// [Runner.Kill] may be called from any goroutine, at any time.
+// [Runner.Run] owns all scheduling state in one goroutine. [Runner.Reload],
+// [Runner.FollowLines] and [Runner.Kill] may be called from any goroutine, at
+// any time.
 package runner

@@ -1,6 +1,10 @@
 package runner
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/vigil-watch/vigil/watcher"
+)
 
 // Stopping drops work: once Run's context is done no command starts, and
 // the changes that were queued for a rule, or that reach the Runner only
@@ -27,28 +31,19 @@ func (l *loop) publish() {
 
 // Dropped reports on Err, without running anything, what b would have
 // run: for each rule it matches, the rule's name and the number of its
-// paths (or lines). Callers use it for batches that arrive once the Runner
-// is stopping. Safe to call from any goroutine.
-func (r *Runner) Dropped(b Batch) {
+// paths. Callers use it for batches that arrive once the Runner is
+// stopping (what a watcher flushes when it is stopped). Safe to call from
+// any goroutine.
+func (r *Runner) Dropped(b watcher.Batch) {
 	r.mu.Lock()
 	views := r.views
 	r.mu.Unlock()
 	for _, v := range views {
-		n := 0
-		switch {
-		case b.Rule != "":
-			if v.c.Name == b.Rule {
-				n = len(b.Lines)
-			}
-		case !v.c.LineRule:
-			for _, p := range b.Paths {
-				if v.c.matches(p) {
-					n++
-				}
-			}
+		if v.c.LineRule {
+			continue
 		}
-		if n > 0 {
-			r.out.status(v.prefix, "%s", droppedText(b.Rule != "", n))
+		if n := len(v.c.matchChanges(b.Changes)); n > 0 {
+			r.out.status(v.prefix, "%s", droppedText(false, n))
 		}
 	}
 }

@@ -3,6 +3,8 @@ package runner
 import (
 	"strings"
 	"testing"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // TestStopReportsDroppedWork: once stopping, nothing new starts; what was
@@ -32,7 +34,11 @@ func TestStopReportsDroppedWork(t *testing.T) {
 	if !strings.Contains(h.out.String(), "[build] stopping: not run for 2 changed paths\n") {
 		t.Errorf("no line saying what build dropped; output:\n%s", h.out)
 	}
-	h.r.Dropped(Batch{Paths: []string{h.path("d.go"), h.path("README.md"), h.path("e.md")}})
+	h.r.Dropped(watcher.Batch{Changes: []watcher.Change{
+		{Path: h.path("d.go"), Op: watcher.Write},
+		{Path: h.path("README.md"), Op: watcher.Create},
+		{Path: h.path("e.md"), Op: watcher.Rename, Old: h.path("f.md")},
+	}})
 	out := h.out.String()
 	for _, want := range []string{"[build] stopping: not run for 1 changed path\n", "[docs] stopping: not run for 2 changed paths\n"} {
 		if !strings.Contains(out, want) {

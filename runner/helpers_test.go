@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/internal/testwait"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // patience is how long a test waits for something that should happen soon;
@@ -38,7 +41,7 @@ type harness struct {
 	t       *testing.T
 	dir     string
 	r       *Runner
-	batches chan Batch
+	batches chan watcher.Batch
 	out     *syncBuf // Out and Err together, as on a terminal
 	cancel  context.CancelFunc
 	result  chan [2]any
@@ -58,7 +61,7 @@ func newHarness(t *testing.T, mk setup) *harness {
 			rules[i].Dir = dir
 		}
 	}
-	h := &harness{t: t, dir: dir, batches: make(chan Batch), out: &syncBuf{}, result: make(chan [2]any, 1)}
+	h := &harness{t: t, dir: dir, batches: make(chan watcher.Batch), out: &syncBuf{}, result: make(chan [2]any, 1)}
 	o.Out, o.Err = h.out, h.out
 	r, err := New(rules, o)
 	if err != nil {
@@ -90,14 +93,14 @@ func (h *harness) run() *harness {
 // send hands a batch of paths (relative to the harness dir) to the runner.
 func (h *harness) send(rel ...string) {
 	h.t.Helper()
-	b := Batch{}
+	b := watcher.Batch{Time: time.Now()}
 	for _, p := range rel {
-		b.Paths = append(b.Paths, filepath.Join(h.dir, p))
+		b.Changes = append(b.Changes, watcher.Change{Path: filepath.Join(h.dir, p), Op: watcher.Write})
 	}
 	h.sendBatch(b)
 }
 
-func (h *harness) sendBatch(b Batch) {
+func (h *harness) sendBatch(b watcher.Batch) {
 	h.t.Helper()
 	select {
 	case h.batches <- b:
@@ -164,13 +167,7 @@ func (h *harness) lines(rel string) []string {
 // waitFor polls cond until it holds or patience runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", patience, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, patience, what, cond)
 }
 
 // count returns how many lines of a file equal or start with s.

@@ -9,7 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gobwas/glob"
+	"github.com/vigil-watch/vigil/internal/order"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // Command is one command of a rule: exactly one of Shell (run with `sh -c`)
@@ -49,8 +50,9 @@ type Rule struct {
 	// Roots are the directories Match and Exclude are relative to; relative
 	// roots are taken relative to Dir. No roots means Dir.
 	Roots []string
-	// Match and Exclude are globs relative to a root, '/'-separated, with
-	// `**/` matching zero or more directories. An empty Match matches every
+	// Match and Exclude are globs relative to a root, in the dialect of
+	// [watcher.Glob] (normalized and compiled by [watcher.CompileGlob], as
+	// the CLI's -g and vigil.yaml's globs are). An empty Match matches every
 	// path. An Exclude pattern that matches a directory excludes everything
 	// beneath it.
 	Match, Exclude []string
@@ -88,10 +90,8 @@ type compiled struct {
 	Rule
 	dir            string
 	roots          []string
-	match, exclude []*glob.Pattern
+	match, exclude []*watcher.Glob
 }
-
-var globCompiler = glob.Compiler{Separators: []rune{'/'}, Globstar: true}
 
 // Validate checks rules the way [New] does, without starting anything: names
 // present and unique, commands well formed, globs compiling, policies known,
@@ -131,8 +131,19 @@ func compileRules(rules []Rule) ([]*compiled, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if cyc := findCycle(out); cyc != nil {
-		return nil, fmt.Errorf("runner: rules depend on each other in a cycle: %s", strings.Join(cyc, " -> "))
+	names := make([]string, len(out))
+	by := make(map[string]*compiled, len(out))
+	for i, c := range out {
+		names[i], by[c.Name] = c.Name, c
+	}
+	after := func(n string) []string {
+		if c := by[n]; c != nil {
+			return c.After
+		}
+		return nil
+	}
+	if cycles := order.Cycles(names, after); len(cycles) > 0 {
+		return nil, fmt.Errorf("runner: rules wait for each other in a cycle: %s", strings.Join(cycles[0], " after "))
 	}
 	return out, nil
 }
@@ -197,64 +208,20 @@ func compileRule(r Rule) (*compiled, error) {
 		c.roots = append(c.roots, filepath.Clean(root))
 	}
 	for _, p := range r.Match {
-		g, err := globCompiler.Compile(p)
+		g, err := watcher.CompileGlob(p)
 		if err != nil {
-			return nil, fail("match pattern %q: %w", p, err)
+			return nil, fail("match: %w", err)
 		}
 		c.match = append(c.match, g)
 	}
 	for _, p := range r.Exclude {
-		g, err := globCompiler.Compile(p)
+		g, err := watcher.CompileGlob(p)
 		if err != nil {
-			return nil, fail("exclude pattern %q: %w", p, err)
+			return nil, fail("exclude: %w", err)
 		}
 		c.exclude = append(c.exclude, g)
 	}
 	return c, nil
-}
-
-// findCycle returns the names along a cycle of After edges, or nil.
-func findCycle(rules []*compiled) []string {
-	by := map[string]*compiled{}
-	for _, c := range rules {
-		by[c.Name] = c
-	}
-	const (
-		unseen = iota
-		onPath
-		done
-	)
-	state := map[string]int{}
-	var path []string
-	var visit func(n string) []string
-	visit = func(n string) []string {
-		switch state[n] {
-		case onPath:
-			for i, p := range path {
-				if p == n {
-					return append(append([]string{}, path[i:]...), n)
-				}
-			}
-		case done:
-			return nil
-		}
-		state[n] = onPath
-		path = append(path, n)
-		for _, a := range by[n].After {
-			if cyc := visit(a); cyc != nil {
-				return cyc
-			}
-		}
-		path = path[:len(path)-1]
-		state[n] = done
-		return nil
-	}
-	for _, c := range rules {
-		if cyc := visit(c.Name); cyc != nil {
-			return cyc
-		}
-	}
-	return nil
 }
 
 // matches reports whether the absolute path p falls under one of the rule's
@@ -278,6 +245,23 @@ func (c *compiled) matches(p string) bool {
 		}
 	}
 	return false
+}
+
+// matchChanges returns the paths of changes that the rule matches: a
+// change counts when its path or, for a rename, its old path matches, so
+// that moving a.go away runs a rule for "**/*.go". The new path is listed
+// when it matches, else the old one.
+func (c *compiled) matchChanges(changes []watcher.Change) []string {
+	var paths []string
+	for _, ch := range changes {
+		switch {
+		case c.matches(ch.Path):
+			paths = append(paths, ch.Path)
+		case ch.Old != "" && c.matches(ch.Old):
+			paths = append(paths, ch.Old)
+		}
+	}
+	return paths
 }
 
 // excluded tests rel and each of its parent directories, so that excluding

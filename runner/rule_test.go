@@ -2,9 +2,12 @@ package runner
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 func TestMatch(t *testing.T) {
@@ -35,6 +38,12 @@ func TestMatch(t *testing.T) {
 		{"second root", []string{"/a", "/b"}, []string{"x"}, nil, "/b/x", true},
 		{"brace alternatives", nil, []string{"*.{go,mod}"}, nil, "/p/go.mod", true},
 		{"name with spaces", nil, []string{"**/*.go"}, nil, "/p/my dir/a b.go", true},
+		// The one dialect: these mean what they mean in -g and in follow.
+		{"leading ./", nil, []string{"./src/**"}, nil, "/p/src/a/b.go", true},
+		{"trailing slash", nil, []string{"src/"}, nil, "/p/src/a.go", true},
+		{"globstar and trailing slash", nil, []string{"src/**/"}, nil, "/p/src/x/a.go", true},
+		{"trailing slash, other dir", nil, []string{"src/"}, nil, "/p/lib/a.go", false},
+		{"exclude with ./", nil, nil, []string{"./gen/"}, "/p/gen/x.go", false},
 	}
 	for _, tc := range cases {
 		c, err := compileRule(Rule{Name: "r", Dir: "/p", Roots: tc.roots, Match: tc.match, Exclude: tc.exclude, Run: sh("true")})
@@ -62,11 +71,12 @@ func TestValidate(t *testing.T) {
 		{"blank shell", []Rule{{Name: "a", Run: sh("  ")}}, `rule "a": command 1 is empty`},
 		{"both forms", []Rule{{Name: "a", Run: []Command{{Shell: "x", Argv: []string{"y"}}}}}, "both a shell string and an argv"},
 		{"bad policy", []Rule{{Name: "a", OnBusy: "later", Run: sh("x")}}, `unknown on_busy policy "later"`},
-		{"bad glob", []Rule{{Name: "a", Match: []string{"[a"}, Run: sh("x")}}, `rule "a": match pattern "[a"`},
-		{"bad exclude", []Rule{{Name: "a", Exclude: []string{"{a"}, Run: sh("x")}}, `rule "a": exclude pattern "{a"`},
+		{"bad glob", []Rule{{Name: "a", Match: []string{"[a"}, Run: sh("x")}}, `rule "a": match: invalid glob "[a"`},
+		{"absolute match", []Rule{{Name: "a", Match: []string{"/src/*.go"}, Run: sh("x")}}, `rule "a": match: "/src/*.go" is absolute`},
+		{"bad exclude", []Rule{{Name: "a", Exclude: []string{"{a"}, Run: sh("x")}}, `rule "a": exclude: invalid glob "{a"`},
 		{"unknown after", []Rule{ok("a", "zzz")}, `rule "a": after names unknown rule "zzz"`},
-		{"cycle", []Rule{ok("a", "c"), ok("b", "a"), ok("c", "b")}, "cycle: a -> c -> b -> a"},
-		{"self", []Rule{ok("a", "a")}, "cycle: a -> a"},
+		{"cycle", []Rule{ok("a", "c"), ok("b", "a"), ok("c", "b")}, "cycle: b after a after c after b"},
+		{"self", []Rule{ok("a", "a")}, "cycle: a after a"},
 	}
 	for _, tc := range cases {
 		err := Validate(tc.rules)
@@ -118,5 +128,30 @@ func TestDescribePaths(t *testing.T) {
 	got := describePaths("/p", []string{"/p/a.go", "/p/b/c.go", "/p/new\nline.go", "/p/d", "/p/e"})
 	if want := `a.go, b/c.go, "new\nline.go" and 2 more`; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A rule matches any path a change names: moving a.go away, or renaming
+// something to b.go, both run a rule for "**/*.go".
+func TestMatchChangesRenames(t *testing.T) {
+	t.Parallel()
+	c, err := compileRule(Rule{Name: "go", Dir: "/p", Match: []string{"**/*.go"}, Run: sh("true")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		ch   watcher.Change
+		want []string
+	}{
+		{watcher.Change{Path: "/p/a.go.bak", Op: watcher.Rename, Old: "/p/a.go"}, []string{"/p/a.go"}},
+		{watcher.Change{Path: "/p/b.go", Op: watcher.Rename, Old: "/p/b.txt"}, []string{"/p/b.go"}},
+		{watcher.Change{Path: "/p/c.go", Op: watcher.Rename, Old: "/p/d.go"}, []string{"/p/c.go"}},
+		{watcher.Change{Path: "/p/x.txt", Op: watcher.Rename, Old: "/p/y.txt"}, nil},
+		{watcher.Change{Path: "/p/z.go", Op: watcher.Remove}, []string{"/p/z.go"}},
+	}
+	for _, tc := range cases {
+		if got := c.matchChanges([]watcher.Change{tc.ch}); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: matched %q, want %q", tc.ch, got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // Line is one matching line of a followed file, for line rules.
@@ -18,19 +21,13 @@ type Line struct {
 	Offset int64  // byte offset of the line's first byte
 }
 
-// Batch is one debounced set of changes, or matching lines for a line rule.
-type Batch struct {
-	// Rule is "" for a file batch, offered to every rule that is not a line
-	// rule; otherwise the batch is for that rule only.
-	Rule string
-	// Paths are the absolute changed paths.
-	Paths []string
-	// Events is the batch as DESIGN's `events --json` object; it is written
-	// to the file named by VIGIL_EVENTS_FILE.
-	Events []byte
-	// Lines are, for a line rule, every matching line; the first one is
-	// passed in VIGIL_FILE, VIGIL_LINE and VIGIL_OFFSET.
-	Lines []Line
+// lineBatch is the matching lines of one line rule, debounced like file
+// changes (see [Runner.FollowLines]).
+type lineBatch struct {
+	rule  string
+	lines []Line // the first is passed in VIGIL_FILE, VIGIL_LINE and VIGIL_OFFSET
+	// events is the batch as the object written to VIGIL_EVENTS_FILE.
+	events []byte
 }
 
 // Options configure a Runner.
@@ -66,6 +63,8 @@ type Runner struct {
 	next     []*compiled // rules from Reload not yet taken by Run
 	views    []ruleView  // the rules Run has now, for Dropped
 	reloadCh chan struct{}
+
+	lines chan lineBatch // from FollowLines to Run
 }
 
 // New checks and compiles rules (see [Validate]) and returns a Runner.
@@ -85,19 +84,20 @@ func New(rules []Rule, o Options) (*Runner, error) {
 		out:      &output{out: o.Out, err: o.Err, color: o.Color},
 		rules:    cs,
 		reloadCh: make(chan struct{}, 1),
+		lines:    make(chan lineBatch),
 	}, nil
 }
 
 // Reload replaces the rules: rules whose definition changed are stopped and
 // started again (if they are daemons or run at start), new ones are added
 // (and started likewise), removed ones are stopped. Invalid rules are
-// reported on Err and the old ones keep running. Safe to call from any
-// goroutine, before or during Run.
-func (r *Runner) Reload(rules []Rule) {
+// returned (as [Validate] would report them) and the old ones keep running.
+// The runner decides what restarts: a rule whose definition is unchanged
+// keeps its run. Safe to call from any goroutine, before or during Run.
+func (r *Runner) Reload(rules []Rule) error {
 	cs, err := compileRules(rules)
 	if err != nil {
-		r.out.status("", "vigil: reload rejected, the old rules keep running: %v", err)
-		return
+		return err
 	}
 	r.mu.Lock()
 	r.next = cs
@@ -106,6 +106,7 @@ func (r *Runner) Reload(rules []Rule) {
 	case r.reloadCh <- struct{}{}:
 	default: // a reload is already signalled; it will take the newest rules
 	}
+	return nil
 }
 
 // Kill sends SIGKILL to every process group now, and to any started later:
@@ -115,21 +116,26 @@ func (r *Runner) Kill() {
 	r.groups.killAll()
 }
 
-// Run runs the rules for the batches it receives until ctx is done, the
-// batches channel is closed and all work is finished, or (Options.Once) the
-// first batch has been handled. On return no child is left: each was
+// Run runs the rules for the batches of changes it receives until ctx is
+// done, the changes channel is closed and all work is finished, or
+// (Options.Once) the first batch has been handled. A rule that is not a
+// line rule runs for a batch when any path a change names, its new path or
+// for a rename its old one, matches the rule; the command gets the matching
+// paths in VIGIL_PATHS and the whole batch, renames included, in
+// VIGIL_EVENTS_FILE. Line rules run for the lines [Runner.FollowLines]
+// hands over. On return no child is left: each was
 // stopped with its stop signal, stop timeout and SIGKILL.
 //
 // status is the worst exit status (128+N for signal N) among runs that
 // ended by themselves or by their timeout; with Once it is the command's
 // status. err reports misuse only; failed commands are reported on Err.
-func (r *Runner) Run(ctx context.Context, batches <-chan Batch) (status int, err error) {
+func (r *Runner) Run(ctx context.Context, changes <-chan watcher.Batch) (status int, err error) {
 	if !r.started.CompareAndSwap(false, true) {
 		return 0, errors.New("runner: Run called twice")
 	}
 	l := newLoop(r, ctx)
 	l.begin()
-	in := batches
+	in := changes
 	for {
 		l.scheduleAll()
 		if l.done() {
@@ -147,6 +153,8 @@ func (r *Runner) Run(ctx context.Context, batches <-chan Batch) (status int, err
 				continue
 			}
 			l.addBatch(b)
+		case lb := <-r.lines:
+			l.addLines(lb)
 		case ev := <-l.events:
 			l.handle(ev)
 		case w := <-l.wake:
@@ -377,35 +385,53 @@ func (l *loop) addPseudo(why string, pred func(*ruleState) bool) {
 	}
 }
 
-func (l *loop) addBatch(b Batch) {
+// addBatch offers a batch of changes to every rule that is not a line rule.
+func (l *loop) addBatch(b watcher.Batch) {
 	if l.r.o.Once && l.onceTaken {
 		return
 	}
+	var events []byte // encoded once, for the rules the batch triggers
 	var hit []*ruleState
 	var items []*item
 	for _, rs := range l.order {
-		it := &item{events: b.Events, lines: b.Lines}
-		if b.Rule != "" {
-			if rs.c.Name != b.Rule {
-				continue
-			}
-			it.paths = b.Paths
-		} else {
-			if rs.c.LineRule {
-				continue
-			}
-			for _, p := range b.Paths {
-				if rs.c.matches(p) {
-					it.paths = append(it.paths, p)
-				}
-			}
-			if len(it.paths) == 0 {
-				continue
-			}
+		if rs.c.LineRule {
+			continue
+		}
+		paths := rs.c.matchChanges(b.Changes)
+		if len(paths) == 0 {
+			continue
+		}
+		if events == nil {
+			events, _ = json.Marshal(b)
 		}
 		hit = append(hit, rs)
-		items = append(items, it)
+		items = append(items, &item{paths: paths, events: events})
 	}
+	l.queue(hit, items)
+}
+
+// addLines offers a line batch to its rule.
+func (l *loop) addLines(lb lineBatch) {
+	if l.r.o.Once && l.onceTaken {
+		return
+	}
+	rs := l.rules[lb.rule]
+	if rs == nil {
+		return // removed by a reload meanwhile
+	}
+	seen := map[string]bool{}
+	it := &item{events: lb.events, lines: lb.lines}
+	for _, ln := range lb.lines {
+		if !seen[ln.File] {
+			seen[ln.File] = true
+			it.paths = append(it.paths, ln.File)
+		}
+	}
+	l.queue([]*ruleState{rs}, []*item{it})
+}
+
+// queue records one batch's items, one per rule it triggered.
+func (l *loop) queue(hit []*ruleState, items []*item) {
 	if len(hit) == 0 {
 		return
 	}

@@ -3,9 +3,12 @@
 package runner
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/vnode"
+	"github.com/vigil-watch/vigil/watcher"
+	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
 func TestChangeRunsOnceWithPaths(t *testing.T) {
@@ -36,6 +43,33 @@ func TestChangeRunsOnceWithPaths(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// mv a.go a.go.bak runs a rule for "**/*.go": the rule sees the old path in
+// VIGIL_PATHS and the rename, with both paths, in the events file.
+func TestRenameAwayRunsRule(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(dir string) ([]Rule, Options) {
+		return []Rule{{
+			Name:  "test",
+			Match: []string{"**/*.go"},
+			Run:   sh(`printf '%s\n' "$VIGIL_PATHS" >> log; cat "$VIGIL_EVENTS_FILE" >> events`),
+		}}, Options{}
+	}).run()
+	h.sendBatch(watcher.Batch{Time: time.Now(), Changes: []watcher.Change{{Path: h.path("a.go.bak"), Op: watcher.Rename, Old: h.path("a.go")}}})
+	if st := h.finish(); st != 0 {
+		t.Fatalf("status %d, want 0", st)
+	}
+	if got, want := h.read("log"), "a.go\n"; got != want {
+		t.Errorf("VIGIL_PATHS %q, want %q", got, want)
+	}
+	var b watcher.Batch
+	if err := json.Unmarshal([]byte(h.read("events")), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Changes) != 1 || b.Changes[0].Op != watcher.Rename || b.Changes[0].Old != h.path("a.go") {
+		t.Errorf("events file lost the rename: %+v", b.Changes)
 	}
 }
 
@@ -211,14 +245,15 @@ func TestAfterRuleNotTriggeredDoesNotBlock(t *testing.T) {
 func TestHostileFileNameReachesCommandIntact(t *testing.T) {
 	t.Parallel()
 	name := "sp ace 'single' \"double\" $(touch pwned1) `touch pwned2` ;touch pwned3\nsecond line.go"
-	events := []byte(`{"time":"2026-11-26T10:00:00Z","rescan":false,"changes":[{"path":"x","op":"write"}]}`)
 	h := newHarness(t, func(dir string) ([]Rule, Options) {
 		return []Rule{
 			{Name: "shell", Run: sh(`printf '%s' "$VIGIL_PATHS" > got-shell; cat "$VIGIL_EVENTS_FILE" > got-events; echo "$VIGIL_EVENTS_FILE" > events-name`)},
 			{Name: "argv", Run: []Command{{Argv: []string{"sh", "-c", `printf '%s' "$VIGIL_PATHS" > got-argv`}}}},
 		}, Options{}
 	}).run()
-	h.sendBatch(Batch{Paths: []string{h.path(name)}, Events: events})
+	b := watcher.Batch{Time: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), Changes: []watcher.Change{{Path: h.path(name), Op: watcher.Write}}}
+	events, _ := json.Marshal(b)
+	h.sendBatch(b)
 	h.finish()
 	for _, f := range []string{"got-shell", "got-argv"} {
 		if got := h.read(f); got != name {
@@ -447,15 +482,18 @@ func TestReload(t *testing.T) {
 	waitFor(t, "v1", func() bool { return h.count("log", "v1") == 1 && h.count("log", "keep") == 1 })
 	pid1, _ := strconv.Atoi(strings.TrimSpace(h.read("srv.pid")))
 
-	// Invalid: reported, nothing changes.
-	h.r.Reload([]Rule{{Name: "a", Run: sh("true")}, {Name: "a", Run: sh("true")}})
-	waitFor(t, "the rejection", func() bool { return strings.Contains(h.out.String(), "reload rejected") })
+	// Invalid: returned, nothing changes.
+	if err := h.r.Reload([]Rule{{Name: "a", Run: sh("true")}, {Name: "a", Run: sh("true")}}); err == nil || !strings.Contains(err.Error(), `duplicate name "a"`) {
+		t.Errorf("Reload of invalid rules: err = %v, want the duplicate name", err)
+	}
 
 	// Changed daemon restarts, unchanged rule stays, new rule runs.
 	keep := Rule{Name: "keep", RunAtStart: true, Run: sh(`echo keep >> log`), Dir: dir}
 	v2 := daemon("v2")
 	v2.Dir = dir
-	h.r.Reload([]Rule{v2, keep, {Name: "new", RunAtStart: true, Run: sh(`echo new >> log`), Dir: dir}})
+	if err := h.r.Reload([]Rule{v2, keep, {Name: "new", RunAtStart: true, Run: sh(`echo new >> log`), Dir: dir}}); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "v2 and new", func() bool { return h.count("log", "v2") == 1 && h.count("log", "new") == 1 })
 	if !groupGone(pid1) {
 		t.Errorf("the old daemon %d still runs after its definition changed", pid1)
@@ -463,7 +501,9 @@ func TestReload(t *testing.T) {
 	pid2, _ := strconv.Atoi(strings.TrimSpace(h.read("srv.pid")))
 
 	// Removed daemon is stopped.
-	h.r.Reload([]Rule{keep})
+	if err := h.r.Reload([]Rule{keep}); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the removed daemon to stop", func() bool { return groupGone(pid2) })
 	h.stop()
 	if got, want := h.lines("log"), []string{"v1", "keep", "v2", "new"}; !slices.Equal(sortedCopy(got), sortedCopy(want)) {
@@ -541,8 +581,13 @@ func TestLineRule(t *testing.T) {
 			{Name: "files", Run: sh(`echo files >> log`)},
 		}, Options{}
 	}).run()
-	h.sendBatch(Batch{Rule: "alert", Paths: []string{"/var/log/app.log"}, Events: []byte(`{"lines":2}`),
-		Lines: []Line{{File: "/var/log/app.log", Text: "ERROR disk $(full)", Offset: 1234}, {File: "/var/log/app.log", Text: "panic: x", Offset: 2000}}})
+	lb := newLineBatch("alert", []Line{{File: "/var/log/app.log", Text: "ERROR disk $(full)", Offset: 1234}, {File: "/var/log/app.log", Text: "panic: x", Offset: 2000}})
+	lb.events = []byte(`{"lines":2}`)
+	select {
+	case h.r.lines <- lb:
+	case <-time.After(patience):
+		t.Fatal("Run did not take the line batch")
+	}
 	h.finish()
 	got := h.lines("log")
 	want := []string{"/var/log/app.log|ERROR disk $(full)|1234", "1"}
@@ -602,5 +647,49 @@ func TestAfterWaitsForRestartedRun(t *testing.T) {
 	// once for both batches.
 	if got, want := h.lines("log"), []string{"build a", "build b", "test a b"}; !slices.Equal(got, want) {
 		t.Errorf("log %q, want %q", got, want)
+	}
+}
+
+// FollowLines feeds a line rule: lines matching the rule's expression,
+// appended to a followed file, run it with the first line in VIGIL_LINE;
+// other lines run nothing.
+func TestFollowLines(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(dir string) ([]Rule, Options) {
+		return []Rule{{Name: "alert", LineRule: true, Run: sh(`printf '%s|%s\n' "$VIGIL_LINE" "$VIGIL_PATHS" >> log`)}}, Options{}
+	}).run()
+	logFile := h.path("app.log")
+	if err := os.WriteFile(logFile, []byte("old ERROR before start\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := follow.New(follow.Options{Patterns: []string{logFile}, Last: -1, Backend: vnode.Poll, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- h.r.FollowLines(ctx, LineSource{Rule: "alert", Follower: f, Line: regexp.MustCompile(`ERROR`), Debounce: 20 * time.Millisecond, Ready: func() { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case <-time.After(patience):
+		t.Fatal("the follower did not get ready")
+	}
+	af, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	af.WriteString("info: fine\nERROR disk full\n")
+	af.Close()
+	waitFor(t, "the line rule to run", func() bool { return h.count("log", "ERROR disk full|app.log") == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("FollowLines after cancel: %v", err)
+	}
+	h.stop()
+	if got := h.lines("log"); len(got) != 1 {
+		t.Errorf("log %q: want one run, for the new ERROR line only", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // sched drives the scheduler without processes: runs are captured instead
@@ -41,9 +43,9 @@ func newSched(t *testing.T, o Options, rules ...Rule) *sched {
 }
 
 func (s *sched) batch(paths ...string) {
-	b := Batch{}
+	b := watcher.Batch{}
 	for _, p := range paths {
-		b.Paths = append(b.Paths, "/p/"+p)
+		b.Changes = append(b.Changes, watcher.Change{Path: "/p/" + p, Op: watcher.Write})
 	}
 	s.l.addBatch(b)
 	s.l.scheduleAll()

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/internal/testwait"
 )
 
 // Fake descriptor numbers. Followed files get real fds (the backend wraps
@@ -428,19 +430,11 @@ func (f *kqFakeKernel) signal() {
 // waitBlocked waits until a kevent call is blocked.
 func (f *kqFakeKernel) waitBlocked(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.Until(t, 10*time.Second, "a kevent call to block", func() bool {
 		f.mu.Lock()
-		b := f.blocked
-		f.mu.Unlock()
-		if b > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no kevent call blocked within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer f.mu.Unlock()
+		return f.blocked > 0
+	})
 }
 
 // callCount is how many kevent calls were made.

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/internal/testwait"
 )
 
 // newTestKqueue returns a Queue on the kqueue backend over a fake kernel.
@@ -403,13 +405,7 @@ func TestKqueueEINTR(t *testing.T) {
 	ch := kqWaitAsync(q)
 	f.waitBlocked(t)
 	f.signal()
-	deadline := time.Now().Add(10 * time.Second)
-	for f.callCount() < n+2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the interrupted wait was not retried within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, "the interrupted wait to be retried", func() bool { return f.callCount() >= n+2 })
 	f.waitBlocked(t)
 	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
 	r := kqRecvWait(t, ch)

@@ -14,3 +14,6 @@ func statOf(fi fs.FileInfo) nodeState {
 		isDir: fi.IsDir(),
 	}
 }
+
+// ChangeTime returns 0: the inode change time is not known here.
+func ChangeTime(fs.FileInfo) int64 { return 0 }

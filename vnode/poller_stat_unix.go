@@ -7,6 +7,17 @@ import (
 	"syscall"
 )
 
+// ChangeTime returns the inode change time (ctime) of the node fi describes,
+// in nanoseconds since the epoch, or 0 where the system does not say. It is
+// what the poller compares, exported so that the tree layer reads it the
+// same way.
+func ChangeTime(fi fs.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return ctimeNs(st)
+	}
+	return 0
+}
+
 // statOf extracts what the poller compares from an lstat or fstat result.
 func statOf(fi fs.FileInfo) nodeState {
 	s := nodeState{

@@ -170,7 +170,7 @@ func (r *run) flush(now time.Time) Batch {
 	}
 	// Without rename cookies (kqueue, poll) or after lost events, a node
 	// that vanished from one path and appeared at another is paired by
-	// inode number.
+	// inode number, on one device.
 	if len(creates)+len(replacedBy) > 0 && (!r.caps.RenameCookies || p.rescan || p.unpaired) {
 		gone := map[uint64][]string{}
 		for path, rc := range p.recs {
@@ -181,7 +181,8 @@ func (r *run) flush(now time.Time) Batch {
 		kept := creates[:0]
 		for _, path := range creates {
 			rc := p.recs[path]
-			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind && !bornSince(path, rc.nowIno, p.opened) {
+			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind &&
+				!bornSince(path, rc.nowIno, p.opened) && oneDevice(g[0], path) {
 				used[g[0]] = true
 				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
 				continue
@@ -194,7 +195,8 @@ func (r *run) flush(now time.Time) Batch {
 		kept = replacedBy[:0]
 		for _, path := range replacedBy {
 			rc := p.recs[path]
-			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind && !bornSince(path, rc.nowIno, p.opened) {
+			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind &&
+				!bornSince(path, rc.nowIno, p.opened) && oneDevice(g[0], path) {
 				used[g[0]] = true
 				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
 				continue

@@ -9,7 +9,9 @@ import (
 // Op is what happened to a path over a batch's window.
 type Op uint8
 
-// The operations, as DESIGN.md names them.
+// The operations. Their names (see String) are what `vigil events` prints
+// and what its --json objects and the runner's events file carry in "op",
+// so they are part of the output format and never change.
 const (
 	Create Op = iota + 1 // the path did not exist when the batch began and exists now
 	Write                // the contents changed, or the file was replaced (atomic save, git checkout)

@@ -11,7 +11,7 @@ import (
 // as a remove and a create.
 func inoOf(fs.FileInfo) uint64 { return 0 }
 
-func ctimeOf(fs.FileInfo) int64 { return 0 }
+func devOf(fs.FileInfo) uint64 { return 0 }
 
 // isGone reports whether err says the path no longer names a directory.
 func isGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }

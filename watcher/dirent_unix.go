@@ -8,7 +8,10 @@ import (
 	"syscall"
 )
 
-// inoOf returns the inode number behind fi, or 0.
+// inoOf returns the inode number behind fi, or 0. An inode number names a
+// node only together with its device (see devOf): the index keeps the
+// number alone, to stay small, and the checks that decide identity (a
+// symlink loop, a root replaced, a rename paired by inode) add the device.
 func inoOf(fi fs.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Ino)
@@ -16,10 +19,10 @@ func inoOf(fi fs.FileInfo) uint64 {
 	return 0
 }
 
-// ctimeOf returns the status-change time in nanoseconds, or 0.
-func ctimeOf(fi fs.FileInfo) int64 {
+// devOf returns the device fi's node lives on, or 0.
+func devOf(fi fs.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return ctimeNs(st)
+		return uint64(st.Dev)
 	}
 	return 0
 }

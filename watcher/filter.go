@@ -5,14 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/gobwas/glob"
 )
-
-// globCompiler compiles include and exclude patterns the way the whole
-// project does: "/" separates segments and "**/" matches zero or more of
-// them.
-var globCompiler = glob.Compiler{Separators: []rune{'/'}, Globstar: true}
 
 // defaultIgnores are ignored (unless NoIgnore) wherever they appear: version
 // control directories and the temporaries editors and tools write next to
@@ -40,31 +33,31 @@ var defaultIgnoreList = func() *ignoreList {
 
 // filters is the compiled form of Options' filtering fields.
 type filters struct {
-	include  []*glob.Pattern
-	exclude  []*glob.Pattern
-	pruneDir []*glob.Pattern // from excludes ending in "/**": the directory itself
+	include  []*Glob
+	exclude  []*Glob
+	pruneDir []*Glob // from excludes ending in "/**": the directory itself
 	noIgnore bool
 }
 
 func compileFilters(o *Options) (*filters, error) {
 	f := &filters{noIgnore: o.NoIgnore}
 	for _, p := range o.Include {
-		g, err := compileGlob(p)
+		g, err := CompileGlob(p)
 		if err != nil {
-			return nil, fmt.Errorf("watcher: include pattern %q: %w", p, err)
+			return nil, fmt.Errorf("watcher: include pattern: %w", err)
 		}
 		f.include = append(f.include, g)
 	}
 	for _, p := range o.Exclude {
-		g, err := compileGlob(p)
+		g, err := CompileGlob(p)
 		if err != nil {
-			return nil, fmt.Errorf("watcher: exclude pattern %q: %w", p, err)
+			return nil, fmt.Errorf("watcher: exclude pattern: %w", err)
 		}
 		f.exclude = append(f.exclude, g)
 		// "dist/**" excludes everything below dist; the directory itself
 		// is then not worth watching or descending.
-		if d, ok := strings.CutSuffix(normGlob(p), "/**"); ok && d != "" {
-			if g, err := compileGlob(d); err == nil {
+		if d, ok := strings.CutSuffix(g.String(), "/**"); ok && d != "" {
+			if g, err := CompileGlob(d); err == nil {
 				f.pruneDir = append(f.pruneDir, g)
 			}
 		}
@@ -72,21 +65,7 @@ func compileFilters(o *Options) (*filters, error) {
 	return f, nil
 }
 
-// normGlob drops a leading "./" or "/", since patterns are relative to the
-// root anyway.
-func normGlob(p string) string {
-	p = strings.TrimPrefix(p, "./")
-	return strings.TrimPrefix(p, "/")
-}
-
-func compileGlob(p string) (*glob.Pattern, error) {
-	if strings.TrimSpace(p) == "" {
-		return nil, fmt.Errorf("empty pattern")
-	}
-	return globCompiler.Compile(normGlob(p))
-}
-
-func matchAny(gs []*glob.Pattern, s string) bool {
+func matchAny(gs []*Glob, s string) bool {
 	for _, g := range gs {
 		if g.Match(s) {
 			return true

@@ -37,7 +37,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -56,8 +55,8 @@ type Options struct {
 	// Relative paths are made absolute. A root that does not exist is
 	// waited for. Default: the current directory.
 	Roots []string
-	// Include and Exclude are globs relative to the root (gobwas/glob with
-	// "/" separators and globstar). With Include set, only files matching
+	// Include and Exclude are globs relative to the root, in the dialect of
+	// [Glob] (compiled by [CompileGlob]). With Include set, only files matching
 	// one of them are reported; directories are always traversed. Exclude
 	// wins over Include; an excluded directory (or "dir/**") is neither
 	// descended into nor watched.
@@ -68,17 +67,25 @@ type Options struct {
 	// FollowSymlinks descends into symlinked directories (loops are
 	// detected and skipped). Without it a symlink is reported as itself.
 	FollowSymlinks bool
-	// Debounce is the quiet period and MaxWait the longest a batch stays
-	// open after its first change; 0 means 50 ms and 1 s. On the poll
-	// backend the quiet period is at least two poll intervals, since
-	// changes are only seen once per interval.
+	// Debounce is the quiet period that closes a batch, and MaxWait the
+	// longest a batch stays open after its first change. Zero means the
+	// defaults, 50 ms and 1 s (debounce.DefaultQuiet and DefaultMaxWait); a
+	// negative Debounce, such as NoDebounce, means no quiet period: a batch
+	// is delivered as soon as the events the kernel had queued are read. On
+	// the poll backend a quiet period (not none) is at least two poll
+	// intervals, since changes are only seen once per interval.
 	Debounce, MaxWait time.Duration
 	// Backend and PollInterval choose the kernel mechanism (see vnode).
 	Backend      vnode.Backend
 	PollInterval time.Duration
-	// Logf receives notices meant for the user: a kernel limit reached, a
-	// root removed or back, a directory that cannot be read. Nil discards
-	// them. It is called from Run's goroutine.
+	// OnError receives the problems that do not stop Run, and changes of
+	// state the user should hear about, each as a *[Notice]: a kernel limit
+	// reached, a root missing, removed or back, a directory that cannot be
+	// read, events lost. It is called from Run's goroutine, so it must not
+	// block for long.
+	OnError func(error)
+	// Logf, when OnError is nil, receives the same notices as text. Nil
+	// (with OnError nil) discards them. It is called from Run's goroutine.
 	Logf func(format string, args ...any)
 	// FlushOnStop: when Run's context is done, the events the kernel has
 	// queued are read and the open batch is closed at once, without
@@ -251,8 +258,9 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 		}
 	})
 	defer stop()
-	if err := q.Degraded(); err != nil && w.o.Logf != nil {
-		w.o.Logf("%v", err) // the kernel refused a new instance: polling instead
+	if err := q.Degraded(); err != nil {
+		// The kernel refused a new instance: polling instead.
+		w.o.notice(&Notice{Kind: Degraded, Err: err})
 	}
 
 	r := newRun(w, q)
@@ -264,59 +272,17 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	if ready != nil {
 		ready(Stats{Dirs: r.nDirs, Files: r.nFiles, Crawl: time.Since(start), Backend: q.Backend()})
 	}
-	// The crawl's garbage is dead now, and the heap grew to hold it next
-	// to the index: hand those pages back to the OS. On the side, so that
-	// the first events are not held up by the forced collection.
-	go debug.FreeOSMemory()
 	return r.loop(ctx, out)
 }
 
-// loop is the watcher's one goroutine blocked in the kernel wait.
+// loop is the watcher's one goroutine blocked in the kernel wait: it reads
+// the kernel's events into the index, and hands each batch that falls due
+// to the sender.
 func (r *run) loop(ctx context.Context, out chan<- Batch) error {
-	done := make(chan struct{})
-	defer func() {
-		if done != nil {
-			close(done)
-		}
-	}()
-	handoff := make(chan Batch)
-	var senderIdle atomic.Bool
-	senderIdle.Store(true)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	// unsent is a batch the sender had not delivered when ctx ended; with
-	// FlushOnStop the loop delivers it on its way out.
-	var unsent *Batch
-	// The sender owns the blocking send on out, so that a slow consumer
-	// never holds up the kernel reader. When it is free again it wakes the
-	// loop through the queue's timer.
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case b := <-handoff:
-				select {
-				case out <- b:
-				case <-ctx.Done():
-					unsent = &b
-					return
-				case <-done:
-					return
-				}
-				senderIdle.Store(true)
-				r.q.SetTimer(timerWake, time.Microsecond)
-			case <-ctx.Done():
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-
+	snd := r.startSender(ctx, out)
+	defer snd.stop()
 	buf := make([]vnode.Event, 0, 512)
-	var armed time.Time
-	var held *Batch // closed but not handed to the sender when ctx ended
+	var armed time.Time // when the batch timer is set to fire; zero when not set
 	for {
 		if r.w.beforeWait != nil {
 			r.w.beforeWait()
@@ -333,33 +299,18 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			// Also what happened just before the stop and is not read
 			// yet (a poll scan is due, the kernel queued more).
 			more, _ := r.q.Drain(nil)
-			for _, ev := range append(evs, more...) {
-				if ev.Kind != vnode.KindTimer {
-					r.handle(ev)
-				}
-			}
-			r.endOfEvents()
-			close(done)
-			wg.Wait()
-			done = nil // the deferred close must not close it again
-			return r.finalFlush(out, unsent, held)
+			r.apply(append(evs, more...))
+			snd.stop()
+			return r.finalFlush(out, snd.unsent)
 		}
-		for _, ev := range evs {
-			if ev.Kind == vnode.KindTimer {
-				if ev.ID == timerBatch {
-					armed = time.Time{}
-				}
-				continue
-			}
-			r.handle(ev)
+		if r.apply(evs) {
+			armed = time.Time{}
 		}
-		r.endOfEvents()
 		r.lastDrain = now
 		buf = evs
 		if r.w.afterEvents != nil {
 			r.w.afterEvents(len(r.cur.recs))
 		}
-
 		if r.dirty {
 			r.dirty = false
 			r.deb.Add(now)
@@ -367,39 +318,8 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 		if !r.deb.Pending() {
 			continue
 		}
-		now = time.Now()
-		if r.deb.Due(now) {
-			if !senderIdle.Load() {
-				continue // held: the sender's wake brings us back
-			}
-			if vcsBusy(r.vcsLocks, &r.vcsHold, now) {
-				// git or hg is rewriting the tree: look again after a
-				// quiet period (its lock's removal raises no event).
-				armed = now.Add(r.deb.Quiet())
-				r.q.SetTimer(timerBatch, r.deb.Quiet())
-				continue
-			}
-			r.vcsHold = time.Time{}
-			b := r.flush(now)
-			r.deb.Reset()
-			if len(b.Changes) == 0 {
-				continue
-			}
-			senderIdle.Store(false)
-			select {
-			case handoff <- b:
-				r.w.handoffs.Add(1)
-			case <-ctx.Done():
-				if !r.w.o.FlushOnStop {
-					return nil
-				}
-				held = &b // the stop timer brings the loop to the final flush
-			}
-			continue
-		}
-		if fireAt := r.deb.FireAt(); !fireAt.Equal(armed) {
-			armed = fireAt
-			r.q.SetTimer(timerBatch, max(fireAt.Sub(now), time.Microsecond))
+		if !r.deliver(ctx, snd, &armed) {
+			return nil
 		}
 	}
 }
@@ -408,16 +328,133 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 // but not delivered (in the order they were closed) and then the open
 // batch, closed now. The caller of Run keeps receiving until Run returns
 // (FlushOnStop).
-func (r *run) finalFlush(out chan<- Batch, unsent, held *Batch) error {
-	for _, b := range []*Batch{unsent, held} {
+func (r *run) finalFlush(out chan<- Batch, unsent *Batch) error {
+	for _, b := range []*Batch{unsent, r.held} {
 		if b != nil {
 			out <- *b
 		}
 	}
+	r.held = nil
 	if b := r.flush(time.Now()); len(b.Changes) > 0 {
 		out <- b
 	}
 	return nil
+}
+
+// apply feeds one wait's events to the index and reports whether the batch
+// timer was among them.
+func (r *run) apply(evs []vnode.Event) (batchTimer bool) {
+	for _, ev := range evs {
+		if ev.Kind == vnode.KindTimer {
+			batchTimer = batchTimer || ev.ID == timerBatch
+			continue
+		}
+		r.handle(ev)
+	}
+	r.endOfEvents()
+	return batchTimer
+}
+
+// deliver hands the open batch to the sender if it is due and the sender is
+// free, or arms the batch timer for when it will be due. It reports false
+// when ctx ended during the handoff.
+func (r *run) deliver(ctx context.Context, snd *sender, armed *time.Time) bool {
+	now := time.Now()
+	if !r.deb.Due(now) {
+		if fireAt := r.deb.FireAt(); !fireAt.Equal(*armed) {
+			*armed = fireAt
+			r.q.SetTimer(timerBatch, max(fireAt.Sub(now), time.Microsecond))
+		}
+		return true
+	}
+	if !snd.idle.Load() {
+		return true // held: the sender's wake brings us back
+	}
+	if vcsBusy(r.vcsLocks, &r.vcsHold, now) {
+		// git or hg is rewriting the tree: look again after a quiet
+		// period (its lock's removal raises no event); with no quiet
+		// period, after a short pause rather than at once.
+		again := max(r.deb.Quiet(), vcsRecheck)
+		*armed = now.Add(again)
+		r.q.SetTimer(timerBatch, again)
+		return true
+	}
+	r.vcsHold = time.Time{}
+	b := r.flush(now)
+	r.deb.Reset()
+	if len(b.Changes) == 0 {
+		return true
+	}
+	snd.idle.Store(false)
+	select {
+	case snd.handoff <- b:
+		r.w.handoffs.Add(1)
+		return true
+	case <-ctx.Done():
+		if !r.w.o.FlushOnStop {
+			return false
+		}
+		r.held = &b // the stop timer brings the loop to the final flush
+		return true
+	}
+}
+
+// vcsRecheck is how soon a batch held for a VCS lock is looked at again
+// when there is no quiet period to wait instead.
+const vcsRecheck = 10 * time.Millisecond
+
+// sender owns the blocking send on Run's out channel, so that a slow
+// consumer never holds up the kernel reader. When it is free again it wakes
+// the loop through the queue's timer.
+type sender struct {
+	handoff chan Batch
+	idle    atomic.Bool // no batch in hand: the loop may hand over the next
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	// unsent is a batch it held when ctx ended, for FlushOnStop; read
+	// once stop has returned.
+	unsent *Batch
+}
+
+func (r *run) startSender(ctx context.Context, out chan<- Batch) *sender {
+	s := &sender{handoff: make(chan Batch), done: make(chan struct{})}
+	s.idle.Store(true)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.run(ctx, out, r.q)
+	}()
+	return s
+}
+
+func (s *sender) run(ctx context.Context, out chan<- Batch, q *vnode.Queue) {
+	for {
+		select {
+		case b := <-s.handoff:
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				s.unsent = &b
+				return
+			case <-s.done:
+				return
+			}
+			s.idle.Store(true)
+			q.SetTimer(timerWake, time.Microsecond)
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// stop ends the sender, dropping a batch it still holds, and waits for it.
+// It may be called more than once.
+func (s *sender) stop() {
+	s.once.Do(func() { close(s.done) })
+	s.wg.Wait()
 }
 
 // The index ----------------------------------------------------------------
@@ -460,6 +497,7 @@ type root struct {
 	waitID   vnode.ID      // a watch on the nearest existing ancestor while missing
 	waitPath string
 	waiting  bool
+	dev      uint64 // the device top lives on: with its inode, its identity
 }
 
 type fileRef struct {
@@ -508,6 +546,7 @@ type run struct {
 	dirty     bool     // cur changed since the debouncer last heard
 	lastDrain time.Time
 	saidLimit bool
+	held      *Batch // closed but not handed to the sender when ctx ended (FlushOnStop)
 	// prints and printsSince are the baseline writers' closes are judged
 	// against (see closedAfterWrite); nil when the backend reports none.
 	prints      map[string]fprint
@@ -566,7 +605,10 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 // period shorter than the gap between them: it is raised to two intervals.
 func quietFor(o Options, q *vnode.Queue) time.Duration {
 	quiet := o.Debounce
-	if quiet <= 0 {
+	if quiet < 0 {
+		return quiet // none, as asked: debounce.New reads a negative so
+	}
+	if quiet == 0 {
 		quiet = debounce.DefaultQuiet
 	}
 	if q != nil && q.Backend() == vnode.Poll {
@@ -678,8 +720,8 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 	}
 	tino := inoOf(fi)
 	for a := d; a != nil; a = a.parent {
-		if a.ino == tino && tino != 0 {
-			r.logf("watcher: not following symlink %s: it loops back to %s", path, a.path)
+		if a.ino == tino && tino != 0 && sameNodeAt(a.readPath(), fi) {
+			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path})
 			return k, ino, ""
 		}
 	}
@@ -708,7 +750,7 @@ func (r *run) watch(path string) (vnode.ID, bool) {
 	if errors.As(err, &le) {
 		if !r.saidLimit {
 			r.saidLimit = true
-			r.logf("%s", le.Error())
+			r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: le})
 		}
 		return id, le.Polled
 	}
@@ -719,7 +761,7 @@ func (r *run) watch(path string) (vnode.ID, bool) {
 	if isGone(err) {
 		return 0, false // gone already: its parent's events say so
 	}
-	r.logf("watcher: cannot watch %s: %v", path, err)
+	r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: err})
 	return 0, false
 }
 
@@ -754,11 +796,12 @@ func (r *run) startRoot(rt *root, record bool) {
 		}
 		r.waitRoot(rt)
 		if rt.waiting {
-			r.logf("watcher: %s does not exist; waiting for it", rt.path)
+			r.w.o.notice(&Notice{Kind: RootMissing, Path: rt.path})
 		}
 		return
 	}
 	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi)}
+	rt.dev = devOf(fi)
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
 			n.real = real
@@ -779,7 +822,7 @@ func (r *run) scanDir(n *dirNode) {
 	defer r.doneList(list)
 	if err != nil {
 		if !isGone(err) {
-			r.logf("watcher: %v", err)
+			r.w.o.notice(&Notice{Kind: Unreadable, Path: n.readPath(), Err: err})
 		}
 		return
 	}
@@ -1135,7 +1178,7 @@ func (r *run) rootCheck(rt *root) {
 	fi, err := os.Stat(rt.path)
 	exists := err == nil && fi.IsDir()
 	if rt.top != nil {
-		if exists && inoOf(fi) == rt.top.ino {
+		if exists && inoOf(fi) == rt.top.ino && devOf(fi) == rt.dev {
 			return
 		}
 		top := rt.top
@@ -1145,7 +1188,7 @@ func (r *run) rootCheck(rt *root) {
 			r.recGone(rt.path, kDir, top.ino)
 		}
 		rt.top = nil
-		r.logf("watcher: %s was removed; waiting for it to come back", rt.path)
+		r.w.o.notice(&Notice{Kind: RootRemoved, Path: rt.path})
 		r.waitRoot(rt)
 		fi, err = os.Stat(rt.path)
 		exists = err == nil && fi.IsDir()
@@ -1155,7 +1198,7 @@ func (r *run) rootCheck(rt *root) {
 		return
 	}
 	r.unwaitRoot(rt)
-	r.logf("watcher: %s is back; watching it again", rt.path)
+	r.w.o.notice(&Notice{Kind: RootBack, Path: rt.path})
 	r.startRoot(rt, true)
 }
 
@@ -1293,11 +1336,11 @@ func (r *run) overflow(id vnode.ID) {
 		r.dirty = true
 	}
 	if n := r.dirs[id]; id != 0 && n != nil {
-		r.logf("watcher: events under %s were lost; rescanning it", n.path)
+		r.w.o.notice(&Notice{Kind: EventsLost, Path: n.path})
 		r.rescanDir(n, true, since)
 		return
 	}
-	r.logf("watcher: the kernel event queue overflowed; rescanning every root")
+	r.w.o.notice(&Notice{Kind: EventsLost})
 	for _, rt := range r.roots {
 		if rt.top != nil {
 			r.rescanDir(rt.top, true, since)

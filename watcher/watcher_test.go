@@ -3,7 +3,9 @@ package watcher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -320,13 +323,7 @@ func TestSlowConsumer(t *testing.T) {
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, deadline, what, cond)
 }
 
 // TestLimitReportedOnce: when the kernel layer says a limit was reached and
@@ -386,5 +383,64 @@ func TestLimitReportedOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("limit reported %d times, want once: %q", n, logs)
+	}
+}
+
+// TestOnErrorNotices: problems that do not stop Run reach a library user as
+// *Notice values: an unreadable directory, a root removed and back.
+func TestOnErrorNotices(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory")
+	}
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			parent := t.TempDir()
+			root := filepath.Join(parent, "root")
+			locked := filepath.Join(root, "locked")
+			os.MkdirAll(locked, 0o755)
+			os.Chmod(locked, 0)
+			t.Cleanup(func() { os.Chmod(locked, 0o755) })
+			var mu sync.Mutex
+			var got []*Notice
+			onError := func(err error) {
+				var n *Notice
+				if !errors.As(err, &n) {
+					t.Errorf("OnError got %T %v, want a *Notice", err, err)
+					return
+				}
+				mu.Lock()
+				got = append(got, n)
+				mu.Unlock()
+			}
+			has := func(k NoticeKind, path string) func() bool {
+				return func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					for _, n := range got {
+						if n.Kind == k && n.Path == path {
+							return true
+						}
+					}
+					return false
+				}
+			}
+			startWatcher(t, Options{Roots: []string{root}, Backend: v.backend, PollInterval: testPoll, OnError: onError,
+				Logf: func(f string, a ...any) { t.Errorf("Logf called though OnError is set: "+f, a...) }})
+			waitUntil(t, "the unreadable directory is reported", has(Unreadable, locked))
+			mu.Lock()
+			for _, n := range got {
+				if n.Kind == Unreadable && !errors.Is(n, fs.ErrPermission) {
+					t.Errorf("Unreadable notice %v does not wrap the permission error", n)
+				}
+			}
+			mu.Unlock()
+			os.Chmod(locked, 0o755)
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the removed root is reported", has(RootRemoved, root))
+			os.Mkdir(root, 0o755)
+			waitUntil(t, "the root's return is reported", has(RootBack, root))
+		})
 	}
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/vigil-watch/vigil/config"
-	"github.com/vigil-watch/vigil/debounce"
 	"github.com/vigil-watch/vigil/runner"
 	"github.com/vigil-watch/vigil/vnode"
 	"github.com/vigil-watch/vigil/watcher"
@@ -48,46 +45,16 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 	return out
 }
 
-// treeSettings is what decides whether the tree watcher must restart on a
-// config reload.
-type treeSettings struct {
-	Watch, Ignore     []string
-	Gitignore         bool
-	Debounce, MaxWait time.Duration
-	Any               bool // some rule watches the tree
-}
-
-func treeOf(cfg *config.Config) treeSettings {
-	t := treeSettings{Watch: cfg.Watch, Ignore: cfg.Ignore, Gitignore: cfg.Gitignore, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait}
-	for _, r := range cfg.Rules {
-		if len(r.Follow) == 0 {
-			t.Any = true
-		}
-	}
-	return t
-}
-
-// lineRules is the part of a config the followers depend on.
-func lineRules(cfg *config.Config) []config.Rule {
-	var out []config.Rule
-	for _, r := range cfg.Rules {
-		if len(r.Follow) > 0 {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // apply starts (first) or updates (a reload) the watcher, the followers and
 // the runner's rules to match cfg. On a reload only what changed restarts.
 func (s *session) apply(cfg *config.Config, first bool) error {
 	old := s.cfg
 	backend, interval := backendOf(s.rf.backend, s.rf.poll)
 	var parts int
-	newTree := first || !reflect.DeepEqual(treeOf(old), treeOf(cfg))
-	newLines := first || !sameLineRules(lineRules(old), lineRules(cfg))
+	newTree := !old.SameTree(cfg)
+	newLines := !old.SameFollow(cfg)
 	var w *watcher.Watcher
-	if newTree && treeOf(cfg).Any {
+	if newTree && cfg.WatchesTree() {
 		var err error
 		w, err = watcher.New(watcher.Options{
 			Roots:        cfg.Watch,
@@ -97,6 +64,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			MaxWait:      cfg.MaxWait,
 			Backend:      backend,
 			PollInterval: interval,
+			OnError:      printError(s.stderr),
 			Logf:         logf(s.stderr),
 			FlushOnStop:  true, // see startWatcher
 		})
@@ -105,10 +73,10 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 		}
 		parts++
 	}
-	var followers []*lineFollower
+	var followers []runner.LineSource
 	if newLines {
-		for _, lr := range lineRules(cfg) {
-			f, err := newLineFollower(lr, cfg, backend, interval, s)
+		for _, lr := range cfg.LineRules() {
+			f, err := s.newLineSource(lr, cfg, backend, interval)
 			if err != nil {
 				return fmt.Errorf("%w: %s: rule %q: %w", errSetup, cfg.Path, lr.Name, err)
 			}
@@ -119,14 +87,18 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	if first {
 		parts++ // the config file's own watch
 	}
-	s.expect(parts)
 	if !first {
+		// The runner decides which rules restart; rules it rejects leave
+		// everything as it was.
 		rules := runnerRules(cfg, s.rf)
 		if s.rf.once {
 			rules = dropDaemons(rules, s.stderr)
 		}
-		s.r.Reload(rules)
+		if err := s.r.Reload(rules); err != nil {
+			return fmt.Errorf("%w: %s: %w", errSetup, cfg.Path, err)
+		}
 	}
+	s.expect(parts)
 	if newTree {
 		if s.stopTree != nil {
 			s.stopTree()
@@ -143,7 +115,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 		ctx, cancel := context.WithCancel(s.sig.ctx)
 		s.stopLines = cancel
 		for _, f := range followers {
-			go f.run(ctx)
+			go s.followLines(ctx, f)
 		}
 	}
 	s.cfg = cfg
@@ -151,20 +123,6 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 		return s.watchConfig(backend, interval)
 	}
 	return nil
-}
-
-// sameLineRules compares line rules by what the followers use.
-func sameLineRules(a, b []config.Rule) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || !reflect.DeepEqual(a[i].Follow, b[i].Follow) ||
-			a[i].Line.String() != b[i].Line.String() {
-			return false
-		}
-	}
-	return true
 }
 
 // watchConfig reloads the config whenever its file changes: a valid edit is
@@ -176,6 +134,7 @@ func (s *session) watchConfig(backend vnode.Backend, interval time.Duration) err
 		Debounce:     100 * time.Millisecond,
 		Backend:      backend,
 		PollInterval: interval,
+		OnError:      printError(s.stderr),
 		Logf:         logf(s.stderr),
 	})
 	if err != nil {
@@ -210,104 +169,24 @@ func (s *session) watchConfig(backend vnode.Backend, interval time.Duration) err
 	return nil
 }
 
-// lineFollower follows a line rule's files, and hands the lines that match
-// to the runner in batches, debounced like file changes.
-type lineFollower struct {
-	rule           config.Rule
-	f              *follow.Follower
-	s              *session
-	quiet, maxWait time.Duration
-}
-
-func newLineFollower(r config.Rule, cfg *config.Config, backend vnode.Backend, interval time.Duration, s *session) (*lineFollower, error) {
-	patterns := make([]string, len(r.Follow))
-	for i, p := range r.Follow {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(r.Dir, p)
-		}
-		patterns[i] = p
-	}
+// newLineSource builds the follower of a line rule, for the runner.
+func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode.Backend, interval time.Duration) (runner.LineSource, error) {
 	f, err := follow.New(follow.Options{
-		Patterns:     patterns,
-		Last:         -1, // only lines written from now on
+		Patterns:     r.Follow, // absolute: config made them so
+		Last:         -1,       // only lines written from now on
 		Backend:      backend,
 		PollInterval: interval,
 		Logf:         logf(s.stderr),
 	})
 	if err != nil {
-		return nil, err
+		return runner.LineSource{}, err
 	}
-	return &lineFollower{rule: r, f: f, s: s, quiet: cfg.Debounce, maxWait: cfg.MaxWait}, nil
+	return runner.LineSource{Rule: r.Name, Follower: f, Line: r.Line, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait, Ready: s.partReady}, nil
 }
 
-// run follows until ctx ends. Matching lines collect into a batch that is
-// sent once no line has matched for the quiet period, or max wait after the
-// batch's first line.
-func (lf *lineFollower) run(ctx context.Context) {
-	lines := make(chan follow.Line, 256)
-	go func() {
-		err := lf.f.Run(ctx, lf.s.partReady, func(l follow.Line) error {
-			if !lf.rule.Line.MatchString(l.Text) {
-				return nil
-			}
-			select {
-			case lines <- l:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		})
-		if err != nil && ctx.Err() == nil {
-			fmt.Fprintf(lf.s.stderr, "vigil: rule %q stopped following: %v\n", lf.rule.Name, err)
-		}
-	}()
-	var pending []runner.Line
-	deb := debounce.New(lf.quiet, lf.maxWait)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case l := <-lines:
-			pending = append(pending, runner.Line{File: l.File, Text: l.Text, Offset: l.Offset})
-			now := time.Now()
-			timer.Reset(max(deb.Add(now).Sub(now), 0))
-		case <-timer.C:
-			now := time.Now()
-			if !deb.Due(now) {
-				timer.Reset(max(deb.FireAt().Sub(now), 0))
-				continue
-			}
-			deb.Reset()
-			lf.s.send(ctx, lineBatch(lf.rule.Name, pending))
-			pending = nil
-		}
+// followLines runs a line rule's follower until ctx ends.
+func (s *session) followLines(ctx context.Context, src runner.LineSource) {
+	if err := s.r.FollowLines(ctx, src); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(s.stderr, "vigil: rule %q stopped following: %v\n", src.Rule, err)
 	}
-}
-
-// lineBatch builds the runner batch of a line rule; its events file lists
-// every matching line.
-func lineBatch(rule string, lines []runner.Line) runner.Batch {
-	type jline struct {
-		File   string `json:"file"`
-		Line   string `json:"line"`
-		Offset int64  `json:"offset"`
-	}
-	ev := struct {
-		Time  time.Time `json:"time"`
-		Rule  string    `json:"rule"`
-		Lines []jline   `json:"lines"`
-	}{Time: time.Now().UTC(), Rule: rule}
-	seen := map[string]bool{}
-	var paths []string
-	for _, l := range lines {
-		ev.Lines = append(ev.Lines, jline{l.File, l.Text, l.Offset})
-		if !seen[l.File] {
-			seen[l.File] = true
-			paths = append(paths, l.File)
-		}
-	}
-	data, _ := json.Marshal(ev)
-	return runner.Batch{Rule: rule, Paths: paths, Events: data, Lines: lines}
 }

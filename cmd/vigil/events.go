@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -154,10 +155,15 @@ func readyPrinter(stderr io.Writer) func(watcher.Stats) {
 	}
 }
 
-// readySummary is the start-up line: what is watched and how long the crawl took.
+// readySummary is the start-up line: what is watched and how long the crawl
+// took. It also returns the crawl's garbage to the OS: the heap grew to hold
+// it next to the index and it is dead now. That is a process-wide choice,
+// so the CLI makes it, not the library; on the side, so that the first
+// events are not held up by the forced collection.
 func readySummary(stderr io.Writer, s watcher.Stats) {
 	fmt.Fprintf(stderr, "vigil: watching %s and %s with %s (crawl took %s)\n",
 		plural(s.Dirs, "directory", "directories"), plural(s.Files, "file", "files"), s.Backend, roundDuration(s.Crawl))
+	go debug.FreeOSMemory()
 }
 
 // plural says "1 file" or "3 files".

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/vigil-watch/vigil/internal/testwait"
 )
 
 // TestMain lets the scripts run "vigil" as a real process: testscript
@@ -72,24 +73,19 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	re, err := regexp.Compile(args[1])
 	ts.Check(err)
 	path := ts.MkAbs(args[0])
-	end := time.Now().Add(deadline)
-	delay := 5 * time.Millisecond
-	for {
-		data, _ := os.ReadFile(path)
-		n := len(re.FindAllIndex(data, -1))
-		if !neg && n >= count {
-			return
+	var data []byte
+	matches := func() int {
+		data, _ = os.ReadFile(path)
+		return len(re.FindAllIndex(data, -1))
+	}
+	if neg {
+		if n := matches(); n >= count {
+			ts.Fatalf("waitfile: %s has %d match(es) of %q, want fewer than %d; it holds:\n%s", args[0], n, args[1], count, data)
 		}
-		if neg {
-			if n >= count {
-				ts.Fatalf("waitfile: %s has %d match(es) of %q, want fewer than %d; it holds:\n%s", args[0], n, args[1], count, data)
-			}
-			return
-		}
-		if time.Now().After(end) {
-			ts.Fatalf("waitfile: %s has %d match(es) of %q after %s, want %d; it holds:\n%s", args[0], n, args[1], deadline, count, data)
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 100*time.Millisecond)
+		return
+	}
+	if !testwait.For(deadline, func() bool { return matches() >= count }) {
+		n := matches()
+		ts.Fatalf("waitfile: %s has %d match(es) of %q after %s, want %d; it holds:\n%s", args[0], n, args[1], deadline, count, data)
 	}
 }

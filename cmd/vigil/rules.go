@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/vigil-watch/vigil/config"
 	"github.com/vigil-watch/vigil/runner"
@@ -116,16 +113,13 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 	}
 	cwd, _ := os.Getwd()
 	rule := runner.Rule{
-		Name:        filepath.Base(argv[0]),
-		Roots:       roots,
-		Run:         []runner.Command{{Argv: argv}},
-		OnBusy:      policy,
-		BusySignal:  syscall.SIGHUP,
-		RunAtStart:  !rf.postpone,
-		Clear:       rf.clear,
-		StopSignal:  syscall.SIGTERM,
-		StopTimeout: 10 * time.Second,
-		Dir:         cwd,
+		Name:       filepath.Base(argv[0]),
+		Roots:      roots,
+		Run:        []runner.Command{{Argv: argv}},
+		OnBusy:     policy, // zero signals and stop timeout: the runner's defaults
+		RunAtStart: !rf.postpone,
+		Clear:      rf.clear,
+		Dir:        cwd,
 	}
 	r, err := runner.New([]runner.Rule{rule}, opts)
 	if err != nil {
@@ -172,7 +166,7 @@ type session struct {
 	stderr io.Writer
 	sig    *signals
 
-	batches  chan runner.Batch
+	batches  chan watcher.Batch
 	resc     chan runResult
 	watchers sync.WaitGroup // startWatcher's goroutines
 
@@ -194,7 +188,7 @@ type runResult struct {
 }
 
 func newSession(r *runner.Runner, stderr io.Writer) *session {
-	s := &session{r: r, stderr: stderr, sig: catchSignals(), batches: make(chan runner.Batch), resc: make(chan runResult, 1)}
+	s := &session{r: r, stderr: stderr, sig: catchSignals(), batches: make(chan watcher.Batch), resc: make(chan runResult, 1)}
 	s.sig.onAgain(r.Kill)
 	go func() {
 		st, err := r.Run(s.sig.ctx, s.batches)
@@ -266,12 +260,11 @@ func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 			case <-ran:
 				return
 			case b := <-out:
-				rb := toRunnerBatch(b)
 				select {
-				case s.batches <- rb:
+				case s.batches <- b:
 				case <-s.sig.ctx.Done():
 					if s.sig.err() != nil {
-						s.r.Dropped(rb)
+						s.r.Dropped(b)
 					}
 				}
 			}
@@ -296,24 +289,6 @@ func (s *session) partReady() {
 		s.saidReady = true
 		fmt.Fprintln(s.stderr, "ready")
 	}
-}
-
-// send hands a batch to the runner unless the session is over.
-func (s *session) send(ctx context.Context, b runner.Batch) {
-	select {
-	case s.batches <- b:
-	case <-ctx.Done():
-	}
-}
-
-// toRunnerBatch converts a watcher batch into the runner's terms.
-func toRunnerBatch(b watcher.Batch) runner.Batch {
-	rb := runner.Batch{Paths: make([]string, 0, len(b.Changes))}
-	for _, c := range b.Changes {
-		rb.Paths = append(rb.Paths, c.Path)
-	}
-	rb.Events, _ = json.Marshal(b)
-	return rb
 }
 
 // dropDaemons leaves out daemon rules for --once: a server never finishes,

@@ -66,8 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitCode(err, stderr)
 }
 
-// exitCode maps an error to DESIGN's exit codes, printing what the user
-// needs to see.
+// exitCode maps an error to vigil's exit codes (see exit.go), printing what
+// the user needs to see.
 func exitCode(err error, stderr io.Writer) int {
 	var (
 		cfgErr *config.Error

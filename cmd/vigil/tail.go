@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vigil-watch/vigil/watcher"
 	"github.com/vigil-watch/vigil/watcher/follow"
 )
 
@@ -77,7 +79,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	opts.Backend, opts.PollInterval = backendOf(backend, poll)
 	// Lines are written in one go per burst and flushed before the
 	// follower sleeps: a write per line would cost 5x the throughput.
-	pr := follow.NewBufferedPrinter(stdout, *asJSON, len(files) > 1 || hasGlob(files))
+	pr := follow.NewPrinter(stdout, follow.PrintOptions{JSON: *asJSON, Headers: len(files) > 1 || hasGlob(files), Buffered: true})
 	opts.Flush = pr.Flush
 	// Runs of whole lines go to the printer as they were read: text is
 	// copied, not split into lines (and JSON is built without a string
@@ -172,12 +174,7 @@ func parseLines(s string, o *follow.Options) error {
 
 // hasGlob says whether any pattern can match more than one file.
 func hasGlob(patterns []string) bool {
-	for _, p := range patterns {
-		if strings.ContainsAny(p, "*?[{") {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(patterns, watcher.IsPattern)
 }
 
 // isBrokenPipe recognises a write to a closed pipe.

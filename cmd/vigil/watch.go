@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/vigil-watch/vigil/watcher"
 )
@@ -25,10 +24,9 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 	backend, interval := backendOf(wf.backend, wf.poll)
 	quiet := wf.debounce
 	if quiet == 0 {
-		// --debounce 0: deliver as soon as the kernel's burst is read.
-		// The library reads a zero as "use the default", so ask for the
-		// shortest quiet period instead.
-		quiet = time.Nanosecond
+		// --debounce 0: deliver as soon as the kernel's burst is read. A
+		// zero in the library's options means its default.
+		quiet = watcher.NoDebounce
 	}
 	w, err := watcher.New(watcher.Options{
 		Roots:          abs,
@@ -40,6 +38,7 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		MaxWait:        wf.maxWait,
 		Backend:        backend,
 		PollInterval:   interval,
+		OnError:        printError(stderr),
 		Logf:           logf(stderr),
 		FlushOnStop:    true,
 	})
@@ -71,6 +70,15 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// printError returns the printer of the problems the library packages
+// report without stopping (a kernel limit, an unreadable directory, a root
+// gone or back): one line on stderr each.
+func printError(stderr io.Writer) func(error) {
+	return func(err error) {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
+	}
 }
 
 // logf returns the notice printer handed to the library packages: one line

@@ -74,9 +74,9 @@ func drainedPipe(b *testing.B) io.Writer {
 }
 
 func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered, chunks bool) {
-	p := NewPrinter(out, false, false)
+	p := NewPrinter(out, PrintOptions{})
 	if buffered {
-		p = NewBufferedPrinter(out, false, false)
+		p = NewPrinter(out, PrintOptions{Buffered: true})
 	}
 	// Bytes delivered, counted in whichever way they come.
 	var got atomic.Int64

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -139,12 +139,9 @@ func TestPrintChunk(t *testing.T) {
 	for _, json := range []bool{false, true} {
 		for _, buffered := range []bool{false, true} {
 			t.Run(fmt.Sprintf("json=%v,buffered=%v", json, buffered), func(t *testing.T) {
-				newP := NewPrinter
-				if buffered {
-					newP = NewBufferedPrinter
-				}
+				o := PrintOptions{JSON: json, Headers: true, Buffered: buffered}
 				var want, got bytes.Buffer
-				pl, pc := newP(&want, json, true), newP(&got, json, true)
+				pl, pc := NewPrinter(&want, o), NewPrinter(&got, o)
 				for _, c := range seq {
 					for _, l := range splitChunk(t, c) {
 						if err := pl.Print(l); err != nil {
@@ -175,7 +172,7 @@ func TestChunksThroughPrinter(t *testing.T) {
 		writeFile(t, a, "old\na1\na2\n")
 		writeFile(t, c, "")
 		var buf syncBuffer
-		p := NewBufferedPrinter(&buf, false, true)
+		p := NewPrinter(&buf, PrintOptions{Headers: true, Buffered: true})
 		o := Options{Patterns: []string{a, c}, Last: 2, MaxLine: 8, Flush: p.Flush, Chunks: p.PrintChunk}
 		startWithOut(t, b, o, p.Print)
 		want := fmt.Sprintf("==> %s <==\na1\na2\n", a)
@@ -186,12 +183,8 @@ func TestChunksThroughPrinter(t *testing.T) {
 		want += fmt.Sprintf("\n==> %s <==\nc1\nc2\n", c)
 		waitOut := func(what string) {
 			t.Helper()
-			deadline := time.Now().Add(waitTimeout)
-			for buf.String() != want {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: after %v, output\n%q\nwant\n%q", what, waitTimeout, buf.String(), want)
-				}
-				time.Sleep(5 * time.Millisecond)
+			if !testwait.For(waitTimeout, func() bool { return buf.String() == want }) {
+				t.Fatalf("%s: after %v, output\n%q\nwant\n%q", what, waitTimeout, buf.String(), want)
 			}
 		}
 		waitOut("c1 c2 printed")

@@ -18,7 +18,7 @@ func Example() {
 	patterns := []string{"/var/log/app/*.log"}
 	// Buffered, flushed when the follower has read all there was, and fed
 	// whole runs of lines straight from the read buffer.
-	p := follow.NewBufferedPrinter(os.Stdout, false, true)
+	p := follow.NewPrinter(os.Stdout, follow.PrintOptions{Headers: true, Buffered: true})
 	f, err := follow.New(follow.Options{
 		Patterns: patterns,
 		Last:     10,

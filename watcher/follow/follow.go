@@ -78,8 +78,10 @@ const recheckInterval = time.Second
 
 // Options configure a Follower.
 type Options struct {
-	// Patterns are file names or globs (gobwas/glob with '/' as separator
-	// and globstar), relative to the working directory or absolute.
+	// Patterns are file names or globs, relative to the working directory
+	// or absolute, in the dialect of watcher.Glob (compiled by
+	// watcher.CompilePathGlob once made absolute): a trailing "/" follows
+	// every file below a directory.
 	Patterns []string
 	// Last is how many lines of each file that exists at start are shown
 	// first, as `tail -n N`. 0 means DefaultLast (10, as tail); a negative
@@ -101,11 +103,18 @@ type Options struct {
 	Backend      vnode.Backend
 	PollInterval time.Duration
 	// Logf receives notices meant for the user ("app.log: file truncated",
-	// "app.log: replaced, following new file", ...). nil discards them.
+	// "app.log: replaced, following new file", ...), and, when OnError is
+	// nil, the problems as text. nil discards them.
 	Logf func(format string, args ...any)
+	// OnError receives the problems that do not stop Run, as values: a
+	// *[Problem] for a name that is missing or cannot be opened, listed or
+	// watched (retried, and reported once until it changes), a
+	// *vnode.LimitError when a kernel limit makes the follower poll. It is
+	// called from Run's goroutine.
+	OnError func(error)
 	// Flush, when set, is called whenever the lines read so far have been
 	// handed to out and the follower is about to sleep, and before Run
-	// returns nil: a buffering out (a Printer from NewBufferedPrinter)
+	// returns nil: a buffering out (a buffered Printer)
 	// writes them then. Its error ends Run like out's does.
 	Flush func() error
 	// Chunks, when set, receives runs of whole lines in one call each,
@@ -223,7 +232,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	f.q = q
 	defer q.Close()
 	if err := q.Degraded(); err != nil {
-		f.logf("%v", err) // the kernel refused a new instance: polling instead
+		f.problem(err) // the kernel refused a new instance: polling instead
 	}
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
@@ -405,12 +414,29 @@ func (f *Follower) logf(format string, args ...any) {
 // say tells the user about trouble with name once, until it changes or
 // the name is followed again, so that a retry every second does not
 // repeat it.
-func (f *Follower) say(name, msg string) {
+func (f *Follower) say(name, what string, err error, then string) {
+	msg := what
+	if err != nil {
+		msg += ": " + err.Error()
+	}
 	if f.said[name] == msg {
 		return
 	}
 	f.said[name] = msg
-	f.logf("%s: %s", f.display(name), msg)
+	if f.o.OnError != nil {
+		f.o.OnError(&Problem{Path: name, What: what, Err: err})
+		return
+	}
+	f.logf("%s: %s; %s", f.display(name), msg, then)
+}
+
+// problem reports an error that concerns the whole follower.
+func (f *Follower) problem(err error) {
+	if f.o.OnError != nil {
+		f.o.OnError(err)
+		return
+	}
+	f.logf("%v", err)
 }
 
 // display returns an absolute name the way the user wrote it: relative to
@@ -454,7 +480,7 @@ func (f *Follower) scan() error {
 	for _, p := range f.pats {
 		if !f.watchChain(p.base) {
 			if p.literal && !f.started {
-				f.say(p.abs, "not found; waiting for it to appear")
+				f.say(p.abs, "not found", nil, "waiting for it to appear")
 			}
 			continue
 		}
@@ -510,10 +536,10 @@ func (f *Follower) watchDir(path string, fi os.FileInfo) bool {
 	if err != nil {
 		var le *vnode.LimitError
 		if !errors.As(err, &le) || !le.Polled {
-			f.say(path, fmt.Sprintf("cannot watch this directory: %v; will retry", err))
+			f.say(path, "cannot watch this directory", err, "will retry")
 			return false
 		}
-		f.logf("%v", err)
+		f.problem(err)
 	}
 	// Stat again after the watch is placed: a directory replaced in
 	// between gets the new identity, and the next scan replaces the watch.
@@ -536,7 +562,7 @@ func (f *Follower) walk(p *pattern, dir string, depth int, matched map[string]id
 		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			// Unreadable for now (out of descriptors, permissions): what
 			// we follow below dir is not known to be gone, so it stays.
-			f.say(dir, fmt.Sprintf("cannot list this directory: %v; will retry", err))
+			f.say(dir, "cannot list this directory", err, "will retry")
 			f.keepBelow(dir, matched, order)
 		}
 		return
@@ -578,13 +604,13 @@ func (f *Follower) consider(name string, matched map[string]ident, order *[]stri
 	fi, err := os.Stat(name)
 	if err != nil {
 		if literal && !f.started {
-			f.say(name, "not found; waiting for it to appear")
+			f.say(name, "not found", nil, "waiting for it to appear")
 		}
 		return
 	}
 	if !fi.Mode().IsRegular() {
 		if literal {
-			f.say(name, "not a regular file; waiting for one to take its name")
+			f.say(name, "not a regular file", nil, "waiting for one to take its name")
 		}
 		return
 	}
@@ -665,11 +691,11 @@ func (f *Follower) open(name string) error {
 		var le *vnode.LimitError
 		if !errors.As(err, &le) || !le.Polled {
 			if !errors.Is(err, os.ErrNotExist) {
-				f.say(name, fmt.Sprintf("cannot open: %v; will retry", err))
+				f.say(name, "cannot open", err, "will retry")
 			}
 			return nil
 		}
-		f.logf("%v", err)
+		f.problem(err)
 	}
 	fi, err := file.Stat()
 	if err != nil {

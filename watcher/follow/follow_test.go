@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -296,7 +297,7 @@ func TestTwoFilesHeaders(t *testing.T) {
 		a, c := filepath.Join(dir, "a.log"), filepath.Join(dir, "c.log")
 		writeFile(t, a, "a1\n")
 		var buf syncBuffer
-		p := NewPrinter(&buf, false, true)
+		p := NewPrinter(&buf, PrintOptions{Headers: true})
 		o := Options{Patterns: []string{a, c}}
 		r := startWithOut(t, b, o, p.Print)
 		r.waitLog("c.log: not found")
@@ -316,7 +317,7 @@ func TestTwoFilesHeaders(t *testing.T) {
 
 func TestPrinterJSON(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewPrinter(&buf, true, true)
+	p := NewPrinter(&buf, PrintOptions{JSON: true, Headers: true})
 	p.Print(Line{File: "/a.log", Text: "plain", Offset: 5_000_000_000})
 	p.Print(Line{File: "/b \"q\".log", Text: "tab\there <é> \xff", Offset: 0})
 	want := `{"file":"/a.log","line":"plain","offset":5000000000}` + "\n" +
@@ -371,7 +372,7 @@ func TestOutputClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pw.Close()
-		p := NewPrinter(pw, false, false)
+		p := NewPrinter(pw, PrintOptions{})
 		r := startWithOut(t, b, Options{Patterns: []string{log}}, p.Print)
 		pr.Close()
 		appendFile(t, log, "nobody reads this\n")
@@ -576,7 +577,7 @@ func TestRelativeNames(t *testing.T) {
 	}
 	writeFile(t, "a.log", "a1\n")
 	var buf syncBuffer
-	p := NewPrinter(&buf, false, true)
+	p := NewPrinter(&buf, PrintOptions{Headers: true})
 	r := startWithOut(t, vnode.Inotify, Options{Patterns: []string{"a.log", "logs/*.log"}}, p.Print)
 	r.expect("a1")
 	writeFile(t, filepath.Join("logs", "b.log"), "b1\n")
@@ -605,7 +606,7 @@ func TestBufferedPrinter(t *testing.T) {
 		log := filepath.Join(dir, "app.log")
 		writeFile(t, log, "a1\na2\n")
 		var buf syncBuffer
-		p := NewBufferedPrinter(&buf, true, false)
+		p := NewPrinter(&buf, PrintOptions{JSON: true, Buffered: true})
 		startWithOut(t, b, Options{Patterns: []string{log}, Flush: p.Flush}, p.Print)
 		// The initial lines are out before ready.
 		want := fmt.Sprintf(`{"file":%q,"line":"a1","offset":0}`+"\n"+`{"file":%q,"line":"a2","offset":3}`+"\n", log, log)
@@ -621,7 +622,7 @@ func TestBufferedPrinter(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pw.Close()
-		p2 := NewBufferedPrinter(pw, false, false)
+		p2 := NewPrinter(pw, PrintOptions{Buffered: true})
 		r2 := startWithOut(t, b, Options{Patterns: []string{log}, Last: -1, Flush: p2.Flush}, p2.Print)
 		pr.Close()
 		appendFile(t, log, "nobody reads this\n")
@@ -633,6 +634,44 @@ func TestBufferedPrinter(t *testing.T) {
 			r2.done <- nil
 		case <-time.After(waitTimeout):
 			t.Fatalf("Run still running %v after its output closed", waitTimeout)
+		}
+	})
+}
+
+// TestOnErrorProblems: with OnError set, a missing file reaches a library
+// user as a *Problem value, once, and not as Logf text.
+func TestOnErrorProblems(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		name := filepath.Join(dir, "later.log")
+		var mu sync.Mutex
+		var probs []*Problem
+		r := startFollower(t, b, Options{Patterns: []string{name}, OnError: func(err error) {
+			var p *Problem
+			if !errors.As(err, &p) {
+				t.Errorf("OnError got %T %v, want a *Problem", err, err)
+				return
+			}
+			mu.Lock()
+			probs = append(probs, p)
+			mu.Unlock()
+		}})
+		waitFor(t, "the missing file reported", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(probs) > 0
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if probs[0].Path != name || probs[0].What != "not found" || !strings.HasPrefix(probs[0].Error(), name) {
+			t.Errorf("problem %+v (%v), want \"not found\" for %s", probs[0], probs[0], name)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, l := range r.logs {
+			if strings.Contains(l, "not found") {
+				t.Errorf("the problem went to Logf too: %q", l)
+			}
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -129,19 +130,12 @@ func (r *run) logText() string {
 // lines so far are exactly want, in order.
 func (r *run) expect(want ...string) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		got := r.texts()
-		if len(got) >= len(want) {
-			if !slices.Equal(got, want) {
-				r.t.Fatalf("lines:\n got %q\nwant %q\nnotices:\n%s", got, want, r.logText())
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("after %v, lines:\n got %q\nwant %q\nnotices:\n%s", waitTimeout, got, want, r.logText())
-		}
-		time.Sleep(5 * time.Millisecond)
+	var got []string
+	if !testwait.For(waitTimeout, func() bool { got = r.texts(); return len(got) >= len(want) }) {
+		r.t.Fatalf("after %v, lines:\n got %q\nwant %q\nnotices:\n%s", waitTimeout, got, want, r.logText())
+	}
+	if !slices.Equal(got, want) {
+		r.t.Fatalf("lines:\n got %q\nwant %q\nnotices:\n%s", got, want, r.logText())
 	}
 }
 
@@ -151,20 +145,13 @@ func (r *run) expectSet(want ...string) {
 	r.t.Helper()
 	w := slices.Clone(want)
 	slices.Sort(w)
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		got := r.texts()
-		if len(got) >= len(w) {
-			slices.Sort(got)
-			if !slices.Equal(got, w) {
-				r.t.Fatalf("lines (sorted):\n got %q\nwant %q\nnotices:\n%s", got, w, r.logText())
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("after %v, lines:\n got %q\nwant %q\nnotices:\n%s", waitTimeout, r.texts(), w, r.logText())
-		}
-		time.Sleep(5 * time.Millisecond)
+	var got []string
+	if !testwait.For(waitTimeout, func() bool { got = r.texts(); return len(got) >= len(w) }) {
+		r.t.Fatalf("after %v, lines:\n got %q\nwant %q\nnotices:\n%s", waitTimeout, got, w, r.logText())
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, w) {
+		r.t.Fatalf("lines (sorted):\n got %q\nwant %q\nnotices:\n%s", got, w, r.logText())
 	}
 }
 
@@ -195,13 +182,7 @@ func (s *syncBuffer) String() string {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, waitTimeout, what, cond)
 }
 
 // appendFile appends s to the file at path, creating it if needed.

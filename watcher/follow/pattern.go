@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gobwas/glob"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // pattern is one file name or glob the user asked to follow, split so that
@@ -15,19 +15,15 @@ type pattern struct {
 	raw     string // as the user gave it, for messages
 	abs     string // absolute and clean
 	literal bool   // no glob syntax: abs names exactly one file
-	full    *glob.Pattern
+	full    *watcher.Glob
 
 	base string // deepest directory without glob syntax
 	// levels matches directory names below base, one entry per dynamic
 	// component except the last (which names files). A nil entry means the
 	// component may span any number of directories (`**`, or braces that
 	// may contain a separator): from there on everything is walked.
-	levels []*glob.Pattern
+	levels []*watcher.Glob
 }
-
-// globMeta are the bytes that make a path component a glob in gobwas/glob's
-// syntax.
-const globMeta = "*?[{\\"
 
 func compilePattern(raw, cwd string) (*pattern, error) {
 	if raw == "" {
@@ -38,24 +34,23 @@ func compilePattern(raw, cwd string) (*pattern, error) {
 		abs = filepath.Join(cwd, abs)
 	}
 	p := &pattern{raw: raw}
-	if !strings.ContainsAny(abs, globMeta) {
-		p.abs = filepath.Clean(abs)
+	// The same dialect as every other glob of vigil's: cleaned, and a
+	// trailing "/" means every file below the directory.
+	g, err := watcher.CompilePathGlob(abs)
+	if err != nil {
+		return nil, fmt.Errorf("follow: pattern %q: %w", raw, err)
+	}
+	p.abs = g.String()
+	if !watcher.HasGlobMeta(p.abs) {
 		p.literal = true
 		p.base = filepath.Dir(p.abs)
 		return p, nil
-	}
-	// Clean would mangle escapes and braces only in ways that keep their
-	// meaning ("a//b" → "a/b"); it never touches the meta characters.
-	p.abs = filepath.Clean(abs)
-	g, err := glob.Compiler{Separators: []rune{'/'}, Globstar: true}.Compile(p.abs)
-	if err != nil {
-		return nil, fmt.Errorf("follow: pattern %q: %w", raw, err)
 	}
 	p.full = g
 
 	comps := strings.Split(strings.TrimPrefix(p.abs, "/"), "/")
 	i := 0
-	for i < len(comps) && !strings.ContainsAny(comps[i], globMeta) {
+	for i < len(comps) && !watcher.HasGlobMeta(comps[i]) {
 		i++
 	}
 	if i == len(comps) {
@@ -72,7 +67,7 @@ func compilePattern(raw, cwd string) (*pattern, error) {
 			p.levels = append(p.levels, nil)
 			break
 		}
-		cg, err := glob.Compiler{Separators: []rune{'/'}}.Compile(c)
+		cg, err := watcher.CompileGlob(c) // one segment: no '/', no "**"
 		if err != nil {
 			return nil, fmt.Errorf("follow: pattern %q: component %q: %w", raw, c, err)
 		}

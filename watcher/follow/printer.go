@@ -14,10 +14,10 @@ import (
 // Line.Name, or File without one), or one JSON object per line,
 // {"file":...,"line":...,"offset":...} with the absolute file name.
 //
-// A Printer from NewPrinter writes each line with one Write, so lines reach
-// a pipe as soon as they are read. One from NewBufferedPrinter gathers them
-// and writes when Flush is called (pass it as Options.Flush) or when
-// bufferedMax bytes wait: far fewer system calls when lines come fast.
+// An unbuffered Printer writes each line with one Write, so lines reach a
+// pipe as soon as they are read. A buffered one gathers them and writes when
+// Flush is called (pass it as Options.Flush) or when bufferedMax bytes wait:
+// far fewer system calls when lines come fast.
 //
 // Print takes a Line (pass it as Run's out); PrintChunk takes a run of
 // whole lines (pass it as Options.Chunks), and in plain text copies it
@@ -36,16 +36,23 @@ type Printer struct {
 // without waiting for Flush.
 const bufferedMax = 64 << 10
 
-// NewPrinter returns a Printer writing each line to w as it comes.
-func NewPrinter(w io.Writer, json bool, headers bool) *Printer {
-	return &Printer{w: w, json: json, headers: headers}
+// PrintOptions say how a [Printer] prints. The zero value prints plain
+// text, without headers, each line as it comes.
+type PrintOptions struct {
+	// JSON prints one object per line instead of the text.
+	JSON bool
+	// Headers prints a `==> NAME <==` line whenever the file changes, as
+	// tail does when it follows several files (plain text only).
+	Headers bool
+	// Buffered gathers lines and writes them on Flush (and whenever 64 KiB
+	// wait). Flush must then be called when a burst of lines ends; pass it
+	// as Options.Flush, which does that.
+	Buffered bool
 }
 
-// NewBufferedPrinter returns a Printer that writes to w on Flush (and
-// whenever 64 KiB wait). Its Flush must be called when a burst of lines
-// ends; Options.Flush does that.
-func NewBufferedPrinter(w io.Writer, json bool, headers bool) *Printer {
-	return &Printer{w: w, json: json, headers: headers, buffered: true}
+// NewPrinter returns a Printer writing to w as o says.
+func NewPrinter(w io.Writer, o PrintOptions) *Printer {
+	return &Printer{w: w, json: o.JSON, headers: o.Headers, buffered: o.Buffered}
 }
 
 // Print writes one line (or gathers it, when buffered) and returns the

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-watch/vigil/internal/testwait"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -221,12 +222,8 @@ func soak(t *testing.T, b vnode.Backend, bin, mode string, glob bool) {
 
 	// Everything written ends in the last line; wait for it, then for
 	// the rest when nothing may be missing.
-	deadline := time.Now().Add(waitTimeout)
-	for last.Load() != total-1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the last line written (%d) did not arrive in %v; the last to arrive was %d; notices:\n%s", total-1, waitTimeout, last.Load(), r.logText())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testwait.For(waitTimeout, func() bool { return last.Load() == total-1 }) {
+		t.Fatalf("the last line written (%d) did not arrive in %v; the last to arrive was %d; notices:\n%s", total-1, waitTimeout, last.Load(), r.logText())
 	}
 	if mode == "create" {
 		waitFor(t, "every line", func() bool {
