@@ -430,9 +430,16 @@ func (h *harness) stop() {
 // waitFor waits until cond (called with h.mu held) is true or the deadline
 // passes; it reports whether cond became true.
 func (h *harness) waitFor(d time.Duration, cond func() bool) bool {
-	timer := time.AfterFunc(d, func() { h.cond.Broadcast() })
-	defer timer.Stop()
+	// end is fixed before the timer starts, and the timer broadcasts under
+	// h.mu: a wake-up that came just before end, or between the check
+	// and the Wait, would otherwise leave the Wait with no one to wake it.
 	end := time.Now().Add(d)
+	timer := time.AfterFunc(time.Until(end)+time.Millisecond, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.cond.Broadcast()
+	})
+	defer timer.Stop()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for !cond() {
