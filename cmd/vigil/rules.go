@@ -202,8 +202,9 @@ type session struct {
 
 	skipUnchanged bool // drop changes that leave contents as they were
 
-	batches chan watcher.Batch
-	resc    chan runResult
+	batches  chan watcher.Batch
+	resc     chan runResult
+	watchers sync.WaitGroup // startWatcher's goroutines
 
 	mu        sync.Mutex
 	pending   int   // components not yet ready
@@ -248,6 +249,7 @@ func (s *session) fail(err error) {
 func (s *session) wait() error {
 	res := <-s.resc
 	s.sig.stop()
+	s.watchers.Wait() // what the watchers flush at the stop is reported first
 	s.mu.Lock()
 	fatal := s.fatal
 	s.mu.Unlock()
@@ -266,64 +268,74 @@ func (s *session) wait() error {
 	return nil
 }
 
-// startWatcher runs w in the background, forwarding its batches to the
-// runner, until the session ends or the returned cancel is called.
+// startWatcher runs w (made with FlushOnStop) in the background,
+// forwarding its batches to the runner, until the session ends or the
+// returned cancel is called. The batch a stop flushes goes to the runner
+// when the watcher was only replaced (a reload); when a signal ends the
+// session the runner starts nothing more, and says what it drops.
 func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 	ctx, cancel := context.WithCancel(s.sig.ctx)
+	out := make(chan watcher.Batch)
 	ready := func(st watcher.Stats) {
 		readySummary(s.stderr, st)
 		s.partReady()
 	}
-	out := s.batches
+	var contents *watcher.Contents
 	if s.skipUnchanged {
-		out = s.skipUnchangedSaves(ctx, w, &ready)
+		contents = watcher.NewContents()
+		next := ready
+		ready = func(st watcher.Stats) {
+			next(st)
+			go s.primeContents(ctx, w, contents)
+		}
 	}
+	ran := make(chan struct{})
+	s.watchers.Add(2)
 	go func() {
+		defer s.watchers.Done()
+		defer close(ran)
 		if err := w.Run(ctx, ready, out); err != nil && ctx.Err() == nil {
 			s.fail(fmt.Errorf("watcher stopped: %w", err))
+		}
+	}()
+	go func() {
+		defer s.watchers.Done()
+		for {
+			select {
+			case <-ran:
+				return
+			case b := <-out:
+				if contents != nil {
+					// Changes that left a file as it was run nothing.
+					if b = contents.Filter(b); len(b.Changes) == 0 {
+						continue
+					}
+				}
+				select {
+				case s.batches <- b:
+				case <-s.sig.ctx.Done():
+					if s.sig.err() != nil {
+						s.r.Dropped(b)
+					}
+				}
+			}
 		}
 	}()
 	return cancel
 }
 
-// skipUnchangedSaves puts a content filter between the watcher and the
-// runner: batches lose the changes that left a file as it was, and a batch
-// left empty runs nothing. The files are hashed in the background once the
-// watcher is ready, so that ready is not delayed.
-func (s *session) skipUnchangedSaves(ctx context.Context, w *watcher.Watcher, ready *func(watcher.Stats)) chan watcher.Batch {
-	contents := watcher.NewContents()
-	in := make(chan watcher.Batch)
-	next := *ready
-	*ready = func(st watcher.Stats) {
-		next(st)
-		go func() {
-			began := time.Now()
-			if files, err := w.Files(); err == nil {
-				n := contents.Prime(files, ctx.Done())
-				if ctx.Err() == nil {
-					fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s\n", n, time.Since(began).Round(time.Millisecond))
-				}
-			}
-		}()
+// primeContents hashes the watched files in the background once the
+// watcher is ready, so that ready is not delayed, and says when it is done.
+func (s *session) primeContents(ctx context.Context, w *watcher.Watcher, contents *watcher.Contents) {
+	began := time.Now()
+	files, err := w.Files()
+	if err != nil {
+		return
 	}
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b := <-in:
-				if b = contents.Filter(b); len(b.Changes) == 0 {
-					continue
-				}
-				select {
-				case s.batches <- b:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return in
+	n := contents.Prime(files, ctx.Done())
+	if ctx.Err() == nil {
+		fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s\n", n, time.Since(began).Round(time.Millisecond))
+	}
 }
 
 // expect adds n components that must report ready before "ready" is printed.
