@@ -761,9 +761,9 @@ func (l *loop) handle(ev runEvent) {
 			return
 		}
 		if ev.ready {
-			l.r.out.status(rs.prefix, "ready in %s (%s)", seconds(ev.took), rs.c.probe.text)
+			l.r.out.status(rs.prefix, "ready in %s (%s)", seconds(ev.took), ru.c.probe.text)
 		}
-		if (ev.ready || rs.c.probe == nil || !ru.daemon) && !ru.resolved && ru.reason == notStopped {
+		if ev.ready || ru.c.probe == nil || !ru.daemon {
 			ru.resolved = true
 			for _, it := range ru.items {
 				l.resolve(rs, it, succeeded)
@@ -815,7 +815,7 @@ func (l *loop) handle(ev runEvent) {
 	rs.lastOutput = ru.capture.String()
 	if !ru.resolved {
 		o := succeeded
-		if ev.status != 0 || ru.daemon && rs.c.probe != nil {
+		if ev.status != 0 || ru.daemon && ru.c.probe != nil {
 			// A daemon with a probe that ends before passing it failed.
 			o = failed
 		}
