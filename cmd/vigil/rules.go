@@ -30,6 +30,9 @@ Examples:
   vigil -g '**/*.go' -- go test ./...
   vigil --restart -g '**/*.go' -x '**/*_test.go' -- go run ./cmd/server
   vigil --once --postpone -w docs -- make site   # CI: wait for a change, run once, exit with its status
+  vigil --socket tcp://127.0.0.1:8080 --ready 'line: listening' \
+        --livereload 3000=http://127.0.0.1:8080 -g '**/*.go' -- ./server
+                                                 # live reload: open http://127.0.0.1:3000/
 `
 
 // ruleFlags are the flags of the two runner forms.
