@@ -216,6 +216,7 @@ func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
 	}
 	return fresh, 0
 }
+
 // decide applies judge's verdict to t, which just appeared, and says
 // whether to read it now.
 func (t *tfile) decide(fl *Follower, size int64) (bool, error) {
