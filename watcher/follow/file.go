@@ -53,6 +53,9 @@ type tfile struct {
 	judging    bool      // appeared while following: not yet known to be no copy
 	judgeUntil time.Time // when to stop waiting to tell
 	deadline   time.Time // end of the grace period while draining
+
+	savedOff  int64  // off and name as of the last save of the state
+	savedName string
 }
 
 // emitter delivers lines; it is the follower's out with the error kept.

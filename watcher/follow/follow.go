@@ -126,6 +126,19 @@ type Options struct {
 	// Run's goroutine, in the order of the file. Its error ends Run like
 	// out's does.
 	Chunks func(Chunk) error
+	// State, when set, is a file where the follower saves how far it
+	// delivered each file (see the package's state.go for the layout), and
+	// from which a new follower resumes: a file the state knows starts
+	// where the last one stopped (whatever Last and FromLine say), found
+	// by identity and fingerprint also when it was renamed or copied
+	// within its directory (rotated), and a new file under a name the
+	// state knows starts at 0. A state file that cannot be used is
+	// reported through OnError or Logf as a *[StateError] and left alone.
+	State string
+	// StateInterval is the shortest time between two saves of the state;
+	// 0 means DefaultStateInterval. The state is also saved when Run
+	// returns nil.
+	StateInterval time.Duration
 }
 
 // Follower follows the files named by its Options. Run it once.
@@ -153,6 +166,14 @@ type Follower struct {
 	rejudge bool         // a generation was added: judge held files again
 	ran     bool
 
+	resume    map[ident]resumeAt // files the state knows, where they start
+	known     map[string]bool    // names the state knows
+	stateOn   bool               // the state is saved
+	stateDue  bool               // lines were delivered since the last save
+	savedAt   time.Time          // when the state was last saved
+	stateArmd bool               // the state timer is armed
+	savedN    int                // how many files the last save listed
+
 	// Counters the tests read to tell an idle loop from a spinning one.
 	wakes, ticks atomic.Int64
 	// How many files and directory watches are held, to catch leaks.
@@ -172,6 +193,7 @@ type dirWatch struct {
 const (
 	timerRecheck vnode.ID = 1
 	timerGrace   vnode.ID = 2
+	timerState   vnode.ID = 3
 )
 
 // New checks the options and compiles the patterns; nothing is opened
@@ -192,6 +214,9 @@ func New(o Options) (*Follower, error) {
 	if o.MaxLine <= 0 {
 		o.MaxLine = DefaultMaxLine
 	}
+	if o.StateInterval <= 0 {
+		o.StateInterval = DefaultStateInterval
+	}
 	for _, pid := range o.Pids {
 		if pid <= 0 {
 			return nil, fmt.Errorf("follow: pid %d: must be positive", pid)
@@ -200,6 +225,9 @@ func New(o Options) (*Follower, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("follow: working directory: %w", err)
+	}
+	if o.State != "" && !filepath.IsAbs(o.State) {
+		o.State = filepath.Join(cwd, o.State)
 	}
 	f := &Follower{o: o, cwd: cwd, maxLine: o.MaxLine}
 	for _, raw := range o.Patterns {
@@ -236,7 +264,23 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	}
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
+	err = f.loop(ctx, ready, out)
+	if err == nil && f.stateOn {
+		// Lines delivered are flushed by now (loop's last act): record
+		// them, from memory, as the files may be closing already.
+		if err = f.flush(); err == nil {
+			if serr := f.saveState(); serr != nil {
+				f.problem(serr)
+			}
+		}
+	}
+	return err
+}
 
+// loop is Run once the queue is open.
+func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error) error {
+	q := f.q
+	var err error
 	f.out = out
 	f.dirs = make(map[string]*dirWatch)
 	f.dirByID = make(map[vnode.ID]*dirWatch)
@@ -258,6 +302,9 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		return f.stopErr(ctx, fmt.Errorf("follow: make the grace timer: %w", err))
 	}
 	q.StopTimer(timerGrace)
+	if err := f.loadState(); err != nil {
+		return f.stopErr(ctx, err)
+	}
 	if err := f.scan(); err != nil {
 		return f.stopErr(ctx, err)
 	}
@@ -280,6 +327,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		if err := f.flush(); err != nil {
 			return f.stopErr(ctx, err)
 		}
+		f.maybeSave()
 		buf, err = q.Wait(buf[:0])
 		if err != nil {
 			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
@@ -350,6 +398,8 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 					if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
 						return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
 					}
+				case timerState:
+					f.stateArmd = false
 				case timerGrace:
 					f.graceAt = time.Time{}
 					if err := f.expire(time.Now()); err != nil {
@@ -489,6 +539,9 @@ func (f *Follower) scan() error {
 			continue
 		}
 		f.walk(p, p.base, 0, matched, &order)
+	}
+	if !f.started {
+		f.resumeFirst(matched, order)
 	}
 	for path, d := range f.dirs {
 		if !d.seen {
@@ -717,8 +770,12 @@ func (f *Follower) open(name string) error {
 		t.judging = true
 		t.judgeUntil = time.Now().Add(copyHold)
 	} else {
-		var start int64
+		start, fromState := f.startFromState(name, id)
 		switch {
+		case fromState:
+			if r, ok := f.resume[id]; ok && r.rotated && r.under != name {
+				f.logf("%s: was %s, going on where the last run stopped", t.shown, f.display(r.under))
+			}
 		case f.o.FromLine > 0:
 			start, err = startOfLine(file, f.o.FromLine)
 		case f.o.Last < 0:
