@@ -54,7 +54,7 @@ type tfile struct {
 	judgeUntil time.Time // when to stop waiting to tell
 	deadline   time.Time // end of the grace period while draining
 
-	savedOff  int64  // off and name as of the last save of the state
+	savedOff  int64 // off and name as of the last save of the state
 	savedName string
 }
 
