@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ Examples:
   vigil tail /var/log/app.log
   vigil tail -n 0 --json 'logs/*.log'
   vigil tail --pid 4242 build.log
+  vigil tail --state ~/.cache/app.tail /var/log/app.log
 `
 
 // runTail serves `vigil tail`.
@@ -40,6 +42,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	var backend backendFlag
 	fs.Var(&backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 	grace := fs.Duration("grace", time.Second, "keep reading a rotated-away file for `D`")
+	state := fs.String("state", "", "save positions to `FILE` and resume from it: lines written while stopped are shown once")
 	// tail -f and -F are what vigil tail always does: accept them quietly.
 	fs.Bool("f", true, "accepted for tail compatibility: vigil tail always follows by name")
 	fs.Bool("F", true, "accepted for tail compatibility: vigil tail always follows by name")
@@ -65,7 +68,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	if err := checkBackend(backend, poll); err != nil {
 		return err
 	}
-	opts := follow.Options{Patterns: files, Grace: *grace, Logf: logf(stderr)}
+	opts := follow.Options{Patterns: files, Grace: *grace, Logf: logf(stderr), State: *state}
 	if err := parseLines(*n, &opts); err != nil {
 		return err
 	}
@@ -85,6 +88,11 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	// copied, not split into lines (and JSON is built without a string
 	// per line).
 	opts.Chunks = pr.PrintChunk
+	if err := stdoutOpen(stdout); err != nil {
+		// Before anything is opened: a closed descriptor 1 would be
+		// handed to the next file opened, and lines written into it.
+		return err
+	}
 	f, err := follow.New(opts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSetup, err)
@@ -95,8 +103,10 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	// Leave as soon as stdout's reader is gone, even with nothing to write.
 	ctx, cancel := context.WithCancel(sig.ctx)
 	defer cancel()
+	var gone atomic.Bool
 	go func() {
 		if readerGone(stdout) {
+			gone.Store(true)
 			cancel()
 		}
 	}()
@@ -104,8 +114,10 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	if serr := sig.err(); serr != nil {
 		return serr
 	}
-	if err != nil && isBrokenPipe(err) {
-		return nil // the reader went away: as tail, leave quietly
+	if gone.Load() || err != nil && isBrokenPipe(err) {
+		// The reader went away: leave quietly with the status of a
+		// program killed by SIGPIPE, as GNU tail does.
+		return statusError(exitPipe)
 	}
 	return err
 }
