@@ -60,6 +60,10 @@ type Config struct {
 	// age. Defaults debounce.DefaultQuiet (50 ms) and
 	// debounce.DefaultMaxWait (1 s).
 	Debounce, MaxWait time.Duration
+	// State, when set (absolute), is where line rules save how far they
+	// read each followed file, to resume there after a restart: each line
+	// rule keeps its own file, State + "." + its name (see StateFor).
+	State string
 	// Rules in file order; never empty.
 	Rules []Rule
 }
@@ -165,14 +169,14 @@ func (c *Config) SameTree(o *Config) bool {
 
 // SameFollow reports whether c's and o's line rules have the same names and
 // follow the same files for the same lines, in the same order, with the
-// same batching (debounce, max wait). A reload from c to o can then keep its
+// same batching (debounce, max wait) and state file. A reload from c to o can then keep its
 // followers. A nil config is the same as no other.
 func (c *Config) SameFollow(o *Config) bool {
 	if c == nil || o == nil {
 		return false
 	}
 	a, b := c.LineRules(), o.LineRules()
-	if len(a) != len(b) || c.Debounce != o.Debounce || c.MaxWait != o.MaxWait {
+	if len(a) != len(b) || c.Debounce != o.Debounce || c.MaxWait != o.MaxWait || c.State != o.State {
 		return false
 	}
 	for i := range a {
@@ -182,6 +186,15 @@ func (c *Config) SameFollow(o *Config) bool {
 		}
 	}
 	return true
+}
+
+// StateFor returns the state file of line rule r: State + "." + r's name,
+// or "" when State is not set.
+func (c *Config) StateFor(r Rule) string {
+	if c.State == "" {
+		return ""
+	}
+	return c.State + "." + r.Name
 }
 
 // LineRules returns the line rules, in file order.

@@ -122,6 +122,7 @@ func dump(t *testing.T, cfg *Config) string {
 		Watch, Ignore     []string
 		Gitignore         bool
 		Debounce, MaxWait string
+		State             string `json:",omitempty"`
 		Rules             []rule
 	}
 	out := config{
@@ -130,6 +131,9 @@ func dump(t *testing.T, cfg *Config) string {
 		Gitignore: cfg.Gitignore,
 		Debounce:  cfg.Debounce.String(),
 		MaxWait:   cfg.MaxWait.String(),
+	}
+	if cfg.State != "" {
+		out.State = rel(cfg.State)
 	}
 	for _, w := range cfg.Watch {
 		out.Watch = append(out.Watch, rel(w))

@@ -134,6 +134,17 @@ func (p *parser) parse(data []byte) *Config {
 					cfg.MaxWait, maxWaitNode = d, v
 				}
 			}
+		case "state":
+			if st, ok := p.scalar(v, "state", "", "a file name"); ok {
+				if strings.TrimSpace(st) == "" {
+					p.errorf(v, "state: empty file name")
+				} else {
+					if !filepath.IsAbs(st) {
+						st = filepath.Join(p.dir, st)
+					}
+					cfg.State = filepath.Clean(st)
+				}
+			}
 		case "rules":
 			rulesNode = v
 		default:
@@ -437,7 +448,7 @@ func (p *parser) mergeSource(v *yaml.Node, ctx string, depth int) []pair {
 // The keys each level accepts, and the words people bring from other tools
 // for them (the alias maps), used to suggest a key for an unknown one.
 var (
-	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
+	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "state", "rules"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
 		"after", "follow", "line"}
@@ -447,6 +458,7 @@ var (
 		"no_ignore": "gitignore: false", "use_gitignore": "gitignore", "vcs_ignore": "gitignore",
 		"delay": "debounce", "quiet": "debounce", "throttle": "debounce", "wait": "debounce",
 		"maxwait": "max_wait", "max_delay": "max_wait",
+		"checkpoint": "state", "state_file": "state", "positions": "state",
 		"rule": "rules", "tasks": "rules", "commands": "rules", "jobs": "rules", "hooks": "rules",
 	}
 	ruleAliases = map[string]string{

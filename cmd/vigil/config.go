@@ -173,7 +173,8 @@ func (s *session) watchConfig(backend vnode.Backend, interval time.Duration) err
 func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode.Backend, interval time.Duration) (runner.LineSource, error) {
 	f, err := follow.New(follow.Options{
 		Patterns:     r.Follow, // absolute: config made them so
-		Last:         -1,       // only lines written from now on
+		Last:         -1,       // only lines written from now on, unless the state knows better
+		State:        cfg.StateFor(r),
 		Backend:      backend,
 		PollInterval: interval,
 		Logf:         logf(s.stderr),
