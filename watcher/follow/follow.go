@@ -173,6 +173,7 @@ type Follower struct {
 	savedAt   time.Time          // when the state was last saved
 	stateArmd bool               // the state timer is armed
 	savedN    int                // how many files the last save listed
+	saveErr   string             // the last failure to save, told once
 
 	// Counters the tests read to tell an idle loop from a spinning one.
 	wakes, ticks atomic.Int64

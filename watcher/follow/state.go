@@ -326,6 +326,11 @@ func (t *tfile) stateBytes(e *stateEntry) {
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if errors.Is(err, os.ErrNotExist) {
+		if os.MkdirAll(dir, 0o755) == nil {
+			tmp, err = os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("follow: save the state: %w", err)
 	}
@@ -395,12 +400,17 @@ func (f *Follower) maybeSave() {
 	}
 	f.stateDue = false
 	f.savedAt = time.Now()
+	if err := f.saveState(); err != nil {
+		if msg := err.Error(); msg != f.saveErr {
+			f.saveErr = msg // told once, until it changes
+			f.problem(err)
+		}
+		return
+	}
+	f.saveErr = ""
 	f.savedN = len(f.byIdent)
 	for _, t := range f.byIdent {
 		t.savedOff, t.savedName = t.off, t.name
-	}
-	if err := f.saveState(); err != nil {
-		f.problem(err)
 	}
 }
 
