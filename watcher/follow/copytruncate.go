@@ -166,8 +166,9 @@ func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
 		if o == t || o.silent || o.judging || !o.fpWhole() {
 			continue
 		}
+		// An empty file may be a copy not yet written: held too.
 		m := min(n, int64(len(o.fp)))
-		if m == 0 || !bytes.Equal(head[:m], o.fp[:m]) {
+		if !bytes.Equal(head[:m], o.fp[:m]) {
 			continue
 		}
 		if len(o.fp) < fingerprintLen || size < fingerprintLen {

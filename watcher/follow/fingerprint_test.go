@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vigil-watch/vigil/vnode"
@@ -65,5 +66,48 @@ func TestIdenticalHeaders(t *testing.T) {
 				t.Errorf("line %q reported under %s", l.Text, l.File)
 			}
 		}
+	})
+}
+
+// TestRenameOntoFollowedWhileStopped: `mv a b` with both followed, done
+// while the follower is held before it sleeps (as by SIGSTOP), and lines
+// appended under the new name before it looks again: they are shown once,
+// under b.
+func TestRenameOntoFollowedWhileStopped(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b vnode.Backend) {
+		dir := t.TempDir()
+		a, c := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+		writeFile(t, a, "")
+		writeFile(t, c, "b1\n")
+		held, release := make(chan struct{}), make(chan struct{})
+		var holding atomic.Bool
+		flush := func() error {
+			if holding.Load() {
+				holding.Store(false)
+				close(held)
+				<-release
+			}
+			return nil
+		}
+		r := startWithOut(t, b, Options{Patterns: []string{a, c}, Flush: flush}, func(l Line) error {
+			if l.Text == "hold" {
+				holding.Store(true) // hold at the next flush, before the follower sleeps
+			}
+			return nil
+		})
+		r.expect("b1")
+		appendFile(t, a, "hold\n")
+		<-held
+		if err := os.Rename(a, c); err != nil {
+			t.Fatal(err)
+		}
+		appendFile(t, c, "moved\n")
+		close(release)
+		r.expect("b1", "hold", "moved")
+		if l := r.snapshot()[2]; l.File != c {
+			t.Errorf("line appended after the rename shown under %s, want %s", l.File, c)
+		}
+		appendFile(t, c, "more\n")
+		r.expect("b1", "hold", "moved", "more")
 	})
 }

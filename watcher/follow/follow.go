@@ -357,6 +357,35 @@ func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error)
 				toLook = append(toLook, t)
 			}
 		}
+		for _, ev := range buf {
+			if ev.Kind != vnode.KindNote {
+				continue
+			}
+			if d := f.dirByID[ev.ID]; d != nil {
+				// A child written in place is the followed file's own
+				// business (its read events); anything else may change
+				// what the names mean.
+				if ev.Name == "" || ev.Op != vnode.ChildNone {
+					rescan = true
+				}
+				continue
+			}
+			if t := f.byID[ev.ID]; t != nil {
+				if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
+					rescan = true
+				}
+			}
+		}
+		if rescan {
+			// Names first: lines written to a file after it was renamed
+			// onto another followed name (while we were stopped, say)
+			// are then read under the name it has now. A file rotated
+			// away is drained by the scan itself, under its old name.
+			rescan = false
+			if err := f.scan(); err != nil {
+				return f.stopErr(ctx, err)
+			}
+		}
 		for _, t := range toLook {
 			t.queued = false
 			if err := t.look(f); err != nil {
@@ -365,21 +394,6 @@ func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error)
 		}
 		for _, ev := range buf {
 			switch ev.Kind {
-			case vnode.KindNote:
-				if d := f.dirByID[ev.ID]; d != nil {
-					// A child written in place is the followed file's own
-					// business (its read events); anything else may change
-					// what the names mean.
-					if ev.Name == "" || ev.Op != vnode.ChildNone {
-						rescan = true
-					}
-					continue
-				}
-				if t := f.byID[ev.ID]; t != nil {
-					if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
-						rescan = true
-					}
-				}
 			case vnode.KindOverflow:
 				rescan = true
 				if err := f.lookAll(); err != nil {
