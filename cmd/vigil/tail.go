@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -68,7 +69,16 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	if err := checkBackend(backend, poll); err != nil {
 		return err
 	}
-	opts := follow.Options{Patterns: files, Grace: *grace, Logf: logf(stderr), State: *state}
+	// "-" and FIFOs are read as streams, the rest followed by name.
+	var streams, patterns []string
+	for _, f := range files {
+		if follow.IsStream(f) {
+			streams = append(streams, f)
+		} else {
+			patterns = append(patterns, f)
+		}
+	}
+	opts := follow.Options{Patterns: patterns, Grace: *grace, Logf: logf(stderr), State: *state}
 	if err := parseLines(*n, &opts); err != nil {
 		return err
 	}
@@ -82,7 +92,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	opts.Backend, opts.PollInterval = backendOf(backend, poll)
 	// Lines are written in one go per burst and flushed before the
 	// follower sleeps: a write per line would cost 5x the throughput.
-	pr := follow.NewPrinter(stdout, follow.PrintOptions{JSON: *asJSON, Headers: len(files) > 1 || hasGlob(files), Buffered: true})
+	pr := &lockedPrinter{p: follow.NewPrinter(stdout, follow.PrintOptions{JSON: *asJSON, Headers: len(files) > 1 || hasGlob(files), Buffered: true})}
 	opts.Flush = pr.Flush
 	// Runs of whole lines go to the printer as they were read: text is
 	// copied, not split into lines (and JSON is built without a string
@@ -93,9 +103,12 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 		// handed to the next file opened, and lines written into it.
 		return err
 	}
-	f, err := follow.New(opts)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errSetup, err)
+	var f *follow.Follower
+	if len(patterns) > 0 {
+		var err error
+		if f, err = follow.New(opts); err != nil {
+			return fmt.Errorf("%w: %w", errSetup, err)
+		}
 	}
 	sig := catchSignals()
 	defer sig.stop()
@@ -110,7 +123,13 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 			cancel()
 		}
 	}()
-	err = f.Run(ctx, ready, pr.Print)
+	err := runStreams(ctx, streams, opts, pr, func(ctx context.Context) error {
+		if f == nil {
+			ready()
+			return nil
+		}
+		return f.Run(ctx, ready, pr.Print)
+	})
 	if serr := sig.err(); serr != nil {
 		return serr
 	}
@@ -120,6 +139,94 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 		return statusError(exitPipe)
 	}
 	return err
+}
+
+// runStreams reads the streams (see follow.Stream) while files runs the
+// follower, if any (it returns at once otherwise). With files followed,
+// vigil tail ends when the follower does; without, when every stream that
+// ends has ended (a pipe on standard input, at EOF) and, if a FIFO is
+// read, only with ctx.
+func runStreams(ctx context.Context, streams []string, o follow.Options, pr *lockedPrinter, files func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		err  error
+		ends bool
+	}
+	res := make(chan result, len(streams))
+	ends, fifos := 0, 0
+	for _, name := range streams {
+		r, toEOF, err := follow.OpenStream(name)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errSetup, err)
+		}
+		if toEOF {
+			ends++
+		} else {
+			fifos++
+			defer r.Close()
+			stop := context.AfterFunc(ctx, func() { r.Close() })
+			defer stop()
+		}
+		shown := name
+		if name == "-" {
+			shown = "standard input"
+		}
+		so := follow.StreamOptions{File: name, Name: shown, ToEOF: toEOF, Last: o.Last, FromLine: o.FromLine, MaxLine: o.MaxLine, Flush: pr.Flush}
+		go func() {
+			err := follow.Stream(ctx, r, so, pr.Print)
+			if err != nil {
+				cancel() // the output is gone: stop everything
+			}
+			res <- result{err, toEOF}
+		}()
+	}
+	if len(o.Patterns) > 0 {
+		return files(ctx)
+	}
+	if err := files(ctx); err != nil {
+		return err
+	}
+	for ends > 0 || fifos > 0 {
+		select {
+		case r := <-res:
+			if r.err != nil {
+				return r.err
+			}
+			if r.ends {
+				ends--
+			} else {
+				fifos--
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// lockedPrinter lets the follower and the streams share one Printer.
+type lockedPrinter struct {
+	mu sync.Mutex
+	p  *follow.Printer
+}
+
+func (l *lockedPrinter) Print(line follow.Line) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.Print(line)
+}
+
+func (l *lockedPrinter) PrintChunk(c follow.Chunk) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.PrintChunk(c)
+}
+
+func (l *lockedPrinter) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.Flush()
 }
 
 // gnuTailArgs rewrites tail's short forms that Go's flag package would
