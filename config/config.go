@@ -110,6 +110,13 @@ type Rule struct {
 	// Line selects the followed lines that trigger the rule; non-nil
 	// exactly when Follow is not empty.
 	Line *regexp.Regexp
+	// Multiline, for a line rule, gathers lines into records: a line that
+	// matches starts one, the lines after it continue it; Line is then
+	// matched against whole records. nil: every line is its own.
+	Multiline *regexp.Regexp
+	// Throttle, for a line rule, runs it at most once per Throttle; lines
+	// that match meanwhile go to the next run. 0: no throttle.
+	Throttle time.Duration
 	// Dir is the command's working directory: the config file's directory.
 	Dir string
 	// Pos is where the rule starts in the file, for messages.
@@ -123,9 +130,8 @@ func (r Rule) IsLineRule() bool { return len(r.Follow) > 0 }
 // leave it running. Pos is not compared: moving a rule in the file does not
 // change what it does.
 func (r Rule) Equal(o Rule) bool {
-	lineEq := (r.Line == nil) == (o.Line == nil) &&
-		(r.Line == nil || r.Line.String() == o.Line.String())
-	return lineEq &&
+	return reEqual(r.Line, o.Line) && reEqual(r.Multiline, o.Multiline) &&
+		r.Throttle == o.Throttle &&
 		r.Name == o.Name &&
 		slices.Equal(r.Match, o.Match) &&
 		slices.Equal(r.Exclude, o.Exclude) &&
@@ -141,6 +147,11 @@ func (r Rule) Equal(o Rule) bool {
 		slices.Equal(r.After, o.After) &&
 		slices.Equal(r.Follow, o.Follow) &&
 		r.Dir == o.Dir
+}
+
+// reEqual reports whether a and b are both nil or the same expression.
+func reEqual(a, b *regexp.Regexp) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.String() == b.String())
 }
 
 // WatchesTree reports whether some rule is a file rule, so that the tree
@@ -181,7 +192,8 @@ func (c *Config) SameFollow(o *Config) bool {
 	}
 	for i := range a {
 		if a[i].Name != b[i].Name || !slices.Equal(a[i].Follow, b[i].Follow) ||
-			a[i].Line.String() != b[i].Line.String() {
+			a[i].Line.String() != b[i].Line.String() || !reEqual(a[i].Multiline, b[i].Multiline) ||
+			a[i].Throttle != b[i].Throttle {
 			return false
 		}
 	}

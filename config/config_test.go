@@ -114,6 +114,8 @@ func dump(t *testing.T, cfg *Config) string {
 		StopTimeout         string
 		After, Follow       []string
 		Line                string `json:",omitempty"`
+		Multiline           string `json:",omitempty"`
+		Throttle            string `json:",omitempty"`
 		Dir                 string
 		Pos                 string
 	}
@@ -151,6 +153,12 @@ func dump(t *testing.T, cfg *Config) string {
 		}
 		for _, f := range r.Follow {
 			o.Follow = append(o.Follow, rel(f))
+		}
+		if r.Multiline != nil {
+			o.Multiline = r.Multiline.String()
+		}
+		if r.Throttle != 0 {
+			o.Throttle = r.Throttle.String()
 		}
 		if r.Line != nil {
 			o.Line = r.Line.String()

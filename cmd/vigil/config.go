@@ -175,6 +175,7 @@ func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode
 		Patterns:     r.Follow, // absolute: config made them so
 		Last:         -1,       // only lines written from now on, unless the state knows better
 		State:        cfg.StateFor(r),
+		Multiline:    r.Multiline,
 		Backend:      backend,
 		PollInterval: interval,
 		Logf:         logf(s.stderr),
@@ -182,7 +183,7 @@ func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode
 	if err != nil {
 		return runner.LineSource{}, err
 	}
-	return runner.LineSource{Rule: r.Name, Follower: f, Line: r.Line, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait, Ready: s.partReady}, nil
+	return runner.LineSource{Rule: r.Name, Follower: f, Line: r.Line, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait, Throttle: r.Throttle, Ready: s.partReady}, nil
 }
 
 // followLines runs a line rule's follower until ctx ends.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ Examples:
   vigil tail -n 0 --json 'logs/*.log'
   vigil tail --pid 4242 build.log
   vigil tail --state ~/.cache/app.tail /var/log/app.log
+  vigil tail --json --multiline '^\d{4}-' app.log
 `
 
 // runTail serves `vigil tail`.
@@ -43,6 +45,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	var backend backendFlag
 	fs.Var(&backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 	grace := fs.Duration("grace", time.Second, "keep reading a rotated-away file for `D`")
+	multiline := fs.String("multiline", "", "a line matching `REGEXP` starts a record; the lines after it continue it")
 	state := fs.String("state", "", "save positions to `FILE` and resume from it: lines written while stopped are shown once")
 	// tail -f and -F are what vigil tail always does: accept them quietly.
 	fs.Bool("f", true, "accepted for tail compatibility: vigil tail always follows by name")
@@ -69,6 +72,14 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	if err := checkBackend(backend, poll); err != nil {
 		return err
 	}
+	var records *regexp.Regexp
+	if *multiline != "" {
+		re, err := regexp.Compile(*multiline)
+		if err != nil {
+			return usageError("--multiline: invalid regular expression %q: %v", *multiline, err)
+		}
+		records = re
+	}
 	// "-" and FIFOs are read as streams, the rest followed by name.
 	var streams, patterns []string
 	for _, f := range files {
@@ -78,7 +89,7 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 			patterns = append(patterns, f)
 		}
 	}
-	opts := follow.Options{Patterns: patterns, Grace: *grace, Logf: logf(stderr), State: *state}
+	opts := follow.Options{Patterns: patterns, Grace: *grace, Logf: logf(stderr), State: *state, Multiline: records}
 	if err := parseLines(*n, &opts); err != nil {
 		return err
 	}

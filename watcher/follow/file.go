@@ -65,6 +65,7 @@ type emitter func(Line) error
 // the file was not truncated behind the offset. It returns the first error
 // from emit unchanged so that the caller can stop at once.
 func (t *tfile) look(fl *Follower) error {
+	fl.cur = t
 	fi, err := t.f.Stat()
 	if err != nil {
 		return fmt.Errorf("follow: stat %s: %w", t.name, err)

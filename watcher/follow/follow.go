@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -135,6 +136,16 @@ type Options struct {
 	// state knows starts at 0. A state file that cannot be used is
 	// reported through OnError or Logf as a *[StateError] and left alone.
 	State string
+	// Multiline, when set, gathers lines into records: a line that
+	// matches starts a record, the lines after it continue it, and out
+	// receives each record as one Line whose Text holds its lines joined
+	// by "\n" (Chunks is then not used). A record is delivered when the
+	// next one starts, when no line came for RecordWait (0: 500 ms), when
+	// it would grow past MaxRecord bytes (0: 1 MiB; the rest starts a new
+	// record), and when Run returns.
+	Multiline  *regexp.Regexp
+	RecordWait time.Duration
+	MaxRecord  int
 	// StateInterval is the shortest time between two saves of the state;
 	// 0 means DefaultStateInterval. The state is also saved when Run
 	// returns nil.
@@ -175,6 +186,11 @@ type Follower struct {
 	savedN    int                // how many files the last save listed
 	saveErr   string             // the last failure to save, told once
 
+	records     map[string]*record // records being gathered, by name
+	recordArmed bool               // the record timer is armed
+	cur         *tfile             // the file being read
+	userOut     emitter            // Run's out, when records come between
+
 	// Counters the tests read to tell an idle loop from a spinning one.
 	wakes, ticks atomic.Int64
 	// How many files and directory watches are held, to catch leaks.
@@ -195,6 +211,7 @@ const (
 	timerRecheck vnode.ID = 1
 	timerGrace   vnode.ID = 2
 	timerState   vnode.ID = 3
+	timerRecord  vnode.ID = 4 // delivers records quiet for RecordWait
 )
 
 // New checks the options and compiles the patterns; nothing is opened
@@ -217,6 +234,15 @@ func New(o Options) (*Follower, error) {
 	}
 	if o.StateInterval <= 0 {
 		o.StateInterval = DefaultStateInterval
+	}
+	if o.RecordWait <= 0 {
+		o.RecordWait = DefaultRecordWait
+	}
+	if o.MaxRecord <= 0 {
+		o.MaxRecord = DefaultMaxRecord
+	}
+	if o.Multiline != nil {
+		o.Chunks = nil // records are made of lines
 	}
 	for _, pid := range o.Pids {
 		if pid <= 0 {
@@ -266,6 +292,9 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
 	err = f.loop(ctx, ready, out)
+	if err == nil && f.records != nil {
+		err = f.allRecords()
+	}
 	if err == nil && f.stateOn {
 		// Lines delivered are flushed by now (loop's last act): record
 		// them, from memory, as the files may be closing already.
@@ -283,6 +312,10 @@ func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error)
 	q := f.q
 	var err error
 	f.out = out
+	if f.o.Multiline != nil {
+		f.userOut, f.out = out, f.recordLine
+		f.records = make(map[string]*record)
+	}
 	f.dirs = make(map[string]*dirWatch)
 	f.dirByID = make(map[vnode.ID]*dirWatch)
 	f.byName = make(map[string]*tfile)
@@ -415,6 +448,10 @@ func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error)
 					}
 				case timerState:
 					f.stateArmd = false
+				case timerRecord:
+					if err := f.quietRecords(time.Now()); err != nil {
+						return f.stopErr(ctx, err)
+					}
 				case timerGrace:
 					f.graceAt = time.Time{}
 					if err := f.expire(time.Now()); err != nil {

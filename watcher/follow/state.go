@@ -291,6 +291,9 @@ func (f *Follower) saveState() error {
 		if len(t.partial) > 0 {
 			off = t.partialOff // the waiting line was not shown: read it again
 		}
+		if at, ok := f.recordStart(t.ino); ok && at < off {
+			off = at // a record being gathered was not shown either
+		}
 		e := stateEntry{Name: t.name, Dev: t.ino.dev, Ino: t.ino.ino, Offset: off}
 		t.stateBytes(&e)
 		doc.Files = append(doc.Files, e)
