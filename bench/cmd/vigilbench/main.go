@@ -235,6 +235,12 @@ func run() error {
 		if b.vigil != "" {
 			logf("vigil tail")
 			rep.Tail = append(rep.Tail, b.runTail("vigil tail", firstLine(b.vigil, "version"), "exec "+q(b.vigil)+" tail -n 0", b.tailMB))
+			// The same with positions saved, as `vigil tail --state`
+			// does: what resuming after a restart costs.
+			logf("vigil tail --state")
+			state := filepath.Join(b.work, "tail", "vigil.state")
+			os.Remove(state)
+			rep.Tail = append(rep.Tail, b.runTail("vigil tail --state", firstLine(b.vigil, "version"), "exec "+q(b.vigil)+" tail -n 0 --state "+q(state), b.tailMB))
 		}
 	}
 	rep.Targets = targets(rep)

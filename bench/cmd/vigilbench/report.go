@@ -195,14 +195,20 @@ func targets(rep *report) []target {
 				"%d of %d, still watched %v", s.Atomic.Detected, s.Atomic.Saves, s.Atomic.StillWatched)
 		}
 	}
-	var gnu, vt *tailResult
+	var gnu, vt, vs *tailResult
 	for _, t := range rep.Tail {
 		switch t.Tool {
 		case "tail -F":
 			gnu = t
 		case "vigil tail":
 			vt = t
+		case "vigil tail --state":
+			vs = t
 		}
+	}
+	if vt != nil && vs != nil && vt.Error == "" {
+		add("vigil tail --state", "throughput ≥ 90% of vigil tail", vs.Error == "" && vs.MBPerSec >= 0.9*vt.MBPerSec,
+			"%.0f MB/s vs %.0f MB/s", vs.MBPerSec, vt.MBPerSec)
 	}
 	if gnu != nil && vt != nil && gnu.Error == "" {
 		add("vigil tail", "throughput ≥ GNU tail -F", vt.Error == "" && vt.MBPerSec >= gnu.MBPerSec,
