@@ -705,7 +705,7 @@ func TestFollowLinesThrottle(t *testing.T) {
 	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := follow.New(follow.Options{Patterns: []string{logFile}, Last: -1, Backend: vnode.Inotify})
+	f, err := follow.New(follow.Options{Patterns: []string{logFile}, Last: -1, Backend: vnode.Poll, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestMultilineRotation(t *testing.T) {
 func TestMultilineCap(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, log, "")
-	r := startFollower(t, vnode.Inotify, Options{Patterns: []string{log}, Multiline: stamp, MaxRecord: 30, RecordWait: 50 * time.Millisecond})
+	r := startFollower(t, backends[0], Options{Patterns: []string{log}, Multiline: stamp, MaxRecord: 30, RecordWait: 50 * time.Millisecond})
 	appendFile(t, log, "2026-12-04 x\naaaaaaaaa\nbbbbbbbbb\nccccccccc\n")
 	r.expect("2026-12-04 x\naaaaaaaaa", "bbbbbbbbb\nccccccccc")
 }
