@@ -66,10 +66,12 @@ type StateError struct {
 	Err  error
 }
 
+// Error says which state file cannot be used, why, and what happens instead.
 func (e *StateError) Error() string {
 	return fmt.Sprintf("state %s: %v; starting without it, and not overwriting it", e.Path, e.Err)
 }
 
+// Unwrap returns the cause, for errors.Is (fs.ErrPermission, say).
 func (e *StateError) Unwrap() error { return e.Err }
 
 // resumeAt is where a file found again from the state starts.
