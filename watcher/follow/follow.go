@@ -185,6 +185,7 @@ type Follower struct {
 	stateArmd bool               // the state timer is armed
 	savedN    int                // how many files the last save listed
 	saveErr   string             // the last failure to save, told once
+	saver     *saver             // writes the state in the background
 
 	records     map[string]*record // records being gathered, by name
 	recordArmed bool               // the record timer is armed
@@ -292,6 +293,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
 	err = f.loop(ctx, ready, out)
+	defer f.stopSaver()
 	if err == nil && f.records != nil {
 		err = f.allRecords()
 	}

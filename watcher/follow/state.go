@@ -2,6 +2,7 @@ package follow
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -282,8 +284,19 @@ func (f *Follower) resumeFirst(matched map[string]ident, order []string) {
 	})
 }
 
-// saveState writes the state of every open file, atomically.
+// saveState writes the state of every open file, atomically, once the
+// background saves are done (so that it is the last word).
 func (f *Follower) saveState() error {
+	f.stopSaver()
+	data, err := f.encodeState()
+	if err != nil {
+		return err
+	}
+	return writeAtomic(f.o.State, data)
+}
+
+// encodeState returns the state of every open file.
+func (f *Follower) encodeState() ([]byte, error) {
 	doc := stateDoc{Format: stateFormat, Version: stateVersion, Saved: time.Now().UTC(), Files: []stateEntry{}}
 	for _, t := range f.byIdent {
 		if t.judging {
@@ -307,13 +320,71 @@ func (f *Follower) saveState() error {
 			}
 			return 1
 		}
-		return int(a.Ino - b.Ino)
+		return cmp.Compare(a.Ino, b.Ino)
 	})
 	data, err := json.Marshal(doc)
 	if err != nil {
-		return fmt.Errorf("follow: encode the state: %w", err)
+		return nil, fmt.Errorf("follow: encode the state: %w", err)
 	}
-	return writeAtomic(f.o.State, data)
+	return data, nil
+}
+
+// saver writes states in the background, so that the follower does not
+// wait for the disk (fsync takes milliseconds): one write at a time, in
+// order, and a state that comes while one is written replaces any older
+// one still waiting.
+type saver struct {
+	ch   chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	err  error // the last write's failure, nil once one succeeds
+}
+
+// saveAsync hands data to the saver, starting it if needed.
+func (f *Follower) saveAsync(data []byte) {
+	if f.saver == nil {
+		s := &saver{ch: make(chan []byte, 1), done: make(chan struct{})}
+		path := f.o.State
+		go func() {
+			defer close(s.done)
+			for data := range s.ch {
+				err := writeAtomic(path, data)
+				s.mu.Lock()
+				s.err = err
+				s.mu.Unlock()
+			}
+		}()
+		f.saver = s
+	}
+	select {
+	case f.saver.ch <- data:
+	default:
+		select {
+		case <-f.saver.ch: // an older state not written yet: drop it
+		default:
+		}
+		f.saver.ch <- data // only this goroutine sends: there is room now
+	}
+}
+
+// saverErr returns the last background write's failure.
+func (f *Follower) saverErr() error {
+	if f.saver == nil {
+		return nil
+	}
+	f.saver.mu.Lock()
+	defer f.saver.mu.Unlock()
+	return f.saver.err
+}
+
+// stopSaver waits for the background writes to end.
+func (f *Follower) stopSaver() {
+	if f.saver == nil {
+		return
+	}
+	close(f.saver.ch)
+	<-f.saver.done
+	f.saver = nil
 }
 
 // stateBytes fills e's head and last from what t read below e.Offset,
@@ -405,14 +476,20 @@ func (f *Follower) maybeSave() {
 	}
 	f.stateDue = false
 	f.savedAt = time.Now()
-	if err := f.saveState(); err != nil {
+	if err := f.saverErr(); err != nil {
 		if msg := err.Error(); msg != f.saveErr {
 			f.saveErr = msg // told once, until it changes
 			f.problem(err)
 		}
+	} else {
+		f.saveErr = ""
+	}
+	data, err := f.encodeState()
+	if err != nil {
+		f.problem(err)
 		return
 	}
-	f.saveErr = ""
+	f.saveAsync(data)
 	f.savedN = len(f.byIdent)
 	for _, t := range f.byIdent {
 		t.savedOff, t.savedName = t.off, t.name
