@@ -1,0 +1,473 @@
+package watcher
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A Snapshot records what a set of roots held at one moment, as their
+// filters admit it: for every node its path, type, permission bits, size,
+// modification and status-change times, inode number and, for regular
+// files and symlinks, a hash of the contents (of the target, for a
+// symlink). Comparing a snapshot with a later one says what changed
+// between them without a watcher running in between: that is
+// `vigil changed`. The file format is described in docs/snapshot.md.
+//
+// Contents are hashed only when a node's metadata differs from the
+// previous snapshot's, or when the previous snapshot could not trust it:
+// a node whose times fall within [RacyWindow] of the moment that snapshot
+// was taken may have been changed again within the same timestamp tick
+// (git's "racily clean" entries), so it is hashed again.
+type Snapshot struct {
+	// Time is when the scan began (the wall clock, to the nanosecond).
+	Time time.Time
+
+	entries []snapEntry // in crawl order: parents before their contents
+	base    *Snapshot   // the snapshot this one was taken against, if any
+	same    bool        // entries equal base's, and base trusted all of them
+}
+
+// snapEntry is one node of a snapshot.
+type snapEntry struct {
+	path         string
+	typ          uint8 // snapFile, snapDir, snapSymlink, snapOther
+	hashed       bool  // hash holds the contents' hash
+	mode         uint32
+	size         int64
+	mtime, ctime int64 // nanoseconds since the Unix epoch
+	ino          uint64
+	hash         [hashLen]byte
+	prev         int32 // index of the same path in base, or -1 (not stored)
+}
+
+// The node types a snapshot tells apart.
+const (
+	snapFile    = 1 // a regular file
+	snapDir     = 2 // a directory
+	snapSymlink = 3 // a symbolic link (its target is hashed)
+	snapOther   = 4 // a FIFO, socket or device: never opened
+)
+
+// hashLen is how much of the SHA-256 of a node's contents a snapshot keeps:
+// 128 bits make an accidental collision beyond reach and keep the file
+// small.
+const hashLen = 16
+
+// RacyWindow is how close to a snapshot's time a node's modification or
+// status-change time may be for the snapshot to still trust it. Time stamps
+// come from a coarse kernel clock and are rounded to the file system's
+// granularity (2 s on FAT), so a write made just after a node was looked at
+// can leave its times as they were; such a node is hashed again next time.
+const RacyWindow = 3 * time.Second
+
+// Len returns the number of nodes the snapshot holds.
+func (s *Snapshot) Len() int { return len(s.entries) }
+
+// racy reports whether s cannot vouch for e's contents by its metadata
+// alone: e changed so close to s's time that a later change may share its
+// time stamps.
+func (s *Snapshot) racy(e *snapEntry) bool {
+	return max(e.mtime, e.ctime) >= s.Time.UnixNano()-int64(RacyWindow)
+}
+
+// SameAs reports whether writing s would give prev's file again, apart from
+// the time: s was taken against prev, found every node prev holds and no
+// other, each with the metadata prev recorded, and prev trusted all of them.
+// Keeping prev's file is then as good as writing s.
+func (s *Snapshot) SameAs(prev *Snapshot) bool {
+	return prev != nil && s.base == prev && s.same
+}
+
+// TakeSnapshot scans o's roots through o's filters, as [Scan] does, and
+// records every node admitted (directories too, unless Include patterns
+// leave them out, as batches do). Nodes whose metadata matches prev (which
+// may be nil) and that prev could trust keep prev's hash; the others are
+// hashed. Paths in skip (absolute) are left out, with the temporary files
+// [Snapshot.WriteFile] makes beside them: a snapshot kept inside the tree
+// it describes does not describe itself. Problems that do not stop the
+// scan (an unreadable directory or file) go to o.OnError or o.Logf, as in
+// [Watcher.Run].
+func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) {
+	w, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Time: time.Now(), base: prev}
+	t := newSnapTaker(s, prev, &w.o)
+	r := newRun(w, nil)
+	skipped := skipSet(skip)
+	r.collect = func(path string, k kind, _ uint64) {
+		if skipped(path) {
+			return
+		}
+		if k == kDir && len(r.f.include) > 0 {
+			if rel, ok := r.relToRoot(path); ok && !r.f.included(rel) {
+				return
+			}
+		}
+		t.add(path)
+	}
+	r.crawl()
+	t.finish()
+	return s, nil
+}
+
+// skipSet returns a test for the paths TakeSnapshot leaves out: the named
+// files and the temporary files of an atomic write beside them.
+func skipSet(paths []string) func(string) bool {
+	if len(paths) == 0 {
+		return func(string) bool { return false }
+	}
+	exact := map[string]bool{}
+	var tmps []string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		p = filepath.Clean(p)
+		exact[p] = true
+		tmps = append(tmps, tempPrefix(p))
+	}
+	return func(path string) bool {
+		if exact[path] {
+			return true
+		}
+		for _, t := range tmps {
+			if strings.HasPrefix(path, t) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// tempPrefix is how the temporary files of an atomic write of path begin.
+func tempPrefix(path string) string {
+	dir, base := filepath.Split(path)
+	return dir + "." + base + ".tmp-"
+}
+
+// snapTaker stats and hashes the nodes a crawl finds. The crawl (one
+// goroutine, reading directories) hands nodes over in chunks; workers, one
+// per CPU, stat and hash them meanwhile, so that a large tree costs about
+// the crawl's time rather than the crawl's plus every lstat.
+type snapTaker struct {
+	s, prev *Snapshot
+	o       *Options
+
+	prevAt   map[string]int32 // prev's paths; built on the first miss
+	next     int32            // the index in prev expected next
+	cur      *snapChunk
+	chunks   []*snapChunk
+	work     chan *snapChunk
+	wg       sync.WaitGroup
+	noticeMu sync.Mutex
+}
+
+// snapChunk is a run of consecutive nodes in crawl order.
+type snapChunk struct {
+	paths   []string
+	prev    []int32
+	out     []snapEntry
+	trusted int // nodes that kept prev's record unchanged
+}
+
+const snapChunkSize = 512
+
+func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
+	t := &snapTaker{s: s, prev: prev, o: o, work: make(chan *snapChunk, 64)}
+	n := max(runtime.GOMAXPROCS(0), 1)
+	for range n {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			buf := make([]byte, 64<<10)
+			for c := range t.work {
+				t.process(c, buf)
+			}
+		}()
+	}
+	return t
+}
+
+// add queues one node found by the crawl, with the index of its path in
+// prev. Both are in crawl order, and an unchanged directory lists its
+// names in the same order each time, so the next index of prev is usually
+// the one: the map of prev's paths is only built when it is not.
+func (t *snapTaker) add(path string) {
+	if t.cur == nil {
+		t.cur = &snapChunk{paths: make([]string, 0, snapChunkSize), prev: make([]int32, 0, snapChunkSize)}
+	}
+	idx := int32(-1)
+	if p := t.prev; p != nil {
+		if int(t.next) < len(p.entries) && p.entries[t.next].path == path {
+			idx = t.next
+		} else {
+			if t.prevAt == nil {
+				t.prevAt = make(map[string]int32, len(p.entries))
+				for i := range p.entries {
+					t.prevAt[p.entries[i].path] = int32(i)
+				}
+			}
+			if i, ok := t.prevAt[path]; ok {
+				idx = i
+			}
+		}
+		if idx >= 0 {
+			t.next = idx + 1
+		}
+	}
+	t.cur.paths = append(t.cur.paths, path)
+	t.cur.prev = append(t.cur.prev, idx)
+	if len(t.cur.paths) == snapChunkSize {
+		t.flush()
+	}
+}
+
+func (t *snapTaker) flush() {
+	if t.cur == nil {
+		return
+	}
+	t.chunks = append(t.chunks, t.cur)
+	t.work <- t.cur
+	t.cur = nil
+}
+
+// finish waits for the workers and puts the entries together.
+func (t *snapTaker) finish() {
+	t.flush()
+	close(t.work)
+	t.wg.Wait()
+	n, trusted := 0, 0
+	for _, c := range t.chunks {
+		n += len(c.out)
+		trusted += c.trusted
+	}
+	t.s.entries = make([]snapEntry, 0, n)
+	for _, c := range t.chunks {
+		t.s.entries = append(t.s.entries, c.out...)
+	}
+	t.s.same = t.prev != nil && trusted == n && n == len(t.prev.entries)
+}
+
+func (t *snapTaker) notice(n *Notice) {
+	t.noticeMu.Lock()
+	defer t.noticeMu.Unlock()
+	t.o.notice(n)
+}
+
+// process stats each node of c and hashes those prev cannot vouch for.
+func (t *snapTaker) process(c *snapChunk, buf []byte) {
+	c.out = make([]snapEntry, 0, len(c.paths))
+	for i, path := range c.paths {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !isGone(err) {
+				t.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
+			}
+			continue // gone since the crawl listed it
+		}
+		e := entryOf(path, fi)
+		e.prev = c.prev[i]
+		if e.prev >= 0 {
+			o := &t.prev.entries[e.prev]
+			if o.sameMeta(&e) && !t.prev.racy(o) && (o.hashed || !hashable(e.typ)) {
+				e.hash, e.hashed = o.hash, o.hashed
+				c.trusted++
+				c.out = append(c.out, e)
+				continue
+			}
+		}
+		if hashable(e.typ) {
+			if err := e.hashContents(buf); err != nil {
+				if errors.Is(err, fs.ErrNotExist) || isGone(err) {
+					continue
+				}
+				t.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
+			}
+		}
+		c.out = append(c.out, e)
+	}
+}
+
+// entryOf records what lstat said about path.
+func entryOf(path string, fi fs.FileInfo) snapEntry {
+	m := fi.Mode()
+	e := snapEntry{
+		path:  path,
+		mode:  unixMode(m),
+		size:  fi.Size(),
+		mtime: fi.ModTime().UnixNano(),
+		ctime: ctimeOf(fi),
+		ino:   inoOf(fi),
+	}
+	switch {
+	case m.IsRegular():
+		e.typ = snapFile
+	case m.IsDir():
+		e.typ = snapDir
+	case m&fs.ModeSymlink != 0:
+		e.typ = snapSymlink
+	default:
+		e.typ = snapOther
+	}
+	return e
+}
+
+// unixMode returns the permission bits of m with setuid, setgid and
+// sticky in their Unix places, as a snapshot stores them.
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
+}
+
+func hashable(typ uint8) bool { return typ == snapFile || typ == snapSymlink }
+
+// sameMeta reports whether two records of one path describe the node alike.
+func (e *snapEntry) sameMeta(o *snapEntry) bool {
+	return e.typ == o.typ && e.mode == o.mode && e.size == o.size &&
+		e.mtime == o.mtime && e.ctime == o.ctime && e.ino == o.ino
+}
+
+// hashContents hashes a regular file's contents, or a symlink's target.
+func (e *snapEntry) hashContents(buf []byte) error {
+	h := sha256.New()
+	if e.typ == snapSymlink {
+		target, err := os.Readlink(e.path)
+		if err != nil {
+			return err
+		}
+		io.WriteString(h, target)
+	} else {
+		f, err := os.Open(e.path)
+		if err != nil {
+			return err
+		}
+		_, err = io.CopyBuffer(h, onlyReader{f}, buf)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", e.path, err)
+		}
+	}
+	var sum [sha256.Size]byte
+	copy(e.hash[:], h.Sum(sum[:0]))
+	e.hashed = true
+	return nil
+}
+
+// onlyReader hides everything but Read, so that io.CopyBuffer uses the
+// caller's buffer instead of a WriterTo's own.
+type onlyReader struct{ io.Reader }
+
+// Changes returns what differs between the snapshot s was taken against
+// and s, as a batch would report it, sorted by path: every node as Create
+// when there was none. A node at a new path whose inode and contents are
+// those of a node gone from another path is a Rename from there; a file
+// or symlink whose contents differ is a Write (contents compared by hash,
+// so a rewrite with the same bytes is no change); a node whose type
+// changed is a Write; different permission bits alone are a Chmod.
+// Directories are never written, only created, removed, renamed or
+// chmod'ed: what they hold is reported node by node.
+func (s *Snapshot) Changes() []Change {
+	p := s.base
+	var out []Change
+	if p == nil {
+		out = make([]Change, 0, len(s.entries))
+		for i := range s.entries {
+			out = append(out, Change{Path: s.entries[i].path, Op: Create})
+		}
+		sortChanges(out)
+		return out
+	}
+	present := make([]bool, len(p.entries)) // the path is still there
+	for i := range s.entries {
+		if j := s.entries[i].prev; j >= 0 {
+			present[j] = true
+		}
+	}
+	// Gone paths by inode: where a node at a new path may have come from.
+	gone := map[uint64][]int32{}
+	for j := range p.entries {
+		if !present[j] && p.entries[j].ino != 0 {
+			gone[p.entries[j].ino] = append(gone[p.entries[j].ino], int32(j))
+		}
+	}
+	movedFrom := make([]bool, len(p.entries))
+	origin := func(e *snapEntry) (int32, bool) {
+		g := gone[e.ino]
+		if len(g) != 1 || movedFrom[g[0]] {
+			return 0, false
+		}
+		o := &p.entries[g[0]]
+		if o.typ != e.typ || (hashable(e.typ) && !(o.hashed && e.hashed && o.hash == e.hash)) {
+			return 0, false
+		}
+		return g[0], true
+	}
+	for i := range s.entries {
+		e := &s.entries[i]
+		if e.prev < 0 || p.entries[e.prev].ino != e.ino {
+			if j, ok := origin(e); ok {
+				movedFrom[j] = true
+				out = append(out, Change{Path: e.path, Op: Rename, Old: p.entries[j].path})
+				continue
+			}
+		}
+		if e.prev < 0 {
+			out = append(out, Change{Path: e.path, Op: Create})
+			continue
+		}
+		o := &p.entries[e.prev]
+		switch {
+		case o.typ != e.typ || contentsDiffer(o, e):
+			out = append(out, Change{Path: e.path, Op: Write})
+		case o.mode != e.mode:
+			out = append(out, Change{Path: e.path, Op: Chmod})
+		}
+	}
+	for j := range p.entries {
+		if !present[j] && !movedFrom[j] {
+			out = append(out, Change{Path: p.entries[j].path, Op: Remove})
+		}
+	}
+	sortChanges(out)
+	return out
+}
+
+// contentsDiffer compares two records of one path of the same type: by hash
+// when both have one, else (a file that could not be read) by metadata.
+func contentsDiffer(o, e *snapEntry) bool {
+	switch e.typ {
+	case snapDir:
+		return false
+	case snapOther:
+		return o.ino != e.ino
+	}
+	if o.hashed && e.hashed {
+		return o.hash != e.hash
+	}
+	return !o.sameMeta(e)
+}
+
+func sortChanges(cs []Change) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
+}
