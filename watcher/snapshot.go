@@ -115,7 +115,7 @@ func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) 
 				return
 			}
 		}
-		t.add(path)
+		t.add(path, k == kDir)
 	}
 	r.crawl()
 	t.finish()
@@ -178,6 +178,7 @@ type snapTaker struct {
 type snapChunk struct {
 	paths   []string
 	prev    []int32
+	dirs    []bool // the crawl took the node for a directory
 	out     []snapEntry
 	trusted int // nodes that kept prev's record unchanged
 }
@@ -192,8 +193,10 @@ func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
 		go func() {
 			defer t.wg.Done()
 			buf := make([]byte, 64<<10)
+			st := newDirStatter()
+			defer st.close()
 			for c := range t.work {
-				t.process(c, buf)
+				t.process(c, st, buf)
 			}
 		}()
 	}
@@ -204,9 +207,9 @@ func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
 // prev. Both are in crawl order, and an unchanged directory lists its
 // names in the same order each time, so the next index of prev is usually
 // the one: the map of prev's paths is only built when it is not.
-func (t *snapTaker) add(path string) {
+func (t *snapTaker) add(path string, dir bool) {
 	if t.cur == nil {
-		t.cur = &snapChunk{paths: make([]string, 0, snapChunkSize), prev: make([]int32, 0, snapChunkSize)}
+		t.cur = &snapChunk{paths: make([]string, 0, snapChunkSize), prev: make([]int32, 0, snapChunkSize), dirs: make([]bool, 0, snapChunkSize)}
 	}
 	idx := int32(-1)
 	if p := t.prev; p != nil {
@@ -229,6 +232,7 @@ func (t *snapTaker) add(path string) {
 	}
 	t.cur.paths = append(t.cur.paths, path)
 	t.cur.prev = append(t.cur.prev, idx)
+	t.cur.dirs = append(t.cur.dirs, dir)
 	if len(t.cur.paths) == snapChunkSize {
 		t.flush()
 	}
@@ -267,17 +271,24 @@ func (t *snapTaker) notice(n *Notice) {
 }
 
 // process stats each node of c and hashes those prev cannot vouch for.
-func (t *snapTaker) process(c *snapChunk, buf []byte) {
+func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
 	c.out = make([]snapEntry, 0, len(c.paths))
 	for i, path := range c.paths {
-		fi, err := os.Lstat(path)
+		e, err := st.lstat(path)
+		if err == nil && e.typ == snapSymlink && c.dirs[i] {
+			// A symlink the crawl followed into a directory: recorded as
+			// the directory, as the watcher sees it.
+			var fi fs.FileInfo
+			if fi, err = os.Stat(path); err == nil {
+				e = entryOf(path, fi)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !isGone(err) {
 				t.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
 			}
 			continue // gone since the crawl listed it
 		}
-		e := entryOf(path, fi)
 		e.prev = c.prev[i]
 		if e.prev >= 0 {
 			o := &t.prev.entries[e.prev]

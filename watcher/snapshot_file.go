@@ -295,4 +295,3 @@ func (s *Snapshot) WriteFile(path string) (err error) {
 	}
 	return nil
 }
-

@@ -475,8 +475,8 @@ type run struct {
 	// them instead of allocating one per directory.
 	lists    [][]dirent
 	depth    int
-	vcsLocks []string  // lock files of the repositories the roots are in
-	vcsHold  time.Time // when a due batch began waiting for a lock; zero if not
+	vcsLocks []string                              // lock files of the repositories the roots are in
+	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
 	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
 
 	deb       *debounce.State
