@@ -102,6 +102,14 @@ func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The crawl and the workers both report problems: one at a time.
+	var mu sync.Mutex
+	if f := w.o.OnError; f != nil {
+		w.o.OnError = func(err error) { mu.Lock(); defer mu.Unlock(); f(err) }
+	}
+	if f := w.o.Logf; f != nil {
+		w.o.Logf = func(format string, args ...any) { mu.Lock(); defer mu.Unlock(); f(format, args...) }
+	}
 	s := &Snapshot{Time: time.Now(), base: prev}
 	t := newSnapTaker(s, prev, &w.o)
 	r := newRun(w, nil)
@@ -165,13 +173,12 @@ type snapTaker struct {
 	s, prev *Snapshot
 	o       *Options
 
-	prevAt   map[string]int32 // prev's paths; built on the first miss
-	next     int32            // the index in prev expected next
-	cur      *snapChunk
-	chunks   []*snapChunk
-	work     chan *snapChunk
-	wg       sync.WaitGroup
-	noticeMu sync.Mutex
+	prevAt map[string]int32 // prev's paths; built on the first miss
+	next   int32            // the index in prev expected next
+	cur    *snapChunk
+	chunks []*snapChunk
+	work   chan *snapChunk
+	wg     sync.WaitGroup
 }
 
 // snapChunk is a run of consecutive nodes in crawl order.
@@ -264,12 +271,6 @@ func (t *snapTaker) finish() {
 	t.s.same = t.prev != nil && trusted == n && n == len(t.prev.entries)
 }
 
-func (t *snapTaker) notice(n *Notice) {
-	t.noticeMu.Lock()
-	defer t.noticeMu.Unlock()
-	t.o.notice(n)
-}
-
 // process stats each node of c and hashes those prev cannot vouch for.
 func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
 	c.out = make([]snapEntry, 0, len(c.paths))
@@ -285,7 +286,7 @@ func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
 		}
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !isGone(err) {
-				t.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
+				t.o.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
 			}
 			continue // gone since the crawl listed it
 		}
@@ -304,7 +305,7 @@ func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
 				if errors.Is(err, fs.ErrNotExist) || isGone(err) {
 					continue
 				}
-				t.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
+				t.o.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
 			}
 		}
 		c.out = append(c.out, e)

@@ -102,21 +102,29 @@ func decodeSnapshot(data []byte) (*Snapshot, string) {
 		return nil, "corrupted (bad entry count)"
 	}
 	s := &Snapshot{Time: time.Unix(0, t), entries: make([]snapEntry, 0, n)}
-	var path []byte
+	// The paths are rebuilt into one buffer and made one string, which the
+	// entries' paths are slices of: one allocation instead of one each.
+	var all []byte
+	var ends []int
+	var prevStart, prevEnd int
 	var mtime int64
 	var ino uint64
 	for range n {
 		shared := d.uvarint()
 		suffix := d.bytes(d.uvarint())
-		if d.bad || shared > uint64(len(path)) {
+		if d.bad || shared > uint64(prevEnd-prevStart) {
 			return nil, "corrupted (bad path)"
 		}
-		path = append(path[:shared], suffix...)
-		e := snapEntry{path: string(path), prev: -1}
+		start := len(all)
+		all = append(all, all[prevStart:prevStart+int(shared)]...)
+		all = append(all, suffix...)
+		prevStart, prevEnd = start, len(all)
+		ends = append(ends, prevEnd)
+		e := snapEntry{prev: -1}
 		flags := d.byte()
 		e.typ, e.hashed = flags&typeMask, flags&flagHashed != 0
 		if e.typ < snapFile || e.typ > snapOther || flags&^(typeMask|flagHashed) != 0 {
-			return nil, fmt.Sprintf("corrupted (bad type %#x for %s)", flags, e.path)
+			return nil, fmt.Sprintf("corrupted (bad type %#x for %s)", flags, all[prevStart:prevEnd])
 		}
 		e.mode = uint32(d.uvarint())
 		e.size = int64(d.uvarint())
@@ -135,6 +143,11 @@ func decodeSnapshot(data []byte) (*Snapshot, string) {
 	}
 	if len(d.b) != 0 {
 		return nil, "corrupted (data after the last entry)"
+	}
+	paths, start := string(all), 0
+	for i, end := range ends {
+		s.entries[i].path = paths[start:end]
+		start = end
 	}
 	return s, ""
 }
