@@ -32,9 +32,16 @@ type Snapshot struct {
 	// Time is when the scan began (the wall clock, to the nanosecond).
 	Time time.Time
 
-	entries []snapEntry // in crawl order: parents before their contents
-	base    *Snapshot   // the snapshot this one was taken against, if any
-	same    bool        // entries equal base's, and base trusted all of them
+	// A snapshot is kept encoded (body: its entries in the file format,
+	// n of them), which is a third of their size in memory: on a large
+	// unchanged tree most of the cost of a snapshot is the memory it
+	// touches. entries, when not nil, is the decoded form, and then the
+	// one that counts.
+	n       int
+	body    []byte
+	entries []snapEntry
+	base    *Snapshot // the snapshot this one was taken against, if any
+	same    bool      // entries equal base's, and base trusted all of them
 }
 
 // snapEntry is one node of a snapshot.
@@ -48,6 +55,14 @@ type snapEntry struct {
 	ino          uint64
 	hash         [hashLen]byte
 	prev         int32 // index of the same path in base, or -1 (not stored)
+}
+
+// meta is what an entry records besides its path: what the taker hands
+// its workers for a node the previous snapshot knows.
+func (e *snapEntry) meta() snapEntry {
+	m := *e
+	m.path = ""
+	return m
 }
 
 // The node types a snapshot tells apart.
@@ -71,7 +86,12 @@ const hashLen = 16
 const RacyWindow = 3 * time.Second
 
 // Len returns the number of nodes the snapshot holds.
-func (s *Snapshot) Len() int { return len(s.entries) }
+func (s *Snapshot) Len() int {
+	if s.entries != nil {
+		return len(s.entries)
+	}
+	return s.n
+}
 
 // racy reports whether s cannot vouch for e's contents by its metadata
 // alone: e changed so close to s's time that a later change may share its
@@ -126,7 +146,9 @@ func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) 
 		t.add(path, k == kDir)
 	}
 	r.crawl()
-	t.finish()
+	if err := t.finish(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -167,34 +189,79 @@ func tempPrefix(path string) string {
 
 // snapTaker stats and hashes the nodes a crawl finds. The crawl (one
 // goroutine, reading directories) hands nodes over in chunks; workers, one
-// per CPU, stat and hash them meanwhile, so that a large tree costs about
-// the crawl's time rather than the crawl's plus every lstat.
+// per CPU, stat, hash and encode them meanwhile, so that a large tree costs
+// about the crawl's time rather than the crawl's plus every lstat.
+//
+// Each node is matched with prev's record of its path as it is handed
+// over. Both are in crawl order, and an unchanged directory lists its
+// names in the same order each time, so prev is read as a stream, one
+// entry ahead, without decoding it whole; only when a path is not the one
+// expected is prev decoded and looked up by path from then on.
 type snapTaker struct {
 	s, prev *Snapshot
 	o       *Options
 
-	prevAt map[string]int32 // prev's paths; built on the first miss
-	next   int32            // the index in prev expected next
-	cur    *snapChunk
-	chunks []*snapChunk
-	work   chan *snapChunk
-	wg     sync.WaitGroup
+	stream  *snapStream      // prev's entries, in order; nil once off it
+	prevAt  map[string]int32 // prev's paths, once off the stream
+	matched int
+	cur     *snapChunk
+	work    chan *snapChunk
+	free    chan *snapChunk // processed chunks, for reuse
+	wg      sync.WaitGroup
+
+	// Processed chunks are joined into the body in crawl order as soon as
+	// all chunks before them are done, so that few are held at a time.
+	mu       sync.Mutex
+	seq      int                // sequence number of the next chunk handed out
+	next     int                // sequence number of the next chunk to join
+	done     map[int]*snapChunk // processed, waiting for the ones before
+	body     []byte
+	last     snapEntry // the last entry joined
+	n        int
+	trusted  int
+	inFlight int
 }
 
 // snapChunk is a run of consecutive nodes in crawl order.
 type snapChunk struct {
-	paths   []string
-	prev    []int32
-	dirs    []bool // the crawl took the node for a directory
-	out     []snapEntry
+	seq   int
+	items []snapItem
+	// What the worker made of them: the first entry as it is, the others
+	// encoded (each against the one before it; the first is encoded once
+	// the chunk before it is joined).
+	first   snapEntry
+	last    snapEntry
+	count   int
+	rest    []byte
 	trusted int // nodes that kept prev's record unchanged
 }
 
-const snapChunkSize = 512
+// snapItem is one node handed to a worker.
+type snapItem struct {
+	path   string
+	dir    bool      // the crawl took it for a directory
+	hasOld bool      // prev knows the path
+	old    snapEntry // prev's record of it (no path)
+}
+
+const (
+	snapChunkSize = 512
+	snapQueued    = 8 // chunks waiting for a worker
+)
 
 func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
-	t := &snapTaker{s: s, prev: prev, o: o, work: make(chan *snapChunk, 64)}
 	n := max(runtime.GOMAXPROCS(0), 1)
+	t := &snapTaker{s: s, prev: prev, o: o, work: make(chan *snapChunk, snapQueued),
+		free: make(chan *snapChunk, snapQueued+2*n+2), done: map[int]*snapChunk{}}
+	if prev != nil {
+		t.body = make([]byte, 0, len(prev.body)+len(prev.body)/8+4096)
+		if prev.entries == nil {
+			t.stream = newSnapStream(prev.body, prev.n)
+			t.stream.next()
+		} else {
+			t.offStream()
+		}
+	}
 	for range n {
 		t.wg.Add(1)
 		go func() {
@@ -204,43 +271,83 @@ func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
 			defer st.close()
 			for c := range t.work {
 				t.process(c, st, buf)
+				t.join(c)
 			}
 		}()
 	}
 	return t
 }
 
-// add queues one node found by the crawl, with the index of its path in
-// prev. Both are in crawl order, and an unchanged directory lists its
-// names in the same order each time, so the next index of prev is usually
-// the one: the map of prev's paths is only built when it is not.
+// join adds a processed chunk to the body, with every chunk after it that
+// is waiting, once the chunks before it are in; then they can be reused.
+func (t *snapTaker) join(c *snapChunk) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done[c.seq] = c
+	for {
+		c, ok := t.done[t.next]
+		if !ok {
+			return
+		}
+		delete(t.done, t.next)
+		t.next++
+		if c.count > 0 {
+			t.body = appendEntry(t.body, &c.first, &t.last)
+			t.body = append(t.body, c.rest...)
+			t.last = c.last
+		}
+		t.n += c.count
+		t.trusted += c.trusted
+		c.items, c.rest = c.items[:0], c.rest[:0]
+		c.first, c.last = snapEntry{}, snapEntry{}
+		c.count, c.trusted = 0, 0
+		select {
+		case t.free <- c:
+		default:
+		}
+	}
+}
+
+// offStream switches to looking prev's entries up by path.
+func (t *snapTaker) offStream() {
+	t.stream = nil
+	entries := t.prev.load()
+	t.prevAt = make(map[string]int32, len(entries))
+	for i := range entries {
+		t.prevAt[entries[i].path] = int32(i)
+	}
+}
+
+// add queues one node found by the crawl, with prev's record of its path.
 func (t *snapTaker) add(path string, dir bool) {
 	if t.cur == nil {
-		t.cur = &snapChunk{paths: make([]string, 0, snapChunkSize), prev: make([]int32, 0, snapChunkSize), dirs: make([]bool, 0, snapChunkSize)}
+		select {
+		case t.cur = <-t.free:
+		default:
+			t.cur = &snapChunk{items: make([]snapItem, 0, snapChunkSize), rest: make([]byte, 0, snapChunkSize*48)}
+		}
+		t.cur.seq = t.seq
+		t.seq++
 	}
-	idx := int32(-1)
-	if p := t.prev; p != nil {
-		if int(t.next) < len(p.entries) && p.entries[t.next].path == path {
-			idx = t.next
+	it := snapItem{path: path, dir: dir}
+	if t.prev != nil {
+		if st := t.stream; st != nil && st.ok && string(st.path) == path {
+			it.old, it.hasOld = st.e, true
+			st.next()
 		} else {
-			if t.prevAt == nil {
-				t.prevAt = make(map[string]int32, len(p.entries))
-				for i := range p.entries {
-					t.prevAt[p.entries[i].path] = int32(i)
-				}
+			if t.stream != nil {
+				t.offStream()
 			}
 			if i, ok := t.prevAt[path]; ok {
-				idx = i
+				it.old, it.hasOld = t.prev.entries[i].meta(), true
 			}
 		}
-		if idx >= 0 {
-			t.next = idx + 1
+		if it.hasOld {
+			t.matched++
 		}
 	}
-	t.cur.paths = append(t.cur.paths, path)
-	t.cur.prev = append(t.cur.prev, idx)
-	t.cur.dirs = append(t.cur.dirs, dir)
-	if len(t.cur.paths) == snapChunkSize {
+	t.cur.items = append(t.cur.items, it)
+	if len(t.cur.items) == snapChunkSize {
 		t.flush()
 	}
 }
@@ -249,67 +356,78 @@ func (t *snapTaker) flush() {
 	if t.cur == nil {
 		return
 	}
-	t.chunks = append(t.chunks, t.cur)
 	t.work <- t.cur
 	t.cur = nil
 }
 
-// finish waits for the workers and puts the entries together.
-func (t *snapTaker) finish() {
+// finish waits for the workers; the body is then complete.
+func (t *snapTaker) finish() error {
 	t.flush()
 	close(t.work)
 	t.wg.Wait()
-	n, trusted := 0, 0
-	for _, c := range t.chunks {
-		n += len(c.out)
-		trusted += c.trusted
+	if len(t.done) != 0 || t.next != t.seq {
+		panic("watcher: snapshot chunks lost") // join's bookkeeping is wrong
 	}
-	t.s.entries = make([]snapEntry, 0, n)
-	for _, c := range t.chunks {
-		t.s.entries = append(t.s.entries, c.out...)
+	t.s.body, t.s.n = t.body, t.n
+	if t.stream != nil && t.stream.err != "" {
+		return &SnapshotError{Reason: t.stream.err}
 	}
-	t.s.same = t.prev != nil && trusted == n && n == len(t.prev.entries)
+	// Paths are unique, so n nodes matched to n of prev's n entries are all
+	// of them.
+	t.s.same = t.prev != nil && t.trusted == t.n && t.matched == t.n && t.n == t.prev.Len()
+	return nil
 }
 
-// process stats each node of c and hashes those prev cannot vouch for.
+// process stats each node of c, hashes those prev cannot vouch for, and
+// encodes the entries.
 func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
-	c.out = make([]snapEntry, 0, len(c.paths))
-	for i, path := range c.paths {
-		e, err := st.lstat(path)
-		if err == nil && e.typ == snapSymlink && c.dirs[i] {
+	var prev snapEntry
+	for i := range c.items {
+		it := &c.items[i]
+		e, err := st.lstat(it.path)
+		if err == nil && e.typ == snapSymlink && it.dir {
 			// A symlink the crawl followed into a directory: recorded as
 			// the directory, as the watcher sees it.
 			var fi fs.FileInfo
-			if fi, err = os.Stat(path); err == nil {
-				e = entryOf(path, fi)
+			if fi, err = os.Stat(it.path); err == nil {
+				e = entryOf(it.path, fi)
 			}
 		}
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && !isGone(err) {
-				t.o.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
+				t.o.notice(&Notice{Kind: Unreadable, Path: it.path, Err: err})
 			}
 			continue // gone since the crawl listed it
 		}
-		e.prev = c.prev[i]
-		if e.prev >= 0 {
-			o := &t.prev.entries[e.prev]
+		trusted := false
+		if it.hasOld {
+			o := &it.old
 			if o.sameMeta(&e) && !t.prev.racy(o) && (o.hashed || !hashable(e.typ)) {
 				e.hash, e.hashed = o.hash, o.hashed
-				c.trusted++
-				c.out = append(c.out, e)
-				continue
+				trusted = true
 			}
 		}
-		if hashable(e.typ) {
+		if !trusted && hashable(e.typ) {
 			if err := e.hashContents(buf); err != nil {
 				if errors.Is(err, fs.ErrNotExist) || isGone(err) {
 					continue
 				}
-				t.o.notice(&Notice{Kind: Unreadable, Path: path, Err: err})
+				t.o.notice(&Notice{Kind: Unreadable, Path: it.path, Err: err})
 			}
 		}
-		c.out = append(c.out, e)
+		if trusted {
+			c.trusted++
+		}
+		if c.count == 0 {
+			c.first = e
+		} else {
+			c.rest = appendEntry(c.rest, &e, &prev)
+		}
+		prev = e
+		c.count++
 	}
+	c.last = prev
+	clear(c.items)
 }
 
 // entryOf records what lstat said about path.
@@ -403,16 +521,25 @@ func (s *Snapshot) Changes() []Change {
 	p := s.base
 	var out []Change
 	if p == nil {
-		out = make([]Change, 0, len(s.entries))
-		for i := range s.entries {
-			out = append(out, Change{Path: s.entries[i].path, Op: Create})
+		for _, e := range s.load() {
+			out = append(out, Change{Path: e.path, Op: Create})
 		}
 		sortChanges(out)
 		return out
 	}
+	if s.same {
+		return nil
+	}
+	cur, old := s.load(), p.load()
+	at := make(map[string]int32, len(old))
+	for j := range old {
+		at[old[j].path] = int32(j)
+	}
 	present := make([]bool, len(p.entries)) // the path is still there
-	for i := range s.entries {
-		if j := s.entries[i].prev; j >= 0 {
+	for i := range cur {
+		cur[i].prev = -1
+		if j, ok := at[cur[i].path]; ok {
+			cur[i].prev = j
 			present[j] = true
 		}
 	}

@@ -1,13 +1,13 @@
 package watcher
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -68,8 +68,8 @@ func ReadSnapshot(path string) (*Snapshot, error) {
 	return s, nil
 }
 
-// decodeSnapshot parses a snapshot file's bytes, or says what is wrong
-// with them.
+// decodeSnapshot checks a snapshot file's bytes through and returns the
+// snapshot, its entries still encoded, or says what is wrong with them.
 func decodeSnapshot(data []byte) (*Snapshot, string) {
 	if len(data) < len(snapMagic) || string(data[:len(snapMagic)]) != snapMagic {
 		if len(data) == 0 {
@@ -101,156 +101,166 @@ func decodeSnapshot(data []byte) (*Snapshot, string) {
 	if d.bad || n > uint64(len(d.b)) { // an entry takes several bytes
 		return nil, "corrupted (bad entry count)"
 	}
-	s := &Snapshot{Time: time.Unix(0, t), entries: make([]snapEntry, 0, n)}
-	// The paths are rebuilt into one buffer and made one string, which the
-	// entries' paths are slices of: one allocation instead of one each.
-	var all []byte
-	var ends []int
-	var prevStart, prevEnd int
-	var mtime int64
-	var ino uint64
-	for range n {
-		shared := d.uvarint()
-		suffix := d.bytes(d.uvarint())
-		if d.bad || shared > uint64(prevEnd-prevStart) {
-			return nil, "corrupted (bad path)"
-		}
-		start := len(all)
-		all = append(all, all[prevStart:prevStart+int(shared)]...)
-		all = append(all, suffix...)
-		prevStart, prevEnd = start, len(all)
-		ends = append(ends, prevEnd)
-		e := snapEntry{prev: -1}
-		flags := d.byte()
-		e.typ, e.hashed = flags&typeMask, flags&flagHashed != 0
-		if e.typ < snapFile || e.typ > snapOther || flags&^(typeMask|flagHashed) != 0 {
-			return nil, fmt.Sprintf("corrupted (bad type %#x for %s)", flags, all[prevStart:prevEnd])
-		}
-		e.mode = uint32(d.uvarint())
-		e.size = int64(d.uvarint())
-		mtime += d.varint()
-		e.mtime = mtime
-		e.ctime = mtime + d.varint()
-		ino += uint64(d.varint())
-		e.ino = ino
-		if e.hashed {
-			copy(e.hash[:], d.bytes(hashLen))
-		}
-		if d.bad {
-			return nil, "truncated or corrupted entry"
-		}
-		s.entries = append(s.entries, e)
+	s := &Snapshot{Time: time.Unix(0, t), n: int(n), body: d.b}
+	// Walk the entries once, so that whoever reads them later can rely on
+	// them; this allocates nothing.
+	st := newSnapStream(s.body, s.n)
+	for st.next() {
 	}
-	if len(d.b) != 0 {
-		return nil, "corrupted (data after the last entry)"
-	}
-	paths, start := string(all), 0
-	for i, end := range ends {
-		s.entries[i].path = paths[start:end]
-		start = end
+	if st.err != "" {
+		return nil, st.err
 	}
 	return s, ""
 }
 
-// snapDecoder reads varints, remembering whether it ran out of bytes.
-type snapDecoder struct {
-	b   []byte
-	bad bool
+// snapStream decodes a snapshot's entries one at a time. path is only
+// valid until the next call of next.
+type snapStream struct {
+	d    snapDecoder
+	left int
+	ok   bool      // e and path hold an entry
+	e    snapEntry // without its path
+	path []byte
+	err  string
 }
 
-func (d *snapDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+func newSnapStream(body []byte, n int) *snapStream {
+	return &snapStream{d: snapDecoder{b: body}, left: n}
 }
 
-func (d *snapDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		d.b = nil
-		return 0
+// next decodes the next entry; false at the end or on an error (err).
+func (st *snapStream) next() bool {
+	st.ok = false
+	if st.err != "" {
+		return false
 	}
-	d.b = d.b[n:]
-	return v
+	if st.left == 0 {
+		if len(st.d.b) != 0 {
+			st.err = "corrupted (data after the last entry)"
+		}
+		return false
+	}
+	st.left--
+	d := &st.d
+	shared := d.uvarint()
+	suffix := d.bytes(d.uvarint())
+	if d.bad || shared > uint64(len(st.path)) {
+		st.err = "corrupted (bad path)"
+		return false
+	}
+	st.path = append(st.path[:shared], suffix...)
+	prevMtime, prevIno := st.e.mtime, st.e.ino
+	e := snapEntry{prev: -1}
+	flags := d.byte()
+	e.typ, e.hashed = flags&typeMask, flags&flagHashed != 0
+	if e.typ < snapFile || e.typ > snapOther || flags&^(typeMask|flagHashed) != 0 {
+		st.err = fmt.Sprintf("corrupted (bad type %#x for %s)", flags, st.path)
+		return false
+	}
+	e.mode = uint32(d.uvarint())
+	e.size = int64(d.uvarint())
+	e.mtime = prevMtime + d.varint()
+	e.ctime = e.mtime + d.varint()
+	e.ino = prevIno + uint64(d.varint())
+	if e.hashed {
+		copy(e.hash[:], d.bytes(hashLen))
+	}
+	if d.bad {
+		st.err = "truncated or corrupted entry"
+		return false
+	}
+	st.e, st.ok = e, true
+	return true
 }
 
-func (d *snapDecoder) byte() byte {
-	if len(d.b) == 0 {
-		d.bad = true
-		return 0
+// load returns the snapshot's entries, decoding them the first time. The
+// paths are rebuilt into one buffer that becomes one string, which the
+// entries' paths are slices of: one allocation instead of one each.
+func (s *Snapshot) load() []snapEntry {
+	if s.entries != nil || s.n == 0 {
+		if s.entries == nil {
+			s.entries = []snapEntry{}
+		}
+		return s.entries
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
+	entries := make([]snapEntry, 0, s.n)
+	ends := make([]int, 0, s.n)
+	var all strings.Builder
+	st := newSnapStream(s.body, s.n)
+	for st.next() {
+		all.Write(st.path)
+		ends = append(ends, all.Len())
+		entries = append(entries, st.e)
+	}
+	// decodeSnapshot or the taker checked the body: st.err is "".
+	paths, start := all.String(), 0
+	for i, end := range ends {
+		entries[i].path = paths[start:end]
+		start = end
+	}
+	s.entries = entries
+	return entries
 }
 
-func (d *snapDecoder) bytes(n uint64) []byte {
-	if n > uint64(len(d.b)) {
-		d.bad = true
-		d.b = nil
-		return nil
+// appendEntry encodes e after prev (the entry before it, or a zero entry)
+// and makes e the new prev.
+func appendEntry(buf []byte, e, prev *snapEntry) []byte {
+	shared := commonPrefix(prev.path, e.path)
+	buf = binary.AppendUvarint(buf, uint64(shared))
+	buf = binary.AppendUvarint(buf, uint64(len(e.path)-shared))
+	buf = append(buf, e.path[shared:]...)
+	flags := e.typ
+	if e.hashed {
+		flags |= flagHashed
 	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
+	buf = append(buf, flags)
+	buf = binary.AppendUvarint(buf, uint64(e.mode))
+	buf = binary.AppendUvarint(buf, uint64(e.size))
+	buf = binary.AppendVarint(buf, e.mtime-prev.mtime)
+	buf = binary.AppendVarint(buf, e.ctime-e.mtime)
+	buf = binary.AppendVarint(buf, int64(e.ino-prev.ino))
+	if e.hashed {
+		buf = append(buf, e.hash[:]...)
+	}
+	*prev = *e
+	return buf
+}
+
+// encodedBody returns the entries in the file format: the body as taken or
+// read, or, once the entries were decoded (and perhaps changed, in tests),
+// encoded from them.
+func (s *Snapshot) encodedBody() ([]byte, int) {
+	if s.entries == nil {
+		return s.body, s.n
+	}
+	var buf []byte
+	var prev snapEntry
+	for i := range s.entries {
+		buf = appendEntry(buf, &s.entries[i], &prev)
+	}
+	return buf, len(s.entries)
 }
 
 // encode writes the snapshot in the file format, checksum included.
 func (s *Snapshot) encode(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 256<<10)
+	body, n := s.encodedBody()
+	var head []byte
+	head = append(head, snapMagic...)
+	head = binary.AppendUvarint(head, snapVersion)
+	head = binary.AppendUvarint(head, snapHashAlg)
+	head = binary.AppendVarint(head, s.Time.UnixNano())
+	head = binary.AppendUvarint(head, uint64(n))
 	h := crc32.New(castagnoli)
-	out := io.MultiWriter(bw, h)
-	var buf []byte
-	buf = append(buf, snapMagic...)
-	buf = binary.AppendUvarint(buf, snapVersion)
-	buf = binary.AppendUvarint(buf, snapHashAlg)
-	buf = binary.AppendVarint(buf, s.Time.UnixNano())
-	buf = binary.AppendUvarint(buf, uint64(len(s.entries)))
-	var prevPath string
-	var mtime int64
-	var ino uint64
-	for i := range s.entries {
-		e := &s.entries[i]
-		shared := commonPrefix(prevPath, e.path)
-		buf = binary.AppendUvarint(buf, uint64(shared))
-		buf = binary.AppendUvarint(buf, uint64(len(e.path)-shared))
-		buf = append(buf, e.path[shared:]...)
-		flags := e.typ
-		if e.hashed {
-			flags |= flagHashed
-		}
-		buf = append(buf, flags)
-		buf = binary.AppendUvarint(buf, uint64(e.mode))
-		buf = binary.AppendUvarint(buf, uint64(e.size))
-		buf = binary.AppendVarint(buf, e.mtime-mtime)
-		buf = binary.AppendVarint(buf, e.ctime-e.mtime)
-		buf = binary.AppendVarint(buf, int64(e.ino-ino))
-		if e.hashed {
-			buf = append(buf, e.hash[:]...)
-		}
-		prevPath, mtime, ino = e.path, e.mtime, e.ino
-		if len(buf) >= 32<<10 {
-			if _, err := out.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
-	}
-	if _, err := out.Write(buf); err != nil {
-		return err
-	}
+	h.Write(head)
+	h.Write(body)
 	var sum [4]byte
 	binary.LittleEndian.PutUint32(sum[:], h.Sum32())
-	if _, err := bw.Write(sum[:]); err != nil {
-		return err
+	for _, b := range [][]byte{head, body, sum[:]} {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
 	}
-	return bw.Flush()
+	return nil
 }
 
 func commonPrefix(a, b string) int {
@@ -307,4 +317,53 @@ func (s *Snapshot) WriteFile(path string) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// snapDecoder reads varints, remembering whether it ran out of bytes.
+type snapDecoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *snapDecoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *snapDecoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *snapDecoder) byte() byte {
+	if len(d.b) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *snapDecoder) bytes(n uint64) []byte {
+	if n > uint64(len(d.b)) {
+		d.bad = true
+		d.b = nil
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
 }

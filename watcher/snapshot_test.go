@@ -141,7 +141,7 @@ func TestSnapshotRacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(s.entries, func(e snapEntry) bool { return e.path == file })
+	i := slices.IndexFunc(s.load(), func(e snapEntry) bool { return e.path == file })
 	s.entries[i].mtime, s.entries[i].ctime = fi.ModTime().UnixNano(), ctimeOf(fi)
 	s.Time = time.Unix(0, s.entries[i].mtime) // taken within the same tick
 
@@ -241,7 +241,7 @@ func TestSnapshotFilters(t *testing.T) {
 	})
 	list := func(s *Snapshot) []string {
 		var out []string
-		for _, e := range s.entries {
+		for _, e := range s.load() {
 			out = append(out, strings.TrimPrefix(e.path, dir+"/"))
 		}
 		slices.Sort(out)
@@ -288,7 +288,7 @@ func TestSnapshotFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !back.Time.Equal(s.Time) || len(back.entries) != len(s.entries) {
+	if !back.Time.Equal(s.Time) || len(back.load()) != len(s.load()) || back.Len() != s.Len() {
 		t.Fatalf("read back %d entries at %v, wrote %d at %v", len(back.entries), back.Time, len(s.entries), s.Time)
 	}
 	for i := range s.entries {
