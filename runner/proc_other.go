@@ -20,6 +20,9 @@ type proc struct {
 
 var errNoGroups = fmt.Errorf("runner: process groups: %w", errors.ErrUnsupported)
 
+// AdoptOrphans is not supported here.
+func AdoptOrphans() error { return errNoGroups }
+
 func startProc(procSpec, <-chan struct{}) (*proc, error) { return nil, errNoGroups }
 
 func (p *proc) signal(syscall.Signal) error                           { return errNoGroups }

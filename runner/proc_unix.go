@@ -77,7 +77,14 @@ func startOnce(spec procSpec) (*proc, error) {
 	// Stdin stays nil: /dev/null. The child is not in the terminal's
 	// foreground group, so reading the TTY would stop it with SIGTTIN.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	// Registered as owned, so that the orphan reaper never takes the
+	// leader's exit status from the Wait below.
+	pid, err := startOwned(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -85,7 +92,7 @@ func startOnce(spec procSpec) (*proc, error) {
 		errR.Close()
 		return nil, err
 	}
-	p := &proc{pid: cmd.Process.Pid, exited: make(chan struct{}), readers: []*os.File{outR, errR}}
+	p := &proc{pid: pid, exited: make(chan struct{}), readers: []*os.File{outR, errR}}
 	spec.groups.add(p.pid)
 	p.copiers.Add(2)
 	go func() { defer p.copiers.Done(); spec.out.copyLines(spec.out.out, spec.prefix, outR) }()
@@ -94,6 +101,7 @@ func startOnce(spec procSpec) (*proc, error) {
 	go func() {
 		p.werr = cmd.Wait()
 		p.state = cmd.ProcessState
+		disown(pid)
 		close(p.exited)
 	}()
 	return p, nil
@@ -124,10 +132,11 @@ func (p *proc) waitGone(deadline time.Time) bool {
 	case <-t.C:
 		return false
 	}
-	// Members other than the leader are not our children: nothing to wait
-	// on but the group itself, so poll it, briefly at first.
+	// Members other than the leader are not our children (unless orphaned
+	// to us, and then reapOrphans takes them): nothing to wait on but the
+	// group itself, so poll it, briefly at first.
 	pause := time.Millisecond
-	for reapGroup(p.pid); p.groupAlive(); reapGroup(p.pid) {
+	for reapOrphans(p.pid); p.groupAlive(); reapOrphans(p.pid) {
 		if !time.Now().Before(deadline) {
 			return false
 		}

@@ -214,6 +214,7 @@ type run struct {
 	items  []*item
 	daemon bool
 	why    string
+	began  time.Time
 
 	stopReq  chan struct{} // closed to ask the run to stop
 	reason   stopReason    // coordinator only; set before stopReq is closed
@@ -265,6 +266,8 @@ type ruleState struct {
 	pending []*item
 	cur     *run
 	removed bool
+
+	loop loopWatch // re-triggers by its own output
 
 	// crash-loop backoff of a daemon
 	backoff  time.Duration
@@ -560,6 +563,9 @@ func (l *loop) start(rs *ruleState, items []*item, why string) {
 		// next crash starts the backoff from the bottom again.
 		rs.backoff = 0
 	}
+	if warn := rs.loop.runStarting(rs.c, items); warn != "" {
+		l.r.out.status(rs.prefix, "%s", warn)
+	}
 	ru := &run{
 		c:       rs.c,
 		rs:      rs,
@@ -567,6 +573,7 @@ func (l *loop) start(rs *ruleState, items []*item, why string) {
 		items:   items,
 		daemon:  rs.c.Daemon && !l.r.o.Once,
 		why:     why,
+		began:   time.Now(),
 		stopReq: make(chan struct{}),
 	}
 	rs.cur = ru
@@ -598,6 +605,7 @@ func (l *loop) handle(ev runEvent) {
 		return
 	}
 	l.active--
+	rs.loop.runEnded(ru.began, ru.reason == forRestart)
 	if rs.cur == ru {
 		rs.cur = nil
 	}

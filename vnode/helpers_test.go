@@ -18,13 +18,23 @@ const deadline = 10 * time.Second
 // testPollInterval keeps poll-backend tests quick without spinning.
 const testPollInterval = 20 * time.Millisecond
 
-// localBackends lists the backends that run for real on this machine.
+// localBackends lists the backends that run for real on this machine:
+// inotify on Linux, kqueue where the kernel has it or where the test binary
+// was built with libkqueue (-tags libkqueue, cgo), and poll everywhere.
 func localBackends() []Backend {
+	var bs []Backend
 	if runtime.GOOS == "linux" {
-		return []Backend{Inotify, Poll}
+		bs = append(bs, Inotify)
 	}
-	return []Backend{Poll}
+	if q, err := Open(Options{Backend: Kqueue}); err == nil {
+		q.Close()
+		bs = append(bs, Kqueue)
+	}
+	return append(bs, Poll)
 }
+
+// onLibkqueue says whether kqueue runs over libkqueue here (Linux).
+func onLibkqueue(be Backend) bool { return be == Kqueue && runtime.GOOS == "linux" }
 
 // forEachBackend runs f as a subtest per local backend.
 func forEachBackend(t *testing.T, f func(t *testing.T, be Backend)) {
@@ -123,6 +133,10 @@ func (r *recorder) expect(what string, ok func(Event) bool) Event {
 		r.left = append(r.left, e)
 	}
 }
+
+// drop forgets the events received and not yet matched, so that the next
+// expect sees only what comes after this point (and what is in flight).
+func (r *recorder) drop() { r.left = nil }
 
 // since returns the events received after mark (an index into r.seen).
 func (r *recorder) since(mark int) []Event { return r.seen[mark:] }

@@ -4,8 +4,8 @@ package vnode
 // kernel only through the kernel interface below, so that it can be tested
 // on Linux against a scripted fake; kqueue_bsd.go is the real kernel.
 //
-// The facts this file relies on are in notes/kqueue.md; the section numbers
-// in comments refer to it.
+// The facts this file relies on are in docs/kqueue.md; the section numbers
+// in comments (§N) refer to it.
 //
 // How it works, in short:
 //   - Every Watch opens its own fd and adds an EVFILT_VNODE knote with
@@ -29,7 +29,9 @@ package vnode
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -152,6 +154,12 @@ type kernel interface {
 	open(path string, mode openMode) (int, error)
 	close(fd int) error
 	fstat(fd int) (fileStat, error)
+	// stat says what path is (following a final symlink, as open
+	// does), without using a descriptor.
+	stat(path string) (fileStat, error)
+	// unread is what EVFILT_READ reports for a regular file: the bytes
+	// from fd's offset to EOF, negative after a truncation below it.
+	unread(fd int) (int64, error)
 	// pipe returns a pipe whose ends are close-on-exec and non-blocking.
 	pipe() ([2]int, error)
 	read(fd int, p []byte) (int, error)
@@ -169,8 +177,22 @@ type kqConfig struct {
 	// the function of that name). Otherwise an armed timer is deleted
 	// and added again.
 	timerReAddResets bool
-	pollInterval     time.Duration
-	now              func() time.Time
+	// closeKeepsKnotes: closing a descriptor does not delete its knotes
+	// (libkqueue; the BSD kernels do delete them), so each is deleted
+	// with EV_DELETE before its descriptor is closed.
+	closeKeepsKnotes bool
+	// readStopsAtEOF: EVFILT_READ on a regular file stops firing once it
+	// has reported EOF and never reports a truncation (libkqueue). A
+	// followed file then also asks for NOTE_WRITE|NOTE_EXTEND, and those
+	// notes become KindRead events measured with kernel.unread.
+	readStopsAtEOF bool
+	// knoteFDs is how many descriptors the kqueue implementation holds
+	// per knote on a file besides ours: 0 in a kernel, 1 in libkqueue (an
+	// inotify instance per vnode knote, an eventfd per read knote). The
+	// descriptor budget counts them.
+	knoteFDs     int
+	pollInterval time.Duration
+	now          func() time.Time
 }
 
 // timerReAddResets says whether an EV_ADD of an armed EVFILT_TIMER restarts
@@ -205,6 +227,7 @@ type kwatch struct {
 	fd     int      // -1 when polled
 	file   *os.File // followed files: owns fd
 	polled bool     // under the poller, no fd
+	cost   int      // descriptors it holds, counted in the budget
 }
 
 // ktimer is the state of one timer ID.
@@ -242,8 +265,10 @@ type kqBackend struct {
 	closing  []*kwatch // removed; their fds close at the next wait
 	pending  []Event   // events that came back from a change submission
 	waitSeq  uint64    // counts waits' kernel calls
-	poller   *poller   // the fallback, created on first need
-	evbuf    []kev     // the waiter's event buffer
+	fds      int       // descriptors watches and follows hold now (budget)
+	budget   fdBudget
+	poller   *poller // the fallback, created on first need
+	evbuf    []kev   // the waiter's event buffer
 }
 
 // newKqueueWith builds the backend on k.
@@ -265,6 +290,7 @@ func newKqueueWith(k kernel, cfg kqConfig) (*kqBackend, error) {
 		return nil, fmt.Errorf("vnode: kqueue: creating the wake pipe: %w", startError(k, err))
 	}
 	b := &kqBackend{
+		budget:   newFDBudget(k.noFile()),
 		k:        k,
 		cfg:      cfg,
 		kq:       kq,
@@ -434,6 +460,15 @@ func (b *kqBackend) convert(e kev, seq uint64, now time.Time, out []Event) []Eve
 			// darwin can return empty events (fsnotify #590).
 			return out
 		}
+		if w.file != nil && b.cfg.readStopsAtEOF && n&(NoteWrite|NoteExtend) != 0 {
+			// The read filter cannot be trusted to say so: measure.
+			if d, err := b.k.unread(w.fd); err == nil && d != 0 {
+				out = append(out, Event{Kind: KindRead, ID: w.id, Data: d})
+			}
+			if n &^= NoteWrite | NoteExtend; n == 0 {
+				return out
+			}
+		}
 		// On a directory NOTE_WRITE means "entries changed"; kqueue never
 		// says which, so Name stays "" and the layer above rescans.
 		return append(out, Event{Kind: KindNote, ID: w.id, Notes: n})
@@ -507,6 +542,14 @@ func startError(k kernel, err error) error {
 	return err
 }
 
+// budgetError is the one message for the budget being spent: it names the
+// limit, its value, what vigil keeps in reserve and how to raise it.
+func (b *kqBackend) budgetError(cause error) *LimitError {
+	le := fdLimitError(b.k, "", &budgetSpent{b.budget}, true)
+	le.Value = b.budget.limit
+	return le
+}
+
 // limitError describes running out of descriptors while opening path.
 func (b *kqBackend) limitError(path string, cause error, polled bool) *LimitError {
 	return fdLimitError(b.k, path, cause, polled)
@@ -515,7 +558,9 @@ func (b *kqBackend) limitError(path string, cause error, polled bool) *LimitErro
 // fdLimitError describes running out of descriptors, for the process
 // (EMFILE) or the system (ENFILE).
 func fdLimitError(k kernel, path string, cause error, polled bool) *LimitError {
-	raise := "ulimit -n N in the shell that starts vigil (up to the hard limit, which sysctl kern.maxfilesperproc caps)"
+	raise := "ulimit -n N in the shell that starts vigil, up to the hard limit; " +
+		"macOS: sudo launchctl limit maxfiles N M and sudo sysctl kern.maxfilesperproc=N kern.maxfiles=M; " +
+		"FreeBSD: sysctl kern.maxfilesperproc=N kern.maxfiles=M, and openfiles=N in /etc/login.conf (then cap_mkdb /etc/login.conf)"
 	if errors.Is(cause, syscall.ENFILE) {
 		raise = "sysctl kern.maxfiles (the system-wide table is full), then " + raise
 	}
@@ -533,6 +578,9 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	if b.isClosed() {
 		return 0, ErrClosed
 	}
+	if err := b.admit(path); err != nil {
+		return b.watchPolled(path, err)
+	}
 	fd, err := b.k.open(path, openVnode)
 	if err != nil {
 		if isFDLimit(err) {
@@ -546,7 +594,8 @@ func (b *kqBackend) watch(path string) (ID, error) {
 		b.k.close(fd)
 		return 0, ErrClosed
 	}
-	w := &kwatch{id: b.newID(), path: path, fd: fd}
+	w := &kwatch{id: b.newID(), path: path, fd: fd, cost: 1 + b.cfg.knoteFDs}
+	b.fds += w.cost
 	// The mapping is published before the kevent exists, so that no event
 	// can find the fd unknown (watchman's rule, §2.6).
 	b.byID[w.id] = w
@@ -558,6 +607,16 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	if err != nil {
 		b.forget(w)
 		b.k.close(fd)
+		b.fds -= w.cost
+		if isFDLimit(err) || errors.Is(err, syscall.ENOMEM) {
+			// The kqueue ran out of room for the knote (libkqueue: of
+			// inotify instances, EMFILE; a kernel: of memory): like
+			// EMFILE from open, poll this path.
+			b.mu.Unlock()
+			id, perr := b.watchPolled(path, err)
+			b.mu.Lock()
+			return id, perr
+		}
 		return 0, fmt.Errorf("vnode: kqueue watch %s: adding EVFILT_VNODE: %w", path, err)
 	}
 	return w.id, nil
@@ -578,7 +637,31 @@ func (b *kqBackend) watchPolled(path string, cause error) (ID, error) {
 		return 0, fmt.Errorf("vnode: kqueue watch %s: out of descriptors (%v) and polling failed: %w", path, cause, err)
 	}
 	b.byID[id] = &kwatch{id: id, path: path, fd: -1, polled: true}
+	if errors.Is(cause, errFDBudget) {
+		return id, b.budgetError(cause)
+	}
 	return id, b.limitError(path, cause, true)
+}
+
+// admit decides whether path may take a descriptor now (nil) or is to be
+// polled (errFDBudget), following the descriptor budget: directories may
+// use all of it, files all but the share kept for directories (see
+// fdBudget). Only past the file share does it cost a stat.
+func (b *kqBackend) admit(path string) error {
+	b.mu.Lock()
+	used, budget := b.fds, b.budget
+	b.mu.Unlock()
+	if used < budget.files {
+		return nil
+	}
+	if used < budget.total {
+		st, err := b.k.stat(path)
+		if err != nil || st.dir {
+			// A directory may; an error is open's to report.
+			return nil
+		}
+	}
+	return errFDBudget
 }
 
 func (b *kqBackend) follow(path string) (ID, *os.File, error) {
@@ -613,13 +696,18 @@ func (b *kqBackend) follow(path string) (ID, *os.File, error) {
 		f.Close()
 		return 0, nil, ErrClosed
 	}
-	w := &kwatch{id: b.newID(), path: path, fd: fd, file: f}
+	w := &kwatch{id: b.newID(), path: path, fd: fd, file: f, cost: 1 + 2*b.cfg.knoteFDs}
+	b.fds += w.cost
 	b.byID[w.id] = w
 	b.byKey[kkey{uint64(fd), filtRead}] = w
 	b.byKey[kkey{uint64(fd), filtVnode}] = w
+	notes := followNotes
+	if b.cfg.readStopsAtEOF {
+		notes |= noteWrite | noteExtend
+	}
 	changes := []kev{
 		{ident: uint64(fd), filter: filtRead, flags: evAdd | evClear},
-		{ident: uint64(fd), filter: filtVnode, flags: evAdd | evClear, fflags: followNotes},
+		{ident: uint64(fd), filter: filtVnode, flags: evAdd | evClear, fflags: notes},
 	}
 	errs, err := b.submit(changes)
 	if err == nil {
@@ -765,6 +853,7 @@ func (b *kqBackend) stopTimer(id ID) error {
 // closeRemoved closes the fds of removed watches. It runs at the start of
 // a wait: the batch that could name them has been handled. b.mu is held.
 func (b *kqBackend) closeRemoved() {
+	b.deleteKnotes(b.closing)
 	for i, w := range b.closing {
 		b.closeWatch(w)
 		b.closing[i] = nil
@@ -772,7 +861,31 @@ func (b *kqBackend) closeRemoved() {
 	b.closing = b.closing[:0]
 }
 
+// deleteKnotes deletes the knotes of ws before their descriptors are
+// closed, on a kernel whose close leaves them (closeKeepsKnotes). A knote
+// the kernel dropped already (EV_EOF) answers ENOENT, which is fine, so
+// the receipts are not looked at. b.mu is held.
+func (b *kqBackend) deleteKnotes(ws []*kwatch) {
+	if !b.cfg.closeKeepsKnotes {
+		return
+	}
+	var changes []kev
+	for _, w := range ws {
+		if w.fd < 0 {
+			continue
+		}
+		changes = append(changes, kev{ident: uint64(w.fd), filter: filtVnode, flags: evDelete})
+		if w.file != nil {
+			changes = append(changes, kev{ident: uint64(w.fd), filter: filtRead, flags: evDelete})
+		}
+	}
+	if len(changes) > 0 {
+		b.submit(changes)
+	}
+}
+
 func (b *kqBackend) closeWatch(w *kwatch) error {
+	b.fds -= w.cost
 	if w.file != nil {
 		return w.file.Close()
 	}
@@ -877,6 +990,10 @@ func (b *kqBackend) teardown() {
 	b.wakeMu.Lock()
 	b.wakeOpen = false
 	b.wakeMu.Unlock()
+	if b.cfg.closeKeepsKnotes {
+		all := slices.Collect(maps.Values(b.byID))
+		b.deleteKnotes(append(all, b.closing...))
+	}
 	for _, w := range b.byID {
 		if err := b.closeWatch(w); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", w.path, err))

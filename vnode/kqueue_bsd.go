@@ -4,6 +4,7 @@ package vnode
 
 // The real kernel under the kqueue backend. Only this file and the per-OS
 // kqueue_*.go files touch x/sys; kqueue.go holds the logic.
+// Section numbers (§N) refer to docs/kqueue.md.
 
 import (
 	"fmt"
@@ -186,43 +187,16 @@ func (sysKernel) write(fd int, p []byte) (int, error) {
 	}
 }
 
-// raiseNoFile sets the soft RLIMIT_NOFILE to the hard limit (capped where
-// the kernel refuses more, see openFilesCap). Go's runtime does the same
-// at start-up (§2.9); this only acts when the limit is still low, because
-// syscall.Setrlimit (which unix.Setrlimit calls) also stops Go restoring
-// the original limit in child processes.
-func (sysKernel) raiseNoFile() error {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return err
+func (sysKernel) stat(path string) (fileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileStat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	want := rlimInt64(rl.Max)
-	if c := openFilesCap(); c > 0 && c < want {
-		want = c
-	}
-	if rlimInt64(rl.Cur) >= want {
-		return nil
-	}
-	setRlim(&rl.Cur, want)
-	return unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	return fileStat{dir: uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR}, nil
 }
 
-func (sysKernel) noFile() int64 {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return -1
-	}
-	return rlimInt64(rl.Cur)
-}
+func (sysKernel) unread(fd int) (int64, error) { return unreadBytes(fd) }
 
-// rlimInt64 and setRlim bridge unix.Rlimit's field type: int64 on FreeBSD,
-// uint64 on darwin, OpenBSD, NetBSD and DragonFly (§1.2). RLIM_INFINITY is
-// 2^63-1 on all of them; a larger unsigned value is treated as infinite.
-func rlimInt64[T int64 | uint64](v T) int64 {
-	if v < 0 || uint64(v) > 1<<63-1 {
-		return 1<<63 - 1
-	}
-	return int64(v)
-}
+func (sysKernel) raiseNoFile() error { return raiseNoFileUnix() }
 
-func setRlim[T int64 | uint64](p *T, v int64) { *p = T(v) }
+func (sysKernel) noFile() int64 { return noFileUnix() }

@@ -17,7 +17,7 @@ const vnodeOpenFlags = unix.O_EVTONLY | unix.O_SYMLINK | unix.O_NONBLOCK
 // EV_RECEIPT is in x/sys here; check that our value is darwin's.
 const _ = -uint(evReceipt - unix.EV_RECEIPT)
 
-// cloexecPipe: darwin has no pipe2 (§1.2), so the flags are set after the
+// cloexecPipe: darwin has no pipe2 (docs/kqueue.md §1.2), so the flags are set after the
 // fact, under ForkLock so that no fork+exec sees the ends in between.
 func cloexecPipe() ([2]int, error) {
 	var p [2]int

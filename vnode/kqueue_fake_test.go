@@ -223,6 +223,19 @@ func (f *kqFakeKernel) fstat(fd int) (fileStat, error) {
 	return fileStat{dir: f.dirs[path]}, nil
 }
 
+// stat says a path is a directory when the test listed it in dirs.
+func (f *kqFakeKernel) stat(path string) (fileStat, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, "stat "+path)
+	return fileStat{dir: f.dirs[path]}, nil
+}
+
+// unread is not scripted: only kernels with readStopsAtEOF use it.
+func (f *kqFakeKernel) unread(fd int) (int64, error) {
+	return 0, fmt.Errorf("fake kernel: unread(%d) is not scripted", fd)
+}
+
 func (f *kqFakeKernel) read(fd int, p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -474,6 +474,22 @@ func TestKqueueChangeErrors(t *testing.T) {
 		t.Errorf("%d map entries left after a failed Watch", left)
 	}
 
+	// EMFILE for the knote itself (libkqueue out of inotify instances):
+	// the path is polled, as when open runs out.
+	dir := t.TempDir()
+	f.failChange[kkey{kqFakeFirstFD, filtVnode}] = syscall.EMFILE
+	id, err := q.Watch(dir)
+	var le *LimitError
+	if !errors.As(err, &le) || !le.Polled || id == 0 || le.Path != dir || !errors.Is(err, syscall.EMFILE) {
+		t.Errorf("Watch with EV_ADD failing EMFILE = %d, %v; want a polled watch", id, err)
+	}
+	if f.isOpenFD(kqFakeFirstFD) {
+		t.Error("the fd of the refused knote is still open")
+	}
+	if err := q.Remove(id); err != nil {
+		t.Errorf("Remove of the polled watch: %v", err)
+	}
+
 	// An open error names the path and keeps the errno.
 	f.openErr["/w/gone"] = syscall.ENOENT
 	if _, err := q.Watch("/w/gone"); err == nil || !strings.Contains(err.Error(), "/w/gone") || !errors.Is(err, os.ErrNotExist) {
@@ -860,6 +876,9 @@ func TestKqueueUnsupported(t *testing.T) {
 	case "darwin", "freebsd", "openbsd", "netbsd", "dragonfly":
 		t.Skip("kqueue is available here")
 	}
+	if slices.Contains(localBackends(), Kqueue) {
+		t.Skip("libkqueue: this test binary has kqueue over libkqueue")
+	}
 	_, err := Open(Options{Backend: Kqueue})
 	if err == nil || !strings.Contains(err.Error(), "kqueue is only available on darwin and the BSDs") {
 		t.Errorf("Open(kqueue) error = %v", err)
@@ -900,8 +919,12 @@ func BenchmarkKqueueWait(b *testing.B) {
 func TestKqueueConcurrentUse(t *testing.T) {
 	// Watch, Remove and timers from other goroutines while one goroutine
 	// waits; run under -race this checks the locking, and Close at the end
-	// must still wake the waiter.
-	q, _, f := newTestKqueue(t, true)
+	// must still wake the waiter. Removed descriptors close only at the
+	// next wait, so they pile up here: the budget is lifted.
+	q, kb, f := newTestKqueue(t, true)
+	kb.mu.Lock()
+	kb.budget = newFDBudget(-1)
+	kb.mu.Unlock()
 	waited := make(chan error, 1)
 	go func() {
 		for {

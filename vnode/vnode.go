@@ -205,6 +205,12 @@ func (e *LimitError) Error() string {
 		v = fmt.Sprint(e.Value)
 	}
 	s := fmt.Sprintf("%s reached (%s = %s); raise it with: %s", e.Limit, e.Limit, v, e.Raise)
+	if e.Polled && e.Path == "" && e.Err != nil && errors.Is(e.Err, errFDBudget) {
+		// The kqueue backend's descriptor budget: one message for every
+		// file past it.
+		return fmt.Sprintf("%s = %s is too low to watch every file (%v); files past it are polled instead; raise it with: %s",
+			e.Limit, v, e.Err, e.Raise)
+	}
 	if e.Path != "" {
 		s = "watch " + e.Path + ": " + s
 	}

@@ -17,6 +17,12 @@ func TestBackendAndCaps(t *testing.T) {
 			t.Fatalf("Backend() = %s, want %s", q.Backend(), be)
 		}
 		c := q.Caps()
+		if be == Kqueue {
+			if c != (Caps{}) {
+				t.Errorf("Caps() = %+v: kqueue names no children, sees none of their writes, pairs no renames", c)
+			}
+			return
+		}
 		if !c.ChildNames || !c.ChildWrites {
 			t.Errorf("Caps() = %+v: %s names children and sees their writes", c, be)
 		}
@@ -133,6 +139,11 @@ func TestRenameWatchedFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.expect("rename of the watched file", renamed(be, fid))
+		if be == Kqueue {
+			// kqueue names no child: the directory says "rescan me".
+			r.expect("write on the directory", note(did, NoteWrite))
+			return
+		}
 		from := r.expect("the old name leaving the directory", child(did, "f", ChildMovedFrom, ChildRemove))
 		to := r.expect("the new name in the directory", child(did, "g", ChildMovedTo, ChildCreate))
 		if be == Inotify {
@@ -158,6 +169,10 @@ func TestRenameWatchedDir(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.expect("rename of the watched directory", renamed(be, id))
+		if be == Kqueue {
+			r.expect("write on the parent", note(rid, NoteWrite))
+			return
+		}
 		e := r.expect("the directory's new name in its parent", child(rid, "e", ChildMovedTo, ChildCreate))
 		if !e.IsDir {
 			t.Errorf("moved directory not marked IsDir: %s", fmtEvent(e))
@@ -172,6 +187,24 @@ func TestDirectoryChildren(t *testing.T) {
 		id := mustWatch(t, q, dir)
 		r := record(t, q)
 		a := filepath.Join(dir, "a")
+		if be == Kqueue {
+			// kqueue reports each change of the entries as a write on
+			// the directory (a new subdirectory also changes its link
+			// count), and nothing for a child's own writes.
+			writeFile(t, a, "1")
+			r.expect("write on the directory after a create", note(id, NoteWrite))
+			r.drop()
+			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r.expect("write|link on the directory after mkdir", note(id, NoteWrite|NoteLink))
+			r.drop()
+			if err := os.Remove(a); err != nil {
+				t.Fatal(err)
+			}
+			r.expect("write on the directory after a remove", note(id, NoteWrite))
+			return
+		}
 
 		writeFile(t, a, "1")
 		r.expect("create of a", child(id, "a", ChildCreate))
@@ -224,6 +257,10 @@ func TestAtomicSave(t *testing.T) {
 		}
 		// The watched inode lost its last link to the rename.
 		r.expect("delete of the replaced file", note(fid, NoteDelete))
+		if be == Kqueue {
+			r.expect("write on the directory", note(did, NoteWrite))
+			return
+		}
 		r.expect("f (re)appearing in the directory", child(did, "f", ChildMovedTo, ChildCreate))
 	})
 }
@@ -280,7 +317,19 @@ func TestDirectoryRemovedWithContents(t *testing.T) {
 		if err := os.RemoveAll(d); err != nil {
 			t.Fatal(err)
 		}
+		if onLibkqueue(be) {
+			// libkqueue: inotify reports a removed directory only once
+			// its last descriptor is closed, and the watch holds one;
+			// the BSDs post NOTE_DELETE (docs/kqueue.md). The parent's
+			// write is what the layer above rescans on.
+			r.expect("write|link on the parent", note(rid, NoteWrite|NoteLink))
+			return
+		}
 		r.expect("delete of the watched directory", note(id, NoteDelete))
+		if be == Kqueue {
+			r.expect("write on the parent", note(rid, NoteWrite))
+			return
+		}
 		r.expect("d leaving its parent", child(rid, "d", ChildRemove))
 		if be == Inotify {
 			r.expect("x removed inside d", child(id, "x", ChildRemove))
@@ -513,7 +562,17 @@ func TestRemoveStopsEvents(t *testing.T) {
 		id := mustWatch(t, q, dir)
 		r := record(t, q)
 		writeFile(t, filepath.Join(dir, "before"), "")
-		r.expect("create before removal", child(id, "before", ChildCreate))
+		if be == Kqueue {
+			r.expect("write before removal", note(id, NoteWrite))
+			// Let what the create raised arrive before the mark: a
+			// kqueue note names no child to tell it from a later one.
+			if err := q.SetTimer(2, 5*testPollInterval); err != nil {
+				t.Fatal(err)
+			}
+			r.expect("flush timer", func(e Event) bool { return e.Kind == KindTimer && e.ID == 2 })
+		} else {
+			r.expect("create before removal", child(id, "before", ChildCreate))
+		}
 		if err := q.Remove(id); err != nil {
 			t.Fatal(err)
 		}
@@ -524,7 +583,7 @@ func TestRemoveStopsEvents(t *testing.T) {
 		}
 		r.expect("sentinel timer", func(e Event) bool { return e.Kind == KindTimer && e.ID == 1 })
 		for _, e := range r.since(mark) {
-			if e.ID == id && e.Kind == KindNote && e.Name == "after" {
+			if e.ID == id && e.Kind == KindNote && (e.Name == "after" || be == Kqueue) {
 				t.Errorf("event for a removed watch: %s", fmtEvent(e))
 			}
 		}

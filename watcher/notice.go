@@ -40,6 +40,10 @@ const (
 	// Degraded: the kernel refused a new watch instance and every path is
 	// polled instead (Err says why).
 	Degraded
+	// IgnoredFile: a file of Options.IgnoreFiles was found at Path; its
+	// changes are not reported. Err is the reason given for it. Said once
+	// per path.
+	IgnoredFile
 )
 
 // Notice is a non-fatal problem, or a change of state the user should
@@ -77,6 +81,8 @@ func (n *Notice) Error() string {
 		return fmt.Sprintf("watcher: events under %s were lost; rescanning it", n.Path)
 	case Degraded:
 		return n.Err.Error()
+	case IgnoredFile:
+		return fmt.Sprintf("watcher: ignoring changes to %s: %v", n.Path, n.Err)
 	}
 	return fmt.Sprintf("watcher: notice %d on %s: %v", n.Kind, n.Path, n.Err)
 }

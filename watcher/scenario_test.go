@@ -23,7 +23,7 @@ import (
 // "#" starts a comment. Paths are relative to the watched root; "." is the
 // root itself.
 //
-//	backends inotify poll kqueue   run only on these variants
+//	backends inotify poll kqueue   run only on these variants (poll-nocaps: kqueue's)
 //	options debounce=D maxwait=D include=G exclude=G noignore follow root=P
 //	mkdir P                        mkdir -p
 //	write P TEXT...                create or truncate, write TEXT and "\n"
@@ -52,22 +52,33 @@ import (
 type variant struct {
 	name    string
 	backend vnode.Backend
-	caps    *vnode.Caps // override: the kqueue variant runs poll without child names
+	caps    *vnode.Caps // override: poll-nocaps runs poll without child names
 }
 
+// variants are the backends available here: inotify on Linux; the real
+// kqueue backend where the kernel has kqueue or the test binary was built
+// over libkqueue (-tags libkqueue, cgo); poll; and poll-nocaps.
 func variants() []variant {
-	vs := []variant{
-		{name: "poll", backend: vnode.Poll},
-		// The kqueue code paths (rescan-and-diff of directories, renames
-		// paired by inode, a watch per file) on the poll backend, with
-		// the child names and child writes it could report ignored.
-		{name: "kqueue", backend: vnode.Poll, caps: &vnode.Caps{}},
-	}
+	var vs []variant
 	if runtime.GOOS == "linux" {
-		vs = append([]variant{{name: "inotify", backend: vnode.Inotify}}, vs...)
+		vs = append(vs, variant{name: "inotify", backend: vnode.Inotify})
 	}
-	return vs
+	if q, err := vnode.Open(vnode.Options{Backend: vnode.Kqueue}); err == nil {
+		q.Close()
+		vs = append(vs, variant{name: "kqueue", backend: vnode.Kqueue})
+	}
+	return append(vs,
+		variant{name: "poll", backend: vnode.Poll},
+		// The kqueue code paths of this package (rescan-and-diff of
+		// directories, renames paired by inode, a watch per file) on the
+		// poll backend, with the child names and child writes it could
+		// report ignored: they run wherever the tests do.
+		variant{name: "poll-nocaps", backend: vnode.Poll, caps: &vnode.Caps{}},
+	)
 }
+
+// onLibkqueue says whether v is kqueue over libkqueue (Linux).
+func onLibkqueue(v variant) bool { return v.backend == vnode.Kqueue && runtime.GOOS == "linux" }
 
 const (
 	testPoll    = 30 * time.Millisecond
@@ -122,7 +133,11 @@ func runScenario(t *testing.T, v variant, file string) {
 	lines := strings.Split(string(data), "\n")
 	for _, l := range lines {
 		f := strings.Fields(l)
-		if len(f) > 0 && f[0] == "backends" && !slices.Contains(f[1:], v.name) {
+		if len(f) > 0 && f[0] == "backends" && !slices.Contains(f[1:], v.name) &&
+			(v.name != "poll-nocaps" || !slices.Contains(f[1:], "kqueue")) {
+			if onLibkqueue(v) {
+				t.Skipf("libkqueue: scenario not meant for kqueue (backends %s)", strings.Join(f[1:], " "))
+			}
 			t.Skipf("scenario not meant for %s", v.name)
 		}
 	}

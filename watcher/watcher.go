@@ -78,6 +78,12 @@ type Options struct {
 	// Backend and PollInterval choose the kernel mechanism (see vnode).
 	Backend      vnode.Backend
 	PollInterval time.Duration
+	// IgnoreFiles are files, by identity, whose changes are never
+	// reported, each with the reason the notice gives when it is found in
+	// a root: vigil's own stdout redirected into the watched tree would
+	// otherwise trigger the next run with every run's output. A different
+	// file that takes its name is watched as usual.
+	IgnoreFiles map[FileID]string
 	// OnError receives the problems that do not stop Run, and changes of
 	// state the user should hear about, each as a *[Notice]: a kernel limit
 	// reached, a root missing, removed or back, a directory that cannot be
@@ -492,6 +498,9 @@ type run struct {
 	// suppress > 0: index changes are not recorded (re-filtering after a
 	// .gitignore change changes what is watched, not what happened).
 	suppress int
+	// ignoredPaths are where files of Options.IgnoreFiles were found (each
+	// was noticed once).
+	ignoredPaths map[string]bool
 }
 
 func newRun(w *Watcher, q *vnode.Queue) *run {
@@ -759,7 +768,7 @@ func (r *run) scanDir(n *dirNode) {
 	n.ents.load(len(list), size)
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
-		if !r.admit(n, de.name, k) {
+		if !r.admit(n, de.name, k) || r.ignoredFile(join(n.path, de.name), k, ino) {
 			continue
 		}
 		r.add(n, de.name, k, ino, real, false, entry{})
@@ -905,7 +914,7 @@ func (r *run) refresh(d *dirNode, name string) (same bool) {
 		return false
 	}
 	k, ino, real := r.classify(d, name, k, ino)
-	if !r.admit(d, name, k) {
+	if !r.admit(d, name, k) || r.ignoredFile(path, k, ino) {
 		if had {
 			r.drop(d, name)
 		}
@@ -1011,7 +1020,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
 		old, had := n.ents.get(de.name)
-		if !r.admit(n, de.name, k) {
+		if !r.admit(n, de.name, k) || r.ignoredFile(join(n.path, de.name), k, ino) {
 			if had {
 				r.drop(n, de.name)
 			}
@@ -1193,6 +1202,11 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		r.touched(n, name)
 	default:
 		if !had {
+			if r.ignoredPaths[join(n.path, name)] {
+				// Written to, so still the ignored file: a file replacing
+				// it comes with a create or rename event first.
+				return
+			}
 			r.refresh(n, name) // a node we missed: index it
 			return
 		}

@@ -282,11 +282,18 @@ func TestGrowingFileBatchesEveryMaxWait(t *testing.T) {
 // TestSlowConsumer: changes made while nobody takes batches are neither lost
 // nor blocking; they come in the next batch.
 func TestSlowConsumer(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) { testSlowConsumer(t, v) })
+	}
+}
+
+func testSlowConsumer(t *testing.T, v variant) {
 	dir := t.TempDir()
-	w, err := New(Options{Roots: []string{dir}, Debounce: 50 * time.Millisecond})
+	w, err := New(Options{Roots: []string{dir}, Debounce: 50 * time.Millisecond, Backend: v.backend, PollInterval: testPoll})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.caps = v.caps
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := make(chan Batch) // unbuffered, and not read for a while
@@ -329,14 +336,21 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestLimitReportedOnce: when the kernel layer says a limit was reached and
 // the watch is polled instead, the user hears it once and nothing is lost.
 func TestLimitReportedOnce(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) { testLimitReportedOnce(t, v) })
+	}
+}
+
+func testLimitReportedOnce(t *testing.T, v variant) {
 	dir := t.TempDir()
 	for _, d := range []string{"a", "b", "c/d"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
-	w, err := New(Options{Roots: []string{dir}, Debounce: 50 * time.Millisecond})
+	w, err := New(Options{Roots: []string{dir}, Debounce: 50 * time.Millisecond, Backend: v.backend, PollInterval: testPoll})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.caps = v.caps
 	var mu sync.Mutex
 	var logs []string
 	w.o.Logf = func(format string, args ...any) {

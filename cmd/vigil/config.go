@@ -64,6 +64,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			MaxWait:      cfg.MaxWait,
 			Backend:      backend,
 			PollInterval: interval,
+			IgnoreFiles:  ownOutputs(),
 			OnError:      printError(s.stderr),
 			Logf:         logf(s.stderr),
 		})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/vigil-watch/vigil/internal/testwait"
+	"github.com/vigil-watch/vigil/vnode"
 )
 
 // TestMain lets the scripts run "vigil" as a real process: testscript
@@ -22,14 +24,19 @@ func TestMain(m *testing.M) {
 }
 
 // TestCLI runs the command-line scripts in testdata/cli once per backend
-// available here: the same script must hold on inotify and on poll.
+// available here: the same script must hold on inotify, on kqueue (on
+// darwin and the BSDs, or over libkqueue in a `-tags libkqueue` build on
+// Linux) and on poll. Conditions: [inotify], [kqueue] and [poll] name the
+// backend of the run; [kqueue-here] says this binary has kqueue at all.
 func TestCLI(t *testing.T) {
-	for _, backend := range []string{"inotify", "poll"} {
-		t.Run(backend, func(t *testing.T) {
+	backends := availableBackends()
+	hasKqueue := slices.Contains(backends, vnode.Kqueue)
+	for _, backend := range backends {
+		t.Run(string(backend), func(t *testing.T) {
 			testscript.Run(t, testscript.Params{
 				Dir: "../../testdata/cli",
 				Setup: func(env *testscript.Env) error {
-					env.Setenv("VIGIL_BACKEND", backend)
+					env.Setenv("VIGIL_BACKEND", string(backend))
 					env.Setenv("NO_COLOR", "1")
 					return nil
 				},
@@ -38,14 +45,28 @@ func TestCLI(t *testing.T) {
 				},
 				Condition: func(cond string) (bool, error) {
 					switch cond {
-					case "poll", "inotify":
-						return cond == backend, nil
+					case "poll", "inotify", "kqueue":
+						return cond == string(backend), nil
+					case "kqueue-here":
+						return hasKqueue, nil
 					}
 					return false, fmt.Errorf("unknown condition %q", cond)
 				},
 			})
 		})
 	}
+}
+
+// availableBackends lists the kernel backends that open here, then poll.
+func availableBackends() []vnode.Backend {
+	var bs []vnode.Backend
+	for _, b := range []vnode.Backend{vnode.Inotify, vnode.Kqueue} {
+		if q, err := vnode.Open(vnode.Options{Backend: b}); err == nil {
+			q.Close()
+			bs = append(bs, b)
+		}
+	}
+	return append(bs, vnode.Poll)
 }
 
 // cmdWaitFile is `waitfile [-n COUNT] [-t SECONDS] FILE REGEXP`: wait until

@@ -38,6 +38,7 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		MaxWait:        wf.maxWait,
 		Backend:        backend,
 		PollInterval:   interval,
+		IgnoreFiles:    ownOutputs(),
 		OnError:        printError(stderr),
 		Logf:           logf(stderr),
 	})

@@ -570,6 +570,13 @@ func TestGlobCopyTruncate(t *testing.T) {
 
 // TestRelativeNames: headers and notices name files the way the user did.
 func TestRelativeNames(t *testing.T) {
+	// Not parallel: the test changes directory.
+	for _, b := range backends {
+		t.Run(string(b), func(t *testing.T) { testRelativeNames(t, b) })
+	}
+}
+
+func testRelativeNames(t *testing.T, b vnode.Backend) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	if err := os.Mkdir("logs", 0o755); err != nil {
@@ -578,7 +585,7 @@ func TestRelativeNames(t *testing.T) {
 	writeFile(t, "a.log", "a1\n")
 	var buf syncBuffer
 	p := NewPrinter(&buf, PrintOptions{Headers: true})
-	r := startWithOut(t, vnode.Inotify, Options{Patterns: []string{"a.log", "logs/*.log"}}, p.Print)
+	r := startWithOut(t, b, Options{Patterns: []string{"a.log", "logs/*.log"}}, p.Print)
 	r.expect("a1")
 	writeFile(t, filepath.Join("logs", "b.log"), "b1\n")
 	r.expect("a1", "b1")

@@ -18,8 +18,21 @@ import (
 // waitTimeout is generous: the machine is shared and noisy.
 const waitTimeout = 10 * time.Second
 
-// backends are the mechanisms every scenario runs against.
-var backends = []vnode.Backend{vnode.Inotify, vnode.Poll}
+// backends are the mechanisms every scenario runs against: those available
+// here (inotify on Linux; kqueue where the kernel has it or the test binary
+// was built over libkqueue with -tags libkqueue; poll everywhere).
+var backends = localBackends()
+
+func localBackends() []vnode.Backend {
+	var bs []vnode.Backend
+	for _, b := range []vnode.Backend{vnode.Inotify, vnode.Kqueue} {
+		if q, err := vnode.Open(vnode.Options{Backend: b}); err == nil {
+			q.Close()
+			bs = append(bs, b)
+		}
+	}
+	return append(bs, vnode.Poll)
+}
 
 // forEachBackend runs fn as a subtest per backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, b vnode.Backend)) {

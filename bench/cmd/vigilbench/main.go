@@ -25,6 +25,7 @@ import (
 // bench holds the run's settings.
 type bench struct {
 	vigil, stamp, work, path string
+	vigilLKQ                 string // vigil built over libkqueue, "" when absent
 	files, dirs              int
 	samples, atomic, spaced  int
 	burst                    int
@@ -94,6 +95,7 @@ func main() {
 func run() error {
 	quick := flag.Bool("quick", false, "smaller tree and fewer samples: finishes in under 10 minutes")
 	vigil := flag.String("vigil", "", "the vigil binary (empty: skip vigil)")
+	vigilLKQ := flag.String("vigil-libkqueue", "", "vigil built over libkqueue by .ci/build-libkqueue-vigil (empty: skip its row)")
 	stamp := flag.String("stamp", "", "the stamp binary every tool runs")
 	work := flag.String("work", "/tmp/vigilbench", "scratch directory for trees and logs")
 	results := flag.String("results", "bench/results", "directory for the JSON report")
@@ -111,7 +113,7 @@ func run() error {
 	idle := flag.Duration("idle", 0, "idle period for the CPU measurement (default 10s)")
 	flag.Parse()
 
-	b := &bench{vigil: *vigil, stamp: *stamp, work: *work, path: os.Getenv("PATH"),
+	b := &bench{vigil: *vigil, vigilLKQ: *vigilLKQ, stamp: *stamp, work: *work, path: os.Getenv("PATH"),
 		files: 100000, dirs: 10000, samples: 50, atomic: 20, spaced: 200, burst: 5000,
 		burstWait: 180 * time.Second, readyTimeout: 180 * time.Second,
 		idle: 10 * time.Second, tailMB: 100, tailTimeout: 120 * time.Second}
@@ -147,6 +149,13 @@ func run() error {
 			return err
 		}
 		b.vigil = abs
+	}
+	if b.vigilLKQ != "" {
+		abs, err := filepath.Abs(b.vigilLKQ)
+		if err != nil {
+			return err
+		}
+		b.vigilLKQ = abs
 	}
 	var vds []time.Duration
 	for _, s := range strings.Split(*debs, ",") {
@@ -205,11 +214,14 @@ func run() error {
 		}
 		r := toolResult{Tool: t.name, Debounce: t.setting, DebMS: float64(t.debounce) / 1e6}
 		bin := t.bin
-		if t.bin == "vigil" {
+		switch t.bin {
+		case "vigil":
 			bin = b.vigil
+		case "vigil-libkqueue":
+			bin = b.vigilLKQ
 		}
 		if bin == "" {
-			r.Skipped = "no vigil binary (it did not build)"
+			r.Skipped = "no " + t.bin + " binary (it did not build)"
 		} else if _, err := exec.LookPath(bin); err != nil {
 			r.Skipped = fmt.Sprintf("%s is not installed", t.bin)
 		}
@@ -222,7 +234,7 @@ func run() error {
 		logf("%s (%s): behaviour tests", t.name, r.Version)
 		r.Small = b.runSmall(t)
 		logf("%s: %s", t.name, summarizeSmall(r.Small))
-		if !stopped.Load() {
+		if !stopped.Load() && !t.smallOnly {
 			logf("%s: large tree", t.name)
 			r.Tree = b.runTree(t)
 			logf("%s: %s", t.name, summarizeTree(r.Tree))

@@ -147,8 +147,10 @@ func targets(rep *report) []target {
 		out = append(out, target{Tool: tool, Target: what, Met: met, Seen: fmt.Sprintf(seen, args...)})
 	}
 	for _, r := range rep.Tools {
-		// vigil-events is a diagnostic row (its tree includes a bash loop).
-		if !strings.HasPrefix(r.Tool, "vigil") || strings.HasPrefix(r.Tool, "vigil-events") || r.Skipped != "" {
+		// vigil-events is a diagnostic row (its tree includes a bash loop);
+		// vigil-libkqueue is informative: libkqueue is not a BSD kernel.
+		if !strings.HasPrefix(r.Tool, "vigil") || strings.HasPrefix(r.Tool, "vigil-events") ||
+			strings.HasPrefix(r.Tool, "vigil-libkqueue") || r.Skipped != "" {
 			continue
 		}
 		s, t := r.Small, r.Tree

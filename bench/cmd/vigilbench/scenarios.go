@@ -156,6 +156,9 @@ func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) 
 		return nil, 0, fmt.Errorf("%s: %w", t.name, err)
 	}
 	e := launchEnv{root: root, out: filepath.Join(work, "stamps"), state: state, stamp: b.stamp, work: work, vigil: b.vigil}
+	if t.bin == "vigil-libkqueue" {
+		e.vigil = b.vigilLKQ
+	}
 	out, err := newOutFile(e.out)
 	if err != nil {
 		return nil, 0, err

@@ -32,6 +32,9 @@ type tool struct {
 	script   func(e launchEnv) string
 	prepare  func(e launchEnv) error // optional: files to write before start
 	version  func(bin string) string
+	// smallOnly: the behaviour tests only, no large tree (the libkqueue
+	// row: libkqueue holds an inotify instance per watch, 128 per user).
+	smallOnly bool
 }
 
 // q quotes s for bash.
@@ -194,6 +197,20 @@ func allTools(vigilDebounces []time.Duration) []tool {
 				return "exec " + q(e.vigil) + " --postpone --debounce " + d.String() + " -- " + cmdline(e)
 			},
 			version: func(b string) string { return firstLine(b, "version") },
+		})
+	}
+	if len(vigilDebounces) > 0 {
+		// An informative row without a target: the kqueue backend over
+		// libkqueue (a user-space kqueue on inotify, not a BSD kernel),
+		// built by .ci/build-libkqueue-vigil; small tree only.
+		d := vigilDebounces[0]
+		ts = append(ts, tool{
+			name: "vigil-libkqueue-" + d.String(), bin: "vigil-libkqueue", comm: "vigil",
+			debounce: d, setting: "--backend kqueue --debounce " + d.String(), smallOnly: true,
+			script: func(e launchEnv) string {
+				return "exec " + q(e.vigil) + " --backend kqueue --postpone --debounce " + d.String() + " -- " + cmdline(e)
+			},
+			version: func(b string) string { return firstLine(b, "version") + " (kqueue over libkqueue)" },
 		})
 	}
 	return append(ts, peers...)
