@@ -103,6 +103,7 @@ func runChanged(args []string, stdout, stderr io.Writer) error {
 		Exclude:        wf.exclude,
 		NoIgnore:       wf.noIgnore,
 		FollowSymlinks: wf.symlinks,
+		IgnoreFiles:    ownOutputs(),
 		OnError:        printError(stderr),
 	}, prev, sinceAbs, saveAbs)
 	if err != nil {
