@@ -768,7 +768,7 @@ func (r *run) scanDir(n *dirNode) {
 	n.ents.load(len(list), size)
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
-		if !r.admit(n, de.name, k) || r.ignoredFile(join(n.path, de.name), k, ino) {
+		if !r.admit(n, de.name, k) || r.ignoredFile(n, de.name, k, ino) {
 			continue
 		}
 		r.add(n, de.name, k, ino, real, false, entry{})
@@ -914,7 +914,7 @@ func (r *run) refresh(d *dirNode, name string) (same bool) {
 		return false
 	}
 	k, ino, real := r.classify(d, name, k, ino)
-	if !r.admit(d, name, k) || r.ignoredFile(path, k, ino) {
+	if !r.admit(d, name, k) || r.ignoredFile(d, name, k, ino) {
 		if had {
 			r.drop(d, name)
 		}
@@ -1020,7 +1020,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
 		old, had := n.ents.get(de.name)
-		if !r.admit(n, de.name, k) || r.ignoredFile(join(n.path, de.name), k, ino) {
+		if !r.admit(n, de.name, k) || r.ignoredFile(n, de.name, k, ino) {
 			if had {
 				r.drop(n, de.name)
 			}
