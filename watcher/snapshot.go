@@ -211,12 +211,16 @@ type snapTaker struct {
 
 	// Processed chunks are joined into the body in crawl order as soon as
 	// all chunks before them are done, so that few are held at a time.
-	mu       sync.Mutex
-	seq      int                // sequence number of the next chunk handed out
-	next     int                // sequence number of the next chunk to join
-	done     map[int]*snapChunk // processed, waiting for the ones before
-	body     []byte
-	last     snapEntry // the last entry joined
+	mu   sync.Mutex
+	seq  int                // sequence number of the next chunk handed out
+	next int                // sequence number of the next chunk to join
+	done map[int]*snapChunk // processed, waiting for the ones before
+	body []byte
+	last snapEntry // the last entry joined
+	// pure: the body so far is prev's body up to pureEnd, unchanged, and
+	// is not copied until a chunk differs (on an unchanged tree, never).
+	pure     bool
+	pureEnd  int
 	n        int
 	trusted  int
 	inFlight int
@@ -234,6 +238,13 @@ type snapChunk struct {
 	count   int
 	rest    []byte
 	trusted int // nodes that kept prev's record unchanged
+	// streamed: every node was matched from prev's stream, so their
+	// records are prev's body from streamStart to streamEnd; pristine:
+	// moreover each node was found as recorded, so that is also their
+	// encoding here, and the worker made none.
+	streamed               bool
+	streamStart, streamEnd int
+	pristine               bool
 }
 
 // snapItem is one node handed to a worker.
@@ -254,10 +265,10 @@ func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
 	t := &snapTaker{s: s, prev: prev, o: o, work: make(chan *snapChunk, snapQueued),
 		free: make(chan *snapChunk, snapQueued+2*n+2), done: map[int]*snapChunk{}}
 	if prev != nil {
-		t.body = make([]byte, 0, len(prev.body)+len(prev.body)/8+4096)
 		if prev.entries == nil {
 			t.stream = newSnapStream(prev.body, prev.n)
 			t.stream.next()
+			t.pure = true
 		} else {
 			t.offStream()
 		}
@@ -267,10 +278,11 @@ func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
 		go func() {
 			defer t.wg.Done()
 			buf := make([]byte, 64<<10)
+			scratch := make([]snapEntry, 0, snapChunkSize)
 			st := newDirStatter()
 			defer st.close()
 			for c := range t.work {
-				t.process(c, st, buf)
+				scratch = t.process(c, st, buf, scratch[:0])
 				t.join(c)
 			}
 		}()
@@ -291,16 +303,36 @@ func (t *snapTaker) join(c *snapChunk) {
 		}
 		delete(t.done, t.next)
 		t.next++
+		switch {
+		case c.pristine && t.pure && c.streamStart == t.pureEnd:
+			t.pureEnd = c.streamEnd
+		default:
+			if t.pure {
+				t.pure = false
+				body := make([]byte, 0, len(t.prev.body)+len(t.prev.body)/8+4096)
+				t.body = append(body, t.prev.body[:t.pureEnd]...)
+			}
+			if c.pristine {
+				for i := range c.items {
+					e := c.items[i].old
+					e.path = c.items[i].path
+					t.body = appendEntry(t.body, &e, &t.last)
+				}
+			} else if c.count > 0 {
+				t.body = appendEntry(t.body, &c.first, &t.last)
+				t.body = append(t.body, c.rest...)
+			}
+		}
 		if c.count > 0 {
-			t.body = appendEntry(t.body, &c.first, &t.last)
-			t.body = append(t.body, c.rest...)
 			t.last = c.last
 		}
 		t.n += c.count
 		t.trusted += c.trusted
+		clear(c.items)
 		c.items, c.rest = c.items[:0], c.rest[:0]
 		c.first, c.last = snapEntry{}, snapEntry{}
 		c.count, c.trusted = 0, 0
+		c.pristine, c.streamed = false, false
 		select {
 		case t.free <- c:
 		default:
@@ -328,13 +360,19 @@ func (t *snapTaker) add(path string, dir bool) {
 		}
 		t.cur.seq = t.seq
 		t.seq++
+		t.cur.streamed = t.stream != nil
+		if t.stream != nil {
+			t.cur.streamStart = t.stream.start
+		}
 	}
 	it := snapItem{path: path, dir: dir}
 	if t.prev != nil {
 		if st := t.stream; st != nil && st.ok && string(st.path) == path {
 			it.old, it.hasOld = st.e, true
+			t.cur.streamEnd = st.end
 			st.next()
 		} else {
+			t.cur.streamed = false
 			if t.stream != nil {
 				t.offStream()
 			}
@@ -369,6 +407,9 @@ func (t *snapTaker) finish() error {
 		panic("watcher: snapshot chunks lost") // join's bookkeeping is wrong
 	}
 	t.s.body, t.s.n = t.body, t.n
+	if t.pure {
+		t.s.body = t.prev.body[:t.pureEnd]
+	}
 	if t.stream != nil && t.stream.err != "" {
 		return &SnapshotError{Reason: t.stream.err}
 	}
@@ -380,8 +421,7 @@ func (t *snapTaker) finish() error {
 
 // process stats each node of c, hashes those prev cannot vouch for, and
 // encodes the entries.
-func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
-	var prev snapEntry
+func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte, scratch []snapEntry) []snapEntry {
 	for i := range c.items {
 		it := &c.items[i]
 		e, err := st.lstat(it.path)
@@ -418,16 +458,23 @@ func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte) {
 		if trusted {
 			c.trusted++
 		}
-		if c.count == 0 {
-			c.first = e
-		} else {
-			c.rest = appendEntry(c.rest, &e, &prev)
-		}
-		prev = e
-		c.count++
+		scratch = append(scratch, e)
 	}
-	c.last = prev
-	clear(c.items)
+	c.count = len(scratch)
+	if c.count == 0 {
+		return scratch
+	}
+	c.last = scratch[c.count-1]
+	if c.streamed && c.trusted == len(c.items) {
+		c.pristine = true // prev's body holds these entries already
+		return scratch
+	}
+	c.first = scratch[0]
+	prev := scratch[0]
+	for i := 1; i < len(scratch); i++ {
+		c.rest = appendEntry(c.rest, &scratch[i], &prev)
+	}
+	return scratch
 }
 
 // entryOf records what lstat said about path.

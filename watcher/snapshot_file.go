@@ -117,15 +117,18 @@ func decodeSnapshot(data []byte) (*Snapshot, string) {
 // valid until the next call of next.
 type snapStream struct {
 	d    snapDecoder
-	left int
-	ok   bool      // e and path hold an entry
-	e    snapEntry // without its path
-	path []byte
-	err  string
+	size int // of the body
+	// start and end: where the current entry lies in the body
+	start, end int
+	left       int
+	ok         bool      // e and path hold an entry
+	e          snapEntry // without its path
+	path       []byte
+	err        string
 }
 
 func newSnapStream(body []byte, n int) *snapStream {
-	return &snapStream{d: snapDecoder{b: body}, left: n}
+	return &snapStream{d: snapDecoder{b: body}, left: n, size: len(body)}
 }
 
 // next decodes the next entry; false at the end or on an error (err).
@@ -142,6 +145,7 @@ func (st *snapStream) next() bool {
 	}
 	st.left--
 	d := &st.d
+	st.start = st.size - len(d.b)
 	shared := d.uvarint()
 	suffix := d.bytes(d.uvarint())
 	if d.bad || shared > uint64(len(st.path)) {
@@ -170,6 +174,7 @@ func (st *snapStream) next() bool {
 		return false
 	}
 	st.e, st.ok = e, true
+	st.end = st.size - len(d.b)
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -367,4 +368,46 @@ func TestSnapshotRenamedDirectory(t *testing.T) {
 	os.Rename(filepath.Join(dir, "old"), filepath.Join(dir, "new"))
 	_, got := take(t, dir, Options{}, settled(s))
 	wantChanges(t, "mv old new", got, "rename new<-old", "rename new/a<-old/a", "rename new/b<-old/b")
+}
+
+// TestSnapshotManyChunks: on a tree large enough to be handed to the
+// workers in many chunks, a change in the middle and a removal near the
+// end are found; the snapshot taken then (partly copied from the previous
+// one, partly encoded anew) records the tree exactly as a fresh snapshot
+// does, and the next run against it finds nothing.
+func TestSnapshotManyChunks(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	for d := range 30 {
+		for f := range 100 {
+			files[filepath.Join("d"+strconv.Itoa(d), "f"+strconv.Itoa(f))] = "x"
+		}
+	}
+	snapTree(t, dir, files)
+	s0, _ := take(t, dir, Options{}, nil)
+	s1, got := take(t, dir, Options{}, settled(s0))
+	wantChanges(t, "unchanged", got)
+
+	os.WriteFile(filepath.Join(dir, "d15", "f50"), []byte("y"), 0o644)
+	os.Remove(filepath.Join(dir, "d29", "f99"))
+	s2, got := take(t, dir, Options{}, settled(s1))
+	wantChanges(t, "changed", got, "write d15/f50", "remove d29/f99")
+
+	fresh, err := TakeSnapshot(Options{Roots: []string{dir}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := s2.load(), fresh.load()
+	if len(a) != len(b) {
+		t.Fatalf("%d entries, a fresh snapshot has %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		x.prev, y.prev = 0, 0
+		if x != y {
+			t.Fatalf("entry %d: %+v, a fresh snapshot has %+v", i, x, y)
+		}
+	}
+	_, got = take(t, dir, Options{}, settled(s2))
+	wantChanges(t, "unchanged again", got)
 }
