@@ -31,7 +31,7 @@ accepted, so that the flags of 'vigil events' can be passed as they are,
 and have no effect: nothing is watched.
 
 Examples:
-  vigil changed --since .cache/src.snap -w src -g '**/*.go' || exit 0
+  vigil changed --since src.snap --save src.new -w src && make && mv src.new src.snap
   vigil changed --since last-ok.snap --save candidate.snap --json
 `
 

@@ -34,7 +34,7 @@ Examples:
   vigil --restart -g '**/*.go' -- go run ./cmd/server
   vigil events -w src --json
   vigil wait -w build/ --timeout 30s && ./deploy.sh
-  vigil changed --since .cache/src.snap -w src && make
+  vigil changed --since src.snap --save src.new -w src && make && mv src.new src.snap
   vigil tail -n 0 '/var/log/app/*.log'
 
 Run 'vigil COMMAND --help' for a command's flags.
