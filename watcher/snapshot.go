@@ -143,7 +143,7 @@ func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) 
 				return
 			}
 		}
-		t.add(path, k == kDir)
+		t.add(path, k != kSymlink)
 	}
 	r.crawl()
 	if err := t.finish(); err != nil {
@@ -250,7 +250,7 @@ type snapChunk struct {
 // snapItem is one node handed to a worker.
 type snapItem struct {
 	path   string
-	dir    bool      // the crawl took it for a directory
+	follow bool      // the crawl took it for what a symlink leads to
 	hasOld bool      // prev knows the path
 	old    snapEntry // prev's record of it (no path)
 }
@@ -351,7 +351,7 @@ func (t *snapTaker) offStream() {
 }
 
 // add queues one node found by the crawl, with prev's record of its path.
-func (t *snapTaker) add(path string, dir bool) {
+func (t *snapTaker) add(path string, follow bool) {
 	if t.cur == nil {
 		select {
 		case t.cur = <-t.free:
@@ -365,7 +365,7 @@ func (t *snapTaker) add(path string, dir bool) {
 			t.cur.streamStart = t.stream.start
 		}
 	}
-	it := snapItem{path: path, dir: dir}
+	it := snapItem{path: path, follow: follow}
 	if t.prev != nil {
 		if st := t.stream; st != nil && st.ok && string(st.path) == path {
 			it.old, it.hasOld = st.e, true
@@ -425,9 +425,10 @@ func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte, scratch []
 	for i := range c.items {
 		it := &c.items[i]
 		e, err := st.lstat(it.path)
-		if err == nil && e.typ == snapSymlink && it.dir {
-			// A symlink the crawl followed into a directory: recorded as
-			// the directory, as the watcher sees it.
+		if err == nil && e.typ == snapSymlink && it.follow {
+			// A symlink the crawl followed (into a directory, or a root
+			// that links to a file): recorded as what it leads to, as
+			// the watcher sees it, so a change of the target is one.
 			var fi fs.FileInfo
 			if fi, err = os.Stat(it.path); err == nil {
 				e = entryOf(it.path, fi)

@@ -411,3 +411,31 @@ func TestSnapshotManyChunks(t *testing.T) {
 	_, got = take(t, dir, Options{}, settled(s2))
 	wantChanges(t, "unchanged again", got)
 }
+
+// TestSnapshotLinkRoot: a root that is a symlink to a file is recorded as
+// the file it leads to, as the watcher follows it: a change of the
+// target's contents is a write of the link's path.
+func TestSnapshotLinkRoot(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real.conf")
+	link := filepath.Join(dir, "app.conf")
+	os.WriteFile(target, []byte("a=1"), 0o644)
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	s, err := TakeSnapshot(Options{Roots: []string{link}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Changes(); len(got) != 1 || got[0].Path != link || got[0].Op != Create {
+		t.Fatalf("first snapshot: %v, want a create of %s", got, link)
+	}
+	os.WriteFile(target, []byte("a=2"), 0o644)
+	s2, err := TakeSnapshot(Options{Roots: []string{link}}, settled(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.Changes(); len(got) != 1 || got[0].Path != link || got[0].Op != Write {
+		t.Errorf("target rewritten: %v, want a write of %s", got, link)
+	}
+}
