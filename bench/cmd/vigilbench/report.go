@@ -110,6 +110,9 @@ func printTable(w io.Writer, rep *report) {
 			}
 		}
 	}
+	if rep.Changed != nil {
+		printChanged(w, rep.Changed)
+	}
 	if len(rep.Targets) > 0 {
 		fmt.Fprintln(w, "\nissue 6 targets:")
 		for _, t := range rep.Targets {
@@ -196,6 +199,10 @@ func targets(rep *report) []target {
 			add(r.Tool, "every atomic save seen, file still watched", s.Atomic.Detected == s.Atomic.Saves && s.Atomic.StillWatched,
 				"%d of %d, still watched %v", s.Atomic.Detected, s.Atomic.Saves, s.Atomic.StillWatched)
 		}
+	}
+	if c := rep.Changed; c != nil && c.Error == "" && c.ReadyP50MS > 0 {
+		add("vigil changed", "nothing changed: ≤ 1.5 × vigil's ready time (issue 12)", c.Ratio <= 1.5,
+			"%.0f ms vs %.0f ms (%.2f×)", c.ChangedP50MS, c.ReadyP50MS, c.Ratio)
 	}
 	var gnu, vt, vs *tailResult
 	for _, t := range rep.Tail {
