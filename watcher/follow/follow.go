@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -126,10 +127,35 @@ type Options struct {
 	// Run's goroutine, in the order of the file. Its error ends Run like
 	// out's does.
 	Chunks func(Chunk) error
+	// State, when set, is a file where the follower saves how far it
+	// delivered each file (see the package's state.go for the layout), and
+	// from which a new follower resumes: a file the state knows starts
+	// where the last one stopped (whatever Last and FromLine say), found
+	// by identity and fingerprint also when it was renamed or copied
+	// within its directory (rotated), and a new file under a name the
+	// state knows starts at 0. A state file that cannot be used is
+	// reported through OnError or Logf as a *[StateError] and left alone.
+	State string
+	// Multiline, when set, gathers lines into records: a line that
+	// matches starts a record, the lines after it continue it, and out
+	// receives each record as one Line whose Text holds its lines joined
+	// by "\n" (Chunks is then not used). A record is delivered when the
+	// next one starts, when no line came for RecordWait (0: 500 ms), when
+	// it would grow past MaxRecord bytes (0: 1 MiB; the rest starts a new
+	// record), and when Run returns.
+	Multiline  *regexp.Regexp
+	RecordWait time.Duration
+	MaxRecord  int
+	// StateInterval is the shortest time between two saves of the state;
+	// 0 means DefaultStateInterval. The state is also saved when Run
+	// returns nil.
+	StateInterval time.Duration
 }
 
 // Follower follows the files named by its Options. Run it once.
 type Follower struct {
+	toLook []*tfile // apply's list of files to read, kept for reuse
+
 	o    Options
 	pats []*pattern
 	cwd  string
@@ -153,6 +179,21 @@ type Follower struct {
 	rejudge bool         // a generation was added: judge held files again
 	ran     bool
 
+	resume    map[ident]resumeAt // files the state knows, where they start
+	known     map[string]bool    // names the state knows
+	stateOn   bool               // the state is saved
+	stateDue  bool               // lines were delivered since the last save
+	savedAt   time.Time          // when the state was last saved
+	stateArmd bool               // the state timer is armed
+	savedN    int                // how many files the last save listed
+	saveErr   string             // the last failure to save, told once
+	saver     *saver             // writes the state in the background
+
+	records     map[string]*record // records being gathered, by name
+	recordArmed bool               // the record timer is armed
+	cur         *tfile             // the file being read
+	userOut     emitter            // Run's out, when records come between
+
 	// Counters the tests read to tell an idle loop from a spinning one.
 	wakes, ticks atomic.Int64
 	// How many files and directory watches are held, to catch leaks.
@@ -172,6 +213,8 @@ type dirWatch struct {
 const (
 	timerRecheck vnode.ID = 1
 	timerGrace   vnode.ID = 2
+	timerState   vnode.ID = 3
+	timerRecord  vnode.ID = 4 // delivers records quiet for RecordWait
 )
 
 // New checks the options and compiles the patterns; nothing is opened
@@ -192,6 +235,18 @@ func New(o Options) (*Follower, error) {
 	if o.MaxLine <= 0 {
 		o.MaxLine = DefaultMaxLine
 	}
+	if o.StateInterval <= 0 {
+		o.StateInterval = DefaultStateInterval
+	}
+	if o.RecordWait <= 0 {
+		o.RecordWait = DefaultRecordWait
+	}
+	if o.MaxRecord <= 0 {
+		o.MaxRecord = DefaultMaxRecord
+	}
+	if o.Multiline != nil {
+		o.Chunks = nil // records are made of lines
+	}
 	for _, pid := range o.Pids {
 		if pid <= 0 {
 			return nil, fmt.Errorf("follow: pid %d: must be positive", pid)
@@ -200,6 +255,9 @@ func New(o Options) (*Follower, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("follow: working directory: %w", err)
+	}
+	if o.State != "" && !filepath.IsAbs(o.State) {
+		o.State = filepath.Join(cwd, o.State)
 	}
 	f := &Follower{o: o, cwd: cwd, maxLine: o.MaxLine}
 	for _, raw := range o.Patterns {
@@ -236,8 +294,79 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	}
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
+	err = f.loop(ctx, ready, out)
+	defer f.stopSaver()
+	if err == nil && f.records != nil {
+		err = f.allRecords()
+	}
+	if err == nil && f.stateOn {
+		// Lines delivered are flushed by now (loop's last act): record
+		// them, from memory, as the files may be closing already.
+		if err = f.flush(); err == nil {
+			if serr := f.saveState(); serr != nil {
+				f.problem(serr)
+			}
+		}
+	}
+	return err
+}
 
+// loop runs the follower until ctx ends, an error, or (with Pids) the
+// processes it waits for have all exited.
+func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error) error {
+	err := f.follow(ctx, ready, out)
+	switch {
+	case errors.Is(err, errPidsGone):
+		return f.stopErr(ctx, f.finish(f.lookAll()))
+	case errors.Is(err, errStopped):
+		return f.flush()
+	}
+	return f.stopErr(ctx, err)
+}
+
+// Ends of follow that are not failures.
+var (
+	errPidsGone = errors.New("follow: every process named by Pids has exited")
+	errStopped  = errors.New("follow: stopped")
+)
+
+// follow sets up, says ready, and then applies what each wait brings.
+func (f *Follower) follow(ctx context.Context, ready func(), out func(Line) error) error {
+	if err := f.start(out); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready()
+	}
+	var buf []vnode.Event
+	for {
+		if err := f.flush(); err != nil {
+			return err
+		}
+		f.maybeSave()
+		var err error
+		buf, err = f.q.Wait(buf[:0])
+		if err != nil {
+			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
+				return errStopped
+			}
+			return fmt.Errorf("follow: wait for changes: %w", err)
+		}
+		f.wakes.Add(1)
+		if err := f.apply(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// start makes the follower's state, finds the files and reads what they
+// hold up to where following begins.
+func (f *Follower) start(out func(Line) error) error {
 	f.out = out
+	if f.o.Multiline != nil {
+		f.userOut, f.out = out, f.recordLine
+		f.records = make(map[string]*record)
+	}
 	f.dirs = make(map[string]*dirWatch)
 	f.dirByID = make(map[vnode.ID]*dirWatch)
 	f.byName = make(map[string]*tfile)
@@ -251,129 +380,152 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	// and a glob of more files than the open-files limit allows must not
 	// take the last one (the files that do not fit are retried; a missing
 	// timer would end Run). Arming and stopping the grace timer makes it.
-	if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
-		return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
+	if err := f.q.SetTimer(timerRecheck, recheckInterval); err != nil {
+		return fmt.Errorf("follow: arm the recheck timer: %w", err)
 	}
-	if err := q.SetTimer(timerGrace, time.Hour); err != nil {
-		return f.stopErr(ctx, fmt.Errorf("follow: make the grace timer: %w", err))
+	if err := f.q.SetTimer(timerGrace, time.Hour); err != nil {
+		return fmt.Errorf("follow: make the grace timer: %w", err)
 	}
-	q.StopTimer(timerGrace)
+	f.q.StopTimer(timerGrace)
+	if err := f.loadState(); err != nil {
+		return err
+	}
 	if err := f.scan(); err != nil {
-		return f.stopErr(ctx, err)
+		return err
 	}
 	f.started = true
 	if len(f.o.Pids) > 0 && !f.anyAlive() {
-		return f.stopErr(ctx, f.finish(f.lookAll()))
+		return errPidsGone
 	}
-	if err := f.flush(); err != nil {
-		return f.stopErr(ctx, err)
-	}
-	if ready != nil {
-		ready()
-	}
+	return f.flush()
+}
 
-	var (
-		buf    []vnode.Event
-		toLook []*tfile
-	)
-	for {
-		if err := f.flush(); err != nil {
-			return f.stopErr(ctx, err)
+// apply acts on one wait's events: files to read, names that may mean
+// other files now, timers and overflows.
+func (f *Follower) apply(buf []vnode.Event) error {
+	f.toLook = f.filesToLook(buf, f.toLook[:0])
+	if f.namesMayHaveChanged(buf) {
+		// Names first: lines written to a file after it was renamed
+		// onto another followed name (while we were stopped, say) are
+		// then read under the name it has now. A file rotated away is
+		// drained by the scan itself, under its old name.
+		if err := f.scan(); err != nil {
+			return err
 		}
-		buf, err = q.Wait(buf[:0])
-		if err != nil {
-			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
-				return f.flush()
-			}
-			return fmt.Errorf("follow: wait for changes: %w", err)
+	}
+	for _, t := range f.toLook {
+		t.queued = false
+		if err := t.look(f); err != nil {
+			return err
 		}
-		f.wakes.Add(1)
-		rescan := false
-		// Several read events for one file in a batch need one look;
-		// collect them and look in the order the events came.
-		toLook = toLook[:0]
-		for _, ev := range buf {
-			if ev.Kind != vnode.KindRead && ev.Kind != vnode.KindNote {
-				continue
-			}
-			t := f.byID[ev.ID]
-			if d := f.dirByID[ev.ID]; d != nil && ev.Name != "" && ev.Op == vnode.ChildNone {
-				// A write seen through the directory: a second opinion
-				// on the file's own read events, which a stat-based
-				// backend can miss when two appends have the same size.
-				t = f.byName[filepath.Join(d.path, ev.Name)]
-			}
-			if t != nil && !t.queued {
-				t.queued = true
-				toLook = append(toLook, t)
-			}
+	}
+	rescan, err := f.timersAndOverflows(buf)
+	if err != nil {
+		return err
+	}
+	if rescan {
+		if err := f.scan(); err != nil {
+			return err
 		}
-		for _, t := range toLook {
-			t.queued = false
-			if err := t.look(f); err != nil {
-				return f.stopErr(ctx, err)
-			}
-		}
-		for _, ev := range buf {
-			switch ev.Kind {
-			case vnode.KindNote:
-				if d := f.dirByID[ev.ID]; d != nil {
-					// A child written in place is the followed file's own
-					// business (its read events); anything else may change
-					// what the names mean.
-					if ev.Name == "" || ev.Op != vnode.ChildNone {
-						rescan = true
-					}
-					continue
+	}
+	if f.rejudge {
+		f.rejudge = false
+		for _, t := range f.byIdent {
+			if t.judging {
+				if err := t.look(f); err != nil {
+					return err
 				}
-				if t := f.byID[ev.ID]; t != nil {
-					if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
-						rescan = true
-					}
-				}
-			case vnode.KindOverflow:
+			}
+		}
+	}
+	return nil
+}
+
+// filesToLook appends the files that buf's events ask to read, once each,
+// in the order the events came.
+func (f *Follower) filesToLook(buf []vnode.Event, toLook []*tfile) []*tfile {
+	for _, ev := range buf {
+		if ev.Kind != vnode.KindRead && ev.Kind != vnode.KindNote {
+			continue
+		}
+		t := f.byID[ev.ID]
+		if d := f.dirByID[ev.ID]; d != nil && ev.Name != "" && ev.Op == vnode.ChildNone {
+			// A write seen through the directory: a second opinion on
+			// the file's own read events, which a stat-based backend can
+			// miss when two appends have the same size.
+			t = f.byName[filepath.Join(d.path, ev.Name)]
+		}
+		if t != nil && !t.queued {
+			t.queued = true
+			toLook = append(toLook, t)
+		}
+	}
+	return toLook
+}
+
+// namesMayHaveChanged reports whether buf holds a note after which a
+// followed name may lead to another file.
+func (f *Follower) namesMayHaveChanged(buf []vnode.Event) bool {
+	for _, ev := range buf {
+		if ev.Kind != vnode.KindNote {
+			continue
+		}
+		if d := f.dirByID[ev.ID]; d != nil {
+			// A child written in place is the followed file's own
+			// business (its read events); anything else may change what
+			// the names mean.
+			if ev.Name == "" || ev.Op != vnode.ChildNone {
+				return true
+			}
+			continue
+		}
+		if t := f.byID[ev.ID]; t != nil &&
+			ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// timersAndOverflows handles buf's timer expiries and queue overflows; it
+// reports whether the names need a rescan.
+func (f *Follower) timersAndOverflows(buf []vnode.Event) (rescan bool, err error) {
+	for _, ev := range buf {
+		switch ev.Kind {
+		case vnode.KindOverflow:
+			rescan = true
+			if err := f.lookAll(); err != nil {
+				return false, err
+			}
+		case vnode.KindTimer:
+			switch ev.ID {
+			case timerRecheck:
+				f.ticks.Add(1)
 				rescan = true
 				if err := f.lookAll(); err != nil {
-					return f.stopErr(ctx, err)
+					return false, err
 				}
-			case vnode.KindTimer:
-				switch ev.ID {
-				case timerRecheck:
-					f.ticks.Add(1)
-					rescan = true
-					if err := f.lookAll(); err != nil {
-						return f.stopErr(ctx, err)
-					}
-					if len(f.o.Pids) > 0 && !f.anyAlive() {
-						return f.stopErr(ctx, f.finish(f.lookAll()))
-					}
-					if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
-						return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
-					}
-				case timerGrace:
-					f.graceAt = time.Time{}
-					if err := f.expire(time.Now()); err != nil {
-						return f.stopErr(ctx, err)
-					}
+				if len(f.o.Pids) > 0 && !f.anyAlive() {
+					return false, errPidsGone
 				}
-			}
-		}
-		if rescan {
-			if err := f.scan(); err != nil {
-				return f.stopErr(ctx, err)
-			}
-		}
-		if f.rejudge {
-			f.rejudge = false
-			for _, t := range f.byIdent {
-				if t.judging {
-					if err := t.look(f); err != nil {
-						return f.stopErr(ctx, err)
-					}
+				if err := f.q.SetTimer(timerRecheck, recheckInterval); err != nil {
+					return false, fmt.Errorf("follow: arm the recheck timer: %w", err)
+				}
+			case timerState:
+				f.stateArmd = false
+			case timerRecord:
+				if err := f.quietRecords(time.Now()); err != nil {
+					return false, err
+				}
+			case timerGrace:
+				f.graceAt = time.Time{}
+				if err := f.expire(time.Now()); err != nil {
+					return false, err
 				}
 			}
 		}
 	}
+	return rescan, nil
 }
 
 // flush calls Options.Flush.
@@ -489,6 +641,9 @@ func (f *Follower) scan() error {
 			continue
 		}
 		f.walk(p, p.base, 0, matched, &order)
+	}
+	if !f.started {
+		f.resumeFirst(matched, order)
 	}
 	for path, d := range f.dirs {
 		if !d.seen {
@@ -717,8 +872,12 @@ func (f *Follower) open(name string) error {
 		t.judging = true
 		t.judgeUntil = time.Now().Add(copyHold)
 	} else {
-		var start int64
+		start, fromState := f.startFromState(name, id)
 		switch {
+		case fromState:
+			if r, ok := f.resume[id]; ok && r.rotated && r.under != name {
+				f.logf("%s: was %s, going on where the last run stopped", t.shown, f.display(r.under))
+			}
 		case f.o.FromLine > 0:
 			start, err = startOfLine(file, f.o.FromLine)
 		case f.o.Last < 0:
