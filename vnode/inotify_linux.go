@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -81,6 +82,8 @@ type inOwner struct {
 type inotifyBackend struct {
 	ifd, epfd, evfd int
 	interval        time.Duration
+
+	woken atomic.Bool // Wake was called: the next wait reports KindWake
 
 	mu       sync.Mutex
 	closed   bool
@@ -204,6 +207,19 @@ func (b *inotifyBackend) wake() {
 	binary.NativeEndian.PutUint64(one[:], 1)
 	// EAGAIN would mean the counter is saturated: a wake is pending anyway.
 	unix.Write(b.evfd, one[:])
+}
+
+// wakeUp is Queue.Wake. b.mu keeps the eventfd from being closed (and its
+// number reused) under the write.
+func (b *inotifyBackend) wakeUp() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.woken.Store(true)
+	b.wake()
+	return nil
 }
 
 func (b *inotifyBackend) watch(path string) (ID, error) {
@@ -479,6 +495,9 @@ func (b *inotifyBackend) wait(buf []Event) ([]Event, error) {
 		}
 		if b.poller != nil {
 			buf = b.poller.drain(buf)
+		}
+		if b.woken.Swap(false) {
+			buf = append(buf, Event{Kind: KindWake})
 		}
 		b.mu.Unlock()
 		if len(buf) > 0 {
