@@ -61,6 +61,7 @@ type Runner struct {
 
 	mu       sync.Mutex
 	next     []*compiled // rules from Reload not yet taken by Run
+	views    []ruleView  // the rules Run has now, for Dropped
 	reloadCh chan struct{}
 
 	lines chan lineBatch // from FollowLines to Run
@@ -142,6 +143,7 @@ func (r *Runner) Run(ctx context.Context, changes <-chan watcher.Batch) (status 
 		}
 		select {
 		case <-ctx.Done():
+			l.reportDropped()
 			l.shutdown()
 			return l.worst, nil
 		case b, ok := <-in:
@@ -326,6 +328,7 @@ func newLoop(r *Runner, ctx context.Context) *loop {
 	for _, c := range r.rules {
 		l.addRule(c)
 	}
+	l.publish()
 	return l
 }
 
@@ -735,6 +738,7 @@ func (l *loop) reload(next []*compiled) {
 	l.addPseudo("config reloaded", func(rs *ruleState) bool {
 		return fresh[rs] && (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
 	})
+	l.publish()
 }
 
 // done reports whether Run should return.

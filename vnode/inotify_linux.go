@@ -241,7 +241,7 @@ func raiseTo(cur, floor int64) int64 {
 func (b *inotifyBackend) name() Backend { return Inotify }
 
 func (b *inotifyBackend) caps() Caps {
-	return Caps{ChildNames: true, ChildWrites: true, RenameCookies: true}
+	return Caps{ChildNames: true, ChildWrites: true, RenameCookies: true, CloseWrites: true}
 }
 
 // wake makes epoll_wait return. The poller calls it from its goroutine;
@@ -565,6 +565,30 @@ func (b *inotifyBackend) wait(buf []Event) ([]Event, error) {
 	}
 }
 
+// drainNow reads what the kernel has queued, without blocking, and scans
+// the watches placed under polling now.
+func (b *inotifyBackend) drainNow(buf []Event) ([]Event, error) {
+	b.mu.Lock()
+	closed, p := b.closed, b.poller
+	b.mu.Unlock()
+	if closed {
+		return buf, ErrClosed
+	}
+	if p != nil {
+		p.scanNow()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return buf, ErrClosed
+	}
+	buf, err := b.readInotify(buf)
+	if p != nil {
+		buf = p.drain(buf)
+	}
+	return buf, err
+}
+
 // readInotify reads the inotify descriptor until it is empty and appends
 // the decoded events; b.mu is held.
 func (b *inotifyBackend) readInotify(buf []Event) ([]Event, error) {
@@ -707,8 +731,11 @@ func (b *inotifyBackend) childEvent(owners *inOwner, mask, cookie uint32, nameb 
 		ev.Op, ev.Notes, ev.Cookie = ChildMovedFrom, NoteWrite, cookie
 	case mask&unix.IN_MOVED_TO != 0:
 		ev.Op, ev.Notes, ev.Cookie = ChildMovedTo, NoteWrite, cookie
-	case mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0:
+	case mask&unix.IN_MODIFY != 0:
 		ev.Op, ev.Notes = ChildNone, NoteWrite
+	case mask&unix.IN_CLOSE_WRITE != 0:
+		// Not a write by itself: see NoteCloseWrite.
+		ev.Op, ev.Notes = ChildNone, NoteCloseWrite
 	case mask&unix.IN_ATTRIB != 0:
 		ev.Op, ev.Notes = ChildNone, NoteAttrib
 	default:

@@ -273,6 +273,10 @@ func TestInotifyDecode(t *testing.T) {
 	raw = append(raw, rawEvent(4, unix.IN_MOVED_FROM|unix.IN_ISDIR, 77, "old")...)
 	raw = append(raw, rawEvent(4, unix.IN_MOVED_TO|unix.IN_ISDIR, 77, "new")...)
 	raw = append(raw, rawEvent(4, unix.IN_ATTRIB, 0, "file")...)
+	raw = append(raw, rawEvent(4, unix.IN_MODIFY, 0, "file")...)
+	// A writer's close is its own note, not a write: the layer above
+	// judges whether the file changed.
+	raw = append(raw, rawEvent(4, unix.IN_CLOSE_WRITE, 0, "file")...)
 	raw = append(raw, rawEvent(4, unix.IN_ATTRIB, 0, "")...)
 	raw = append(raw, rawEvent(4, unix.IN_MOVE_SELF, 0, "")...)
 	raw = append(raw, rawEvent(9, unix.IN_CREATE, 0, "unknown-wd")...)
@@ -285,6 +289,8 @@ func TestInotifyDecode(t *testing.T) {
 		{Kind: KindNote, ID: 1, Notes: NoteWrite | NoteLink, Name: "old", Op: ChildMovedFrom, IsDir: true, Cookie: 77},
 		{Kind: KindNote, ID: 1, Notes: NoteWrite | NoteLink, Name: "new", Op: ChildMovedTo, IsDir: true, Cookie: 77},
 		{Kind: KindNote, ID: 1, Notes: NoteAttrib, Name: "file", Op: ChildNone},
+		{Kind: KindNote, ID: 1, Notes: NoteWrite, Name: "file", Op: ChildNone},
+		{Kind: KindNote, ID: 1, Notes: NoteCloseWrite, Name: "file", Op: ChildNone},
 		{Kind: KindNote, ID: 1, Notes: NoteAttrib | NoteRename | NoteRevoke},
 		{Kind: KindOverflow},
 	}

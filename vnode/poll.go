@@ -214,6 +214,23 @@ func (b *pollBackend) wait(buf []Event) ([]Event, error) {
 	}
 }
 
+// drainNow scans every watch now and returns what is pending.
+func (b *pollBackend) drainNow(buf []Event) ([]Event, error) {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return buf, ErrClosed
+	}
+	b.p.scanNow()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return buf, ErrClosed
+	}
+	return b.p.drain(buf), nil
+}
+
 func (b *pollBackend) close() error {
 	b.mu.Lock()
 	if b.closed {

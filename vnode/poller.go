@@ -30,9 +30,15 @@ type nodeState struct {
 	hasOwnerCt bool // uid, gid, nlink and ctime are meaningful
 }
 
-// sameNode reports whether a and b describe the same node (dev, inode). On
+// sameNode reports whether a and b describe the same node (type, dev, inode). On
 // platforms without inode numbers it cannot tell and says yes.
 func (a nodeState) sameNode(b nodeState) bool {
+	// The type counts too: a file system hands a freed inode number to
+	// the next new node at once, so `rm link; echo x > link` can keep the
+	// number while a symlink became a file.
+	if a.mode.Type() != b.mode.Type() {
+		return false
+	}
 	if !a.hasInode || !b.hasInode {
 		return a.isDir == b.isDir
 	}
@@ -97,9 +103,12 @@ type poller struct {
 	overflow bool // an overflow event is pending; further events are dropped
 
 	kick chan struct{} // something was added: stop idling
-	done chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	// scanReq asks the scanning goroutine for a scan now; it closes the
+	// channel it receives once the scan's events are pending.
+	scanReq chan chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // newPoller starts a goroutine that scans every interval and calls wake()
@@ -113,6 +122,7 @@ func newPoller(interval time.Duration, wake func()) *poller {
 		wake:     wake,
 		entries:  make(map[ID]*pollEntry),
 		kick:     make(chan struct{}, 1),
+		scanReq:  make(chan chan struct{}),
 		done:     make(chan struct{}),
 	}
 	p.wg.Add(1)
@@ -200,10 +210,13 @@ func (p *poller) run() {
 	var list []*pollEntry
 	var events []Event
 	for {
+		var reply chan struct{}
 		if len(p.live(list[:0])) == 0 {
 			// Nothing (alive) to scan: sleep until something is added.
 			select {
 			case <-p.kick:
+			case reply = <-p.scanReq:
+				close(reply) // nothing to scan
 			case <-p.done:
 				return
 			}
@@ -212,6 +225,8 @@ func (p *poller) run() {
 		t.Reset(p.interval)
 		select {
 		case <-t.C:
+		case reply = <-p.scanReq:
+			t.Stop()
 		case <-p.done:
 			t.Stop()
 			return
@@ -232,9 +247,26 @@ func (p *poller) run() {
 			p.mu.Unlock()
 		}
 		clear(list)
-		if added {
+		if reply != nil {
+			close(reply) // the caller drains itself
+		} else if added {
 			p.wake()
 		}
+	}
+}
+
+// scanNow has the scanning goroutine scan everything at once, and returns
+// when what it found is pending (or the poller is closed).
+func (p *poller) scanNow() {
+	reply := make(chan struct{})
+	select {
+	case p.scanReq <- reply:
+	case <-p.done:
+		return
+	}
+	select {
+	case <-reply:
+	case <-p.done:
 	}
 }
 

@@ -73,11 +73,17 @@ const (
 	NoteLink                    // the link count changed
 	NoteRename                  // the node itself was renamed
 	NoteRevoke                  // access revoked or the file system unmounted
+	// NoteCloseWrite: a writer closed the file (inotify IN_CLOSE_WRITE,
+	// FreeBSD NOTE_CLOSE_WRITE). It is no proof of a change: a close that
+	// follows writes already reported, or no write at all, changes
+	// nothing. Only a writer through mmap, which raises no write note, is
+	// seen by nothing else; the caller compares the file with what it knew.
+	NoteCloseWrite
 )
 
 // String lists the notes, e.g. "write|extend".
 func (n Note) String() string {
-	names := []string{"delete", "write", "extend", "attrib", "link", "rename", "revoke"}
+	names := []string{"delete", "write", "extend", "attrib", "link", "rename", "revoke", "close-write"}
 	s := ""
 	for i, name := range names {
 		if n&(1<<i) != 0 {
@@ -186,6 +192,10 @@ type Caps struct {
 	// RenameCookies: ChildMovedFrom/ChildMovedTo carry a Cookie that pairs
 	// them (inotify). Without it renames are paired by (dev, inode).
 	RenameCookies bool
+	// CloseWrites: directory watches report NoteCloseWrite for a child a
+	// writer closed (inotify). Such a note is a change only when the file
+	// differs from what the caller last saw of it.
+	CloseWrites bool
 }
 
 // ErrClosed is returned by every method of a closed Queue.
@@ -348,6 +358,25 @@ func (q *Queue) Wake() error { return q.b.wakeUp() }
 // buf[:0]. It returns ErrClosed once the queue is closed, also when Close is
 // called while Wait is blocked.
 func (q *Queue) Wait(buf []Event) ([]Event, error) { return q.b.wait(buf) }
+
+// drainer is implemented by backends that can be asked for what is
+// pending without blocking (inotify and poll).
+type drainer interface {
+	drainNow(buf []Event) ([]Event, error)
+}
+
+// Drain returns, appended to buf[:0] and without blocking, the events that
+// are ready now: what the kernel has queued and, for watches served by
+// polling, what a scan made now finds. A caller that is about to stop uses
+// it so that changes made just before are not left unread. It is called
+// from the goroutine that calls Wait, never while Wait blocks. On kqueue it
+// returns nothing: the kernel's queue is read by Wait.
+func (q *Queue) Drain(buf []Event) ([]Event, error) {
+	if d, ok := q.b.(drainer); ok {
+		return d.drainNow(buf[:0])
+	}
+	return buf[:0], nil
+}
 
 // Close releases every watch, file and timer and wakes a blocked Wait.
 func (q *Queue) Close() error { return q.b.close() }

@@ -29,6 +29,9 @@ func TestBackendAndCaps(t *testing.T) {
 		if c.RenameCookies != (be == Inotify) {
 			t.Errorf("Caps().RenameCookies = %v for %s", c.RenameCookies, be)
 		}
+		if c.CloseWrites != (be == Inotify) {
+			t.Errorf("Caps().CloseWrites = %v for %s", c.CloseWrites, be)
+		}
 	})
 }
 

@@ -141,6 +141,9 @@ func (r *run) flush(now time.Time) Batch {
 		return orc != nil && orc.startKind != kNone && orc.nowKind == kNone
 	}
 	var creates []string
+	// replacedBy: paths that existed at the start and hold another node
+	// now, which may be a node renamed over them (paired by inode below).
+	var replacedBy []string
 	for path, rc := range p.recs {
 		startEx, nowEx := rc.startKind != kNone, rc.nowKind != kNone
 		switch {
@@ -156,7 +159,9 @@ func (r *run) flush(now time.Time) Batch {
 			case validOrigin(rc.origin):
 				used[rc.origin] = true
 				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: rc.origin})
-			case rc.replaced || rc.wrote || rc.startKind != rc.nowKind || rc.startIno != rc.nowIno:
+			case rc.startIno != rc.nowIno && rc.nowIno != 0:
+				replacedBy = append(replacedBy, path)
+			case rc.replaced || rc.wrote || rc.startKind != rc.nowKind:
 				b.Changes = append(b.Changes, Change{Path: path, Op: Write})
 			case rc.attrib:
 				b.Changes = append(b.Changes, Change{Path: path, Op: Chmod})
@@ -166,7 +171,7 @@ func (r *run) flush(now time.Time) Batch {
 	// Without rename cookies (kqueue, poll) or after lost events, a node
 	// that vanished from one path and appeared at another is paired by
 	// inode number, on one device.
-	if len(creates) > 0 && (!r.caps.RenameCookies || p.rescan || p.unpaired) {
+	if len(creates)+len(replacedBy) > 0 && (!r.caps.RenameCookies || p.rescan || p.unpaired) {
 		gone := map[uint64][]string{}
 		for path, rc := range p.recs {
 			if rc.startKind != kNone && rc.nowKind == kNone && rc.startIno != 0 && !used[path] {
@@ -185,6 +190,23 @@ func (r *run) flush(now time.Time) Batch {
 			kept = append(kept, path)
 		}
 		creates = kept
+		// A node renamed over a path that existed (mv a b, with b there):
+		// the same pairing, else the path was rewritten.
+		kept = replacedBy[:0]
+		for _, path := range replacedBy {
+			rc := p.recs[path]
+			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind &&
+				!bornSince(path, rc.nowIno, p.opened) && oneDevice(g[0], path) {
+				used[g[0]] = true
+				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
+				continue
+			}
+			kept = append(kept, path)
+		}
+		replacedBy = kept
+	}
+	for _, path := range replacedBy {
+		b.Changes = append(b.Changes, Change{Path: path, Op: Write})
 	}
 	for _, path := range creates {
 		b.Changes = append(b.Changes, Change{Path: path, Op: Create})
@@ -198,6 +220,7 @@ func (r *run) flush(now time.Time) Batch {
 		b.Changes = r.dropExcludedDirs(b.Changes, p)
 	}
 	sort.Slice(b.Changes, func(i, j int) bool { return b.Changes[i].Path < b.Changes[j].Path })
+	r.takePrints(b.Changes, p, now)
 	return b
 }
 

@@ -25,6 +25,7 @@ import (
 //
 //	backends inotify poll kqueue   run only on these variants (poll-nocaps: kqueue's)
 //	options debounce=D maxwait=D include=G exclude=G noignore follow root=P
+//	                               (root= repeats: several roots)
 //	mkdir P                        mkdir -p
 //	write P TEXT...                create or truncate, write TEXT and "\n"
 //	append P TEXT...
@@ -34,6 +35,11 @@ import (
 //	chmod MODE P                   octal mode
 //	ln -s TARGET P
 //	touch P
+//	open N P                       open P for appending (created if need be) as descriptor N, kept open
+//	fdwrite N TEXT...              write TEXT (no newline) to descriptor N
+//	close N                        close descriptor N
+//	mmap P TEXT                    overwrite the start of P with TEXT through a shared mapping:
+//	                               no write(2), so the kernel reports no write, only the close
 //	sh LINE                        /bin/sh -c LINE in the root (or its parent if gone)
 //	start                          run the watcher; wait for ready
 //	pause | resume                 stop / restart the watcher's kernel reads
@@ -111,6 +117,9 @@ type harness struct {
 	v    variant
 	dir  string // the root
 	opts Options
+
+	rootSet bool             // a root= option replaced the default root
+	fds     map[int]*os.File // open N P
 
 	cancel context.CancelFunc
 	done   chan error
@@ -228,7 +237,10 @@ func (h *harness) do(where, line string, f []string) {
 			case "follow":
 				h.opts.FollowSymlinks = true
 			case "root":
-				h.opts.Roots = []string{h.path(val)}
+				if !h.rootSet {
+					h.opts.Roots, h.rootSet = nil, true
+				}
+				h.opts.Roots = append(h.opts.Roots, h.path(val))
 			default:
 				t.Fatalf("%s: unknown option %q", where, o)
 			}
@@ -282,6 +294,34 @@ func (h *harness) do(where, line string, f []string) {
 			now := time.Now()
 			fail(os.Chtimes(p, now, now))
 		}
+	case "open":
+		need(2)
+		n, err := strconv.Atoi(f[1])
+		fail(err)
+		fh, err := os.OpenFile(h.path(f[2]), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		fail(err)
+		if h.fds == nil {
+			h.fds = map[int]*os.File{}
+		}
+		h.fds[n] = fh
+	case "fdwrite", "close":
+		need(1)
+		n, err := strconv.Atoi(f[1])
+		fail(err)
+		fh := h.fds[n]
+		if fh == nil {
+			t.Fatalf("%s: %s: descriptor %d is not open", where, line, n)
+		}
+		if f[0] == "close" {
+			delete(h.fds, n)
+			fail(fh.Close())
+			break
+		}
+		_, err = fh.WriteString(rest(2))
+		fail(err)
+	case "mmap":
+		need(2)
+		fail(writeMapped(h.path(f[1]), []byte(rest(2))))
 	case "sh":
 		dir := h.dir
 		if _, err := os.Stat(dir); err != nil {
@@ -362,6 +402,10 @@ func (h *harness) start(where string) {
 }
 
 func (h *harness) stop() {
+	for n, fh := range h.fds {
+		fh.Close()
+		delete(h.fds, n)
+	}
 	if h.cancel == nil {
 		return
 	}
@@ -386,9 +430,16 @@ func (h *harness) stop() {
 // waitFor waits until cond (called with h.mu held) is true or the deadline
 // passes; it reports whether cond became true.
 func (h *harness) waitFor(d time.Duration, cond func() bool) bool {
-	timer := time.AfterFunc(d, func() { h.cond.Broadcast() })
-	defer timer.Stop()
+	// end is fixed before the timer starts, and the timer broadcasts under
+	// h.mu: a wake-up that came just before end, or between the check
+	// and the Wait, would otherwise leave the Wait with no one to wake it.
 	end := time.Now().Add(d)
+	timer := time.AfterFunc(time.Until(end)+time.Millisecond, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.cond.Broadcast()
+	})
+	defer timer.Stop()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for !cond() {

@@ -93,6 +93,13 @@ type Options struct {
 	// Logf, when OnError is nil, receives the same notices as text. Nil
 	// (with OnError nil) discards them. It is called from Run's goroutine.
 	Logf func(format string, args ...any)
+	// FlushOnStop: when Run's context is done, the events the kernel has
+	// queued are read and the open batch is closed at once, without
+	// waiting out its quiet period, and sent on out (after any batch not
+	// yet taken) before Run returns. The caller must keep receiving from
+	// out until Run returns. Without it, Run returns at once and drops
+	// what it has not sent.
+	FlushOnStop bool
 }
 
 // Stats describe the tree when the watcher became ready.
@@ -107,6 +114,7 @@ type Stats struct {
 type rootSpec struct {
 	path  string
 	files map[string]bool // nil for a directory root
+	link  bool            // path is a symlink to a file, followed (see linkRoot)
 }
 
 // Watcher watches a set of roots. Create it with New; Run does the work.
@@ -127,6 +135,9 @@ type Watcher struct {
 	// watchResult, when set, may rewrite what Queue.Watch returned (to
 	// simulate kernel limits).
 	watchResult func(path string, id vnode.ID, err error) (vnode.ID, error)
+	// afterEvents, when set, is told how many paths the open batch holds
+	// each time the loop has handled a read of events.
+	afterEvents func(paths int)
 }
 
 // New validates o (globs compile, roots are made absolute) and returns a
@@ -151,6 +162,7 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 		in = []string{"."}
 	}
 	var dirs []string
+	var links []rootSpec
 	files := map[string]map[string]bool{}
 	for _, p := range in {
 		abs, err := filepath.Abs(p)
@@ -158,6 +170,14 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 			return nil, fmt.Errorf("watcher: root %q: %w", p, err)
 		}
 		abs = filepath.Clean(abs)
+		if isFileLink(abs) {
+			// Never dropped as covered by a directory root: that one
+			// reports the link itself, not the file it names.
+			if !slices.ContainsFunc(links, func(l rootSpec) bool { return l.path == abs }) {
+				links = append(links, rootSpec{path: abs, link: true})
+			}
+			continue
+		}
 		fi, err := os.Stat(abs)
 		if err == nil && !fi.IsDir() {
 			dir, name := filepath.Split(abs)
@@ -195,7 +215,7 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 			out = append(out, rootSpec{path: d, files: files[d]})
 		}
 	}
-	return out, nil
+	return append(out, links...), nil
 }
 
 // Scan returns the absolute paths of the files (non-directories) that o's
@@ -213,8 +233,11 @@ func Scan(o Options) ([]string, error) {
 	return files, nil
 }
 
-// timerBatch is the queue's timer for the debounce deadline.
-const timerBatch vnode.ID = 1
+// The queue's timers.
+const (
+	timerBatch vnode.ID = 1 // the debounce deadline
+	timerStop  vnode.ID = 3 // Run's context is done (FlushOnStop)
+)
 
 // Run crawls the roots, placing watches before reading each directory, calls
 // ready (if not nil) once they are in place, and then sends a Batch on out
@@ -234,7 +257,11 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 		return fmt.Errorf("watcher: %w", err)
 	}
 	defer q.Close()
-	stop := context.AfterFunc(ctx, func() { q.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		if !w.o.FlushOnStop || q.SetTimer(timerStop, time.Nanosecond) != nil {
+			q.Close()
+		}
+	})
 	defer stop()
 	if err := q.Degraded(); err != nil {
 		// The kernel refused a new instance: polling instead.
@@ -273,11 +300,22 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			}
 			return fmt.Errorf("watcher: waiting for events: %w", err)
 		}
+		if ctx.Err() != nil && r.w.o.FlushOnStop {
+			// Also what happened just before the stop and is not read
+			// yet (a poll scan is due, the kernel queued more).
+			more, _ := r.q.Drain(nil)
+			r.apply(append(evs, more...))
+			snd.stop()
+			return r.finalFlush(out, snd.unsent)
+		}
 		if r.apply(evs) {
 			armed = time.Time{}
 		}
 		r.lastDrain = now
 		buf = evs
+		if r.w.afterEvents != nil {
+			r.w.afterEvents(len(r.cur.recs))
+		}
 		if r.dirty {
 			r.dirty = false
 			r.deb.Add(now)
@@ -289,6 +327,23 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 			return nil
 		}
 	}
+}
+
+// finalFlush delivers, once the sender has stopped, the batches closed
+// but not delivered (in the order they were closed) and then the open
+// batch, closed now. The caller of Run keeps receiving until Run returns
+// (FlushOnStop).
+func (r *run) finalFlush(out chan<- Batch, unsent *Batch) error {
+	for _, b := range []*Batch{unsent, r.held} {
+		if b != nil {
+			out <- *b
+		}
+	}
+	r.held = nil
+	if b := r.flush(time.Now()); len(b.Changes) > 0 {
+		out <- b
+	}
+	return nil
 }
 
 // apply feeds one wait's events to the index and reports whether the batch
@@ -350,7 +405,11 @@ func (r *run) deliver(ctx context.Context, snd *sender, armed *time.Time) bool {
 		r.w.handoffs.Add(1)
 		return true
 	case <-ctx.Done():
-		return false
+		if !r.w.o.FlushOnStop {
+			return false
+		}
+		r.held = &b // the stop timer brings the loop to the final flush
+		return true
 	}
 }
 
@@ -367,6 +426,10 @@ type sender struct {
 	idle    atomic.Bool // no batch in hand: the loop may hand over the next
 	done    chan struct{}
 	wg      sync.WaitGroup
+	once    sync.Once
+	// unsent is a batch it held when ctx ended, for FlushOnStop; read
+	// once stop has returned.
+	unsent *Batch
 }
 
 func (r *run) startSender(ctx context.Context, out chan<- Batch) *sender {
@@ -387,6 +450,7 @@ func (s *sender) run(ctx context.Context, q *vnode.Queue) {
 			select {
 			case s.out <- b:
 			case <-ctx.Done():
+				s.unsent = &b
 				return
 			case <-s.done:
 				return
@@ -402,8 +466,9 @@ func (s *sender) run(ctx context.Context, q *vnode.Queue) {
 }
 
 // stop ends the sender, dropping a batch it still holds, and waits for it.
+// It may be called more than once.
 func (s *sender) stop() {
-	close(s.done)
+	s.once.Do(func() { close(s.done) })
 	s.wg.Wait()
 }
 
@@ -469,10 +534,13 @@ type run struct {
 	logf func(string, ...any)
 
 	roots []*root
-	dirs  map[vnode.ID]*dirNode
-	files map[vnode.ID]fileRef
-	waits map[vnode.ID][]*root
-	moves map[uint32]moveSrc
+	links []*linkRoot
+	// linkIDs are the watches of link roots; several links may share one.
+	linkIDs map[vnode.ID][]*linkRoot
+	dirs    map[vnode.ID]*dirNode
+	files   map[vnode.ID]fileRef
+	waits   map[vnode.ID][]*root
+	moves   map[uint32]moveSrc
 	// rescans are directories to rescan once the current events are
 	// handled (kqueue-style directory notes).
 	rescans []*dirNode
@@ -493,7 +561,12 @@ type run struct {
 	dirty     bool     // cur changed since the debouncer last heard
 	lastDrain time.Time
 	saidLimit bool
-	closed    bool
+	held      *Batch // closed but not handed to the sender when ctx ended (FlushOnStop)
+	// prints and printsSince are the baseline writers' closes are judged
+	// against (see closedAfterWrite); nil when the backend reports none.
+	prints      map[string]fprint
+	printsSince time.Time
+	closed      bool
 
 	// ignoreDirty are directories whose .gitignore changed: their rules are
 	// reloaded and their subtree re-filtered once the events are handled.
@@ -508,16 +581,17 @@ type run struct {
 
 func newRun(w *Watcher, q *vnode.Queue) *run {
 	r := &run{
-		w:     w,
-		f:     w.f,
-		q:     q,
-		logf:  w.o.Logf,
-		dirs:  map[vnode.ID]*dirNode{},
-		files: map[vnode.ID]fileRef{},
-		waits: map[vnode.ID][]*root{},
-		moves: map[uint32]moveSrc{},
-		buf:   make([]byte, 64<<10),
-		deb:   debounce.New(quietFor(w.o, q), w.o.MaxWait),
+		w:       w,
+		f:       w.f,
+		q:       q,
+		logf:    w.o.Logf,
+		dirs:    map[vnode.ID]*dirNode{},
+		linkIDs: map[vnode.ID][]*linkRoot{},
+		files:   map[vnode.ID]fileRef{},
+		waits:   map[vnode.ID][]*root{},
+		moves:   map[uint32]moveSrc{},
+		buf:     make([]byte, 64<<10),
+		deb:     debounce.New(quietFor(w.o, q), w.o.MaxWait),
 	}
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
@@ -531,6 +605,10 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		r.caps = vnode.Caps{ChildNames: true, ChildWrites: true}
 	}
 	for _, rs := range w.roots {
+		if rs.link {
+			r.links = append(r.links, &linkRoot{path: rs.path})
+			continue
+		}
 		rt := &root{rootSpec: rs}
 		if !w.f.noIgnore && rs.files == nil {
 			rt.outer = outerIgnores(rs.path)
@@ -564,9 +642,14 @@ func quietFor(o Options, q *vnode.Queue) time.Duration {
 // crawl indexes every root without recording changes, then opens the first
 // batch.
 func (r *run) crawl() {
+	start := time.Now()
 	for _, rt := range r.roots {
 		r.startRoot(rt, false)
 	}
+	for _, lr := range r.links {
+		r.startLink(lr)
+	}
+	r.startPrints(start)
 	r.cur = newPending()
 	r.lastDrain = time.Now()
 }
@@ -1163,6 +1246,12 @@ func (r *run) handle(ev vnode.Event) {
 			r.fileEvent(f, ev)
 			return
 		}
+		if lrs := r.linkIDs[ev.ID]; len(lrs) > 0 {
+			for _, lr := range slices.Clone(lrs) {
+				r.linkEvent(lr, ev)
+			}
+			return
+		}
 		if rts := r.waits[ev.ID]; len(rts) > 0 {
 			for _, rt := range slices.Clone(rts) {
 				r.rootCheck(rt)
@@ -1234,6 +1323,10 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 			r.ignoreTouched(n, name)
 		} else if ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0 {
 			r.recAttrib(path, old.kind, old.ino)
+		} else if ev.Notes&vnode.NoteCloseWrite != 0 && old.kind == kFile {
+			if r.closedAfterWrite(path, old.kind, old.ino, os.Lstat) {
+				r.ignoreTouched(n, name)
+			}
 		}
 	}
 }

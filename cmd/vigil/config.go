@@ -67,6 +67,7 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 			IgnoreFiles:  ownOutputs(),
 			OnError:      printError(s.stderr),
 			Logf:         logf(s.stderr),
+			FlushOnStop:  true, // see startWatcher
 		})
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", errSetup, cfg.Path, err)

@@ -24,7 +24,8 @@ Usage: vigil events [flags]
 Print every batch of changes under the watched paths as it happens: one line
 per change ("write src/main.go", paths relative to the current directory), or
 with --json one object per batch. "ready" goes to stderr once the watches are
-in place.
+in place. On SIGINT or SIGTERM a batch still waiting out its quiet period is
+printed before vigil exits (130 or 143).
 
 Examples:
   vigil events
@@ -36,6 +37,9 @@ const waitUsage = `
 Usage: vigil wait [flags]
 Block until something under the watched paths changes, print that batch as
 'vigil events' would, and exit 0; exit 1 if --timeout passes first.
+A change still waiting out its quiet period when SIGINT, SIGTERM or the
+timeout comes is printed at once and counts: exit 0. With nothing changed,
+a signal exits 130 (SIGINT) or 143 (SIGTERM).
 
 Examples:
   vigil wait -w src && make
@@ -98,20 +102,35 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(ctx, readyPrinter(stderr), batches) }()
+	// The watcher flushes on stop (FlushOnStop): a batch still waiting out
+	// its quiet period when a signal or --timeout ends the wait is printed
+	// before vigil exits, so batches are received until Run returns.
+	printed, draining, outGone := false, false, false
 	for {
 		select {
 		case b := <-batches:
-			if err := printBatch(out, b, *asJSON, cwd); err != nil {
-				stopWatch()
-				<-errc
-				return nil // stdout's reader went away: nothing more to say
+			if draining {
+				continue // wait printed its batch, or stdout is gone
 			}
-			if once {
+			if err := printBatch(out, b, *asJSON, cwd); err != nil {
+				outGone, draining = true, true
 				stopWatch()
-				<-errc
-				return nil
+				continue
+			}
+			printed = true
+			if once {
+				draining = true
+				stopWatch()
 			}
 		case err := <-errc:
+			switch {
+			case outGone:
+				return nil // stdout's reader went away: nothing more to say
+			case once && printed:
+				// A change came before the signal or the timeout, which
+				// only cut its quiet period short: wait did its job.
+				return nil
+			}
 			if serr := sig.err(); serr != nil {
 				return serr
 			}

@@ -118,14 +118,14 @@ type watchFlags struct {
 }
 
 func (w *watchFlags) register(fs *flag.FlagSet) {
-	fs.Var(&w.watch, "w", "watch `PATH` (repeatable; default .); a file is watched through its directory")
+	fs.Var(&w.watch, "w", "watch `PATH` (repeatable; default .); a file is watched through its directory, a symlink to a file follows the file")
 	fs.Var(&w.include, "g", "only report paths matching `GLOB` (repeatable; relative to the watched root)")
 	fs.Var(&w.exclude, "x", "ignore paths matching `GLOB` (repeatable)")
 	fs.DurationVar(&w.debounce, "debounce", 50*time.Millisecond, "quiet period that ends a batch")
 	fs.DurationVar(&w.maxWait, "max-wait", time.Second, "longest a batch waits for quiet once it has a change")
 	fs.BoolVar(&w.noIgnore, "no-ignore", false, "do not honour .gitignore files or the default ignores")
 	fs.BoolVar(&w.symlinks, "follow-symlinks", false, "descend into symlinked directories")
-	fs.Var(&w.poll, "poll", "poll with stat instead of kernel notification (`[=INTERVAL]`, default 250ms)")
+	fs.Var(&w.poll, "poll", "poll with stat instead of kernel notification (`[=INTERVAL]`, default 250ms);\nthe quiet period becomes at least two intervals (--poll=1s: a batch 2s after the last change)")
 	fs.Var(&w.backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 }
 

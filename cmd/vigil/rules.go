@@ -166,8 +166,9 @@ type session struct {
 	stderr io.Writer
 	sig    *signals
 
-	batches chan watcher.Batch
-	resc    chan runResult
+	batches  chan watcher.Batch
+	resc     chan runResult
+	watchers sync.WaitGroup // startWatcher's goroutines
 
 	mu        sync.Mutex
 	pending   int   // components not yet ready
@@ -212,6 +213,7 @@ func (s *session) fail(err error) {
 func (s *session) wait() error {
 	res := <-s.resc
 	s.sig.stop()
+	s.watchers.Wait() // what the watchers flush at the stop is reported first
 	s.mu.Lock()
 	fatal := s.fatal
 	s.mu.Unlock()
@@ -230,17 +232,42 @@ func (s *session) wait() error {
 	return nil
 }
 
-// startWatcher runs w in the background, forwarding its batches to the
-// runner, until the session ends or the returned cancel is called.
+// startWatcher runs w (made with FlushOnStop) in the background,
+// forwarding its batches to the runner, until the session ends or the
+// returned cancel is called. The batch a stop flushes goes to the runner
+// when the watcher was only replaced (a reload); when a signal ends the
+// session the runner starts nothing more, and says what it drops.
 func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 	ctx, cancel := context.WithCancel(s.sig.ctx)
+	out := make(chan watcher.Batch)
 	ready := func(st watcher.Stats) {
 		readySummary(s.stderr, st)
 		s.partReady()
 	}
+	ran := make(chan struct{})
+	s.watchers.Add(2)
 	go func() {
-		if err := w.Run(ctx, ready, s.batches); err != nil && ctx.Err() == nil {
+		defer s.watchers.Done()
+		defer close(ran)
+		if err := w.Run(ctx, ready, out); err != nil && ctx.Err() == nil {
 			s.fail(fmt.Errorf("watcher stopped: %w", err))
+		}
+	}()
+	go func() {
+		defer s.watchers.Done()
+		for {
+			select {
+			case <-ran:
+				return
+			case b := <-out:
+				select {
+				case s.batches <- b:
+				case <-s.sig.ctx.Done():
+					if s.sig.err() != nil {
+						s.r.Dropped(b)
+					}
+				}
+			}
 		}
 	}()
 	return cancel

@@ -41,6 +41,7 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		IgnoreFiles:    ownOutputs(),
 		OnError:        printError(stderr),
 		Logf:           logf(stderr),
+		FlushOnStop:    true,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errSetup, err)
