@@ -227,7 +227,11 @@ func Scan(o Options) ([]string, error) {
 	}
 	r := newRun(w, nil)
 	var files []string
-	r.collect = &files
+	r.collect = func(path string, k kind, _ uint64) {
+		if k != kDir {
+			files = append(files, path)
+		}
+	}
 	r.crawl()
 	sort.Strings(files)
 	return files, nil
@@ -552,9 +556,9 @@ type run struct {
 	// them instead of allocating one per directory.
 	lists    [][]dirent
 	depth    int
-	vcsLocks []string  // lock files of the repositories the roots are in
-	vcsHold  time.Time // when a due batch began waiting for a lock; zero if not
-	collect  *[]string // Scan: files found
+	vcsLocks []string                              // lock files of the repositories the roots are in
+	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
+	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
 
 	deb       *debounce.State
 	cur       *pending // the open batch; nil while crawling
@@ -929,6 +933,9 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 		r.recSet(path, had, old.kind, old.ino, k, ino)
 	}
 	e := entry{ino: ino, kind: k}
+	if r.collect != nil {
+		r.collect(path, k, ino)
+	}
 	if k == kDir {
 		n := &dirNode{path: path, real: real, parent: d, rt: d.rt, ino: ino}
 		e.dir = n
@@ -947,9 +954,6 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 	name = d.ents.set(name, e)
 	if e.wid != 0 {
 		r.files[e.wid] = fileRef{d, name}
-	}
-	if r.collect != nil {
-		*r.collect = append(*r.collect, path)
 	}
 }
 
