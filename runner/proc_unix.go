@@ -101,6 +101,7 @@ func startOnce(spec procSpec) (*proc, error) {
 	go func() { defer p.copiers.Done(); spec.out.copyLinesTo(spec.out.err, spec.prefix, errR, spec.each) }()
 	// The one and only Wait.
 	go func() {
+		awaitExit(pid)
 		p.werr = cmd.Wait()
 		p.state = cmd.ProcessState
 		disown(pid)
