@@ -33,6 +33,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // The on_busy words the file accepts: the runner's policies by name.
@@ -73,6 +75,9 @@ type Rule struct {
 	// runs for; empty means every change that is not ignored. Exclude
 	// removes changes from Match. Both are empty for a line rule.
 	Match, Exclude []string
+	// Ops, when not empty, are the only ops whose changes count (the ops:
+	// key); empty means all.
+	Ops []watcher.Op
 	// Run holds shell command strings (run with sh -c), run in order,
 	// stopping at the first failure. Never empty; no entry is blank.
 	Run []string
@@ -125,6 +130,7 @@ func (r Rule) Equal(o Rule) bool {
 		r.Name == o.Name &&
 		slices.Equal(r.Match, o.Match) &&
 		slices.Equal(r.Exclude, o.Exclude) &&
+		slices.Equal(r.Ops, o.Ops) &&
 		slices.Equal(r.Run, o.Run) &&
 		r.OnBusy == o.OnBusy &&
 		r.BusySignal == o.BusySignal &&

@@ -113,7 +113,8 @@ func dump(t *testing.T, cfg *Config) string {
 		StopSignal          string
 		StopTimeout         string
 		After, Follow       []string
-		Line                string `json:",omitempty"`
+		Line                string   `json:",omitempty"`
+		Ops                 []string `json:",omitempty"`
 		Dir                 string
 		Pos                 string
 	}
@@ -144,6 +145,9 @@ func dump(t *testing.T, cfg *Config) string {
 		}
 		if r.BusySignal != 0 {
 			o.BusySignal = SignalName(r.BusySignal)
+		}
+		for _, op := range r.Ops {
+			o.Ops = append(o.Ops, op.String())
 		}
 		for _, f := range r.Follow {
 			o.Follow = append(o.Follow, rel(f))

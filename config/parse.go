@@ -440,7 +440,7 @@ var (
 	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
-		"after", "follow", "line"}
+		"after", "follow", "line", "ops"}
 	topAliases = map[string]string{
 		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
 		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
@@ -829,6 +829,8 @@ func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
 		if items, ok := p.list(v, ctx+"after", "a rule name or a list of rule names"); ok {
 			info.after = items
 		}
+	case "ops":
+		r.Ops = p.ops(v, ctx)
 	case "follow":
 		r.Follow = p.follows(v, ctx)
 	case "line":
@@ -882,6 +884,33 @@ func (p *parser) onBusy(v *yaml.Node, ctx string) (string, bool) {
 	}
 	p.errorf(v, "%son_busy: invalid value %q: use queue, restart, signal or ignore%s", ctx, s, hint)
 	return "", false
+}
+
+// ops reads ops: the op names (create, write, remove, rename, chmod) of the
+// changes that count, as a list or one comma-separated string.
+func (p *parser) ops(v *yaml.Node, ctx string) []watcher.Op {
+	items, ok := p.list(v, ctx+"ops", "an op or a list of ops")
+	if !ok {
+		return nil
+	}
+	var out []watcher.Op
+	for _, it := range items {
+		for _, name := range strings.Split(it.s, ",") {
+			name = strings.TrimSpace(name)
+			var o watcher.Op
+			if err := o.UnmarshalText([]byte(name)); err != nil {
+				p.errorf(it.n, "%sops: unknown op %q: use create, write, remove, rename or chmod", ctx, name)
+				continue
+			}
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	if len(out) == 0 && len(items) == 0 {
+		p.errorf(v, "%sops: empty; leave it out to count every op", ctx)
+	}
+	return out
 }
 
 // follows reads follow: files or globs of files, made absolute and kept in
@@ -952,10 +981,10 @@ func (p *parser) checkLineRule(info *ruleInfo, keys *ruleSeen) {
 	if !hasFollow {
 		return
 	}
-	for _, key := range []string{"match", "exclude"} {
+	for _, key := range []string{"match", "exclude", "ops"} {
 		if kn, ok := keys.keyNode[key]; ok {
 			p.errorf(kn, "%s%s cannot be used with follow: a line rule follows files instead of watching the tree", ctx, key)
-			r.Match, r.Exclude = nil, nil
+			r.Match, r.Exclude, r.Ops = nil, nil, nil
 		}
 	}
 	if kn, ok := keys.keyNode["daemon"]; ok && r.Daemon {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,10 @@ type Rule struct {
 	// path. An Exclude pattern that matches a directory excludes everything
 	// beneath it.
 	Match, Exclude []string
+	// Ops, when not empty, are the only ops that count: a change with
+	// another op (a chmod, with Ops create and write) does not trigger the
+	// rule and is not among its paths.
+	Ops []watcher.Op
 	// Run is the commands of one run, in order, stopping at the first failure.
 	Run []Command
 	// OnBusy is the policy for changes arriving during a run ("" = Queue).
@@ -207,6 +212,11 @@ func compileRule(r Rule) (*compiled, error) {
 		}
 		c.roots = append(c.roots, filepath.Clean(root))
 	}
+	for _, o := range r.Ops {
+		if _, err := o.MarshalText(); err != nil {
+			return nil, fail("ops: %w", err)
+		}
+	}
 	for _, p := range r.Match {
 		g, err := watcher.CompileGlob(p)
 		if err != nil {
@@ -254,6 +264,9 @@ func (c *compiled) matches(p string) bool {
 func (c *compiled) matchChanges(changes []watcher.Change) []string {
 	var paths []string
 	for _, ch := range changes {
+		if len(c.Ops) > 0 && !slices.Contains(c.Ops, ch.Op) {
+			continue
+		}
 		switch {
 		case c.matches(ch.Path):
 			paths = append(paths, ch.Path)

@@ -407,8 +407,13 @@ func (l *loop) addBatch(b watcher.Batch) {
 		if events == nil {
 			events, _ = json.Marshal(b)
 		}
+		ev := events
+		if len(rs.c.Ops) > 0 {
+			// The events file shows what the rule counts.
+			ev, _ = json.Marshal(watcher.FilterOps(b, rs.c.Ops))
+		}
 		hit = append(hit, rs)
-		items = append(items, &item{paths: paths, events: events})
+		items = append(items, &item{paths: paths, events: ev})
 	}
 	l.queue(hit, items)
 }

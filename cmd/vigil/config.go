@@ -22,6 +22,7 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 			Roots:       cfg.Watch,
 			Match:       cr.Match,
 			Exclude:     cr.Exclude,
+			Ops:         cr.Ops,
 			OnBusy:      runner.Policy(cr.OnBusy),
 			BusySignal:  cr.BusySignal,
 			RunAtStart:  cr.RunAtStart,

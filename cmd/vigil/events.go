@@ -112,6 +112,11 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 			if draining {
 				continue // wait printed its batch, or stdout is gone
 			}
+			if len(wf.ops.ops) > 0 {
+				if b = watcher.FilterOps(b, wf.ops.ops); len(b.Changes) == 0 {
+					continue // nothing with an op that counts
+				}
+			}
 			if err := printBatch(out, b, *asJSON, cwd); err != nil {
 				outGone, draining = true, true
 				stopWatch()

@@ -97,7 +97,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks"} {
+	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks", "ops"} {
 		if set[name] {
 			return usageError("--%s applies to the ad-hoc form (vigil [flags] -- CMD); with vigil.yaml set it in the file", name)
 		}
@@ -115,6 +115,7 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 	rule := runner.Rule{
 		Name:       filepath.Base(argv[0]),
 		Roots:      roots,
+		Ops:        rf.ops.ops,
 		Run:        []runner.Command{{Argv: argv}},
 		OnBusy:     policy, // zero signals and stop timeout: the runner's defaults
 		RunAtStart: !rf.postpone,
