@@ -111,6 +111,10 @@ type Rule struct {
 	// Line selects the followed lines that trigger the rule; non-nil
 	// exactly when Follow is not empty.
 	Line *regexp.Regexp
+	// Each runs the commands once per changed file, with VIGIL_PATH set,
+	// at most Jobs (1 or more when Each is set, else 0) at a time.
+	Each bool
+	Jobs int
 	// Dir is the command's working directory: the config file's directory.
 	Dir string
 	// Pos is where the rule starts in the file, for messages.
@@ -131,6 +135,7 @@ func (r Rule) Equal(o Rule) bool {
 		slices.Equal(r.Match, o.Match) &&
 		slices.Equal(r.Exclude, o.Exclude) &&
 		slices.Equal(r.Ops, o.Ops) &&
+		r.Each == o.Each && r.Jobs == o.Jobs &&
 		slices.Equal(r.Run, o.Run) &&
 		r.OnBusy == o.OnBusy &&
 		r.BusySignal == o.BusySignal &&

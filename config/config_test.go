@@ -115,6 +115,8 @@ func dump(t *testing.T, cfg *Config) string {
 		After, Follow       []string
 		Line                string   `json:",omitempty"`
 		Ops                 []string `json:",omitempty"`
+		Each                bool     `json:",omitempty"`
+		Jobs                int      `json:",omitempty"`
 		Dir                 string
 		Pos                 string
 	}
@@ -146,6 +148,7 @@ func dump(t *testing.T, cfg *Config) string {
 		if r.BusySignal != 0 {
 			o.BusySignal = SignalName(r.BusySignal)
 		}
+		o.Each, o.Jobs = r.Each, r.Jobs
 		for _, op := range r.Ops {
 			o.Ops = append(o.Ops, op.String())
 		}

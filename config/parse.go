@@ -440,7 +440,7 @@ var (
 	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
-		"after", "follow", "line", "ops"}
+		"after", "follow", "line", "ops", "each", "jobs"}
 	topAliases = map[string]string{
 		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
 		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
@@ -750,7 +750,32 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	}
 	p.checkLineRule(info, keys)
 	p.checkBusy(info, keys)
+	p.checkEach(info, keys)
 	return info
+}
+
+// checkEach checks each: and jobs: against the rule's other keys: a
+// per-file run must end and must not be dropped or cut short.
+func (p *parser) checkEach(info *ruleInfo, keys *ruleSeen) {
+	r, ctx := info.rule, info.ctx
+	if kn, ok := keys.keyNode["jobs"]; ok && !r.Each {
+		p.errorf(kn, "%sjobs needs each: true (it limits the per-file runs)", ctx)
+	}
+	if !r.Each {
+		return
+	}
+	kn := keys.keyNode["each"]
+	switch {
+	case r.Daemon:
+		p.errorf(kn, "%seach cannot be used with daemon: a per-file run must end", ctx)
+	case r.IsLineRule():
+		p.errorf(kn, "%seach cannot be used with follow: a line rule runs for lines, not files", ctx)
+	case r.OnBusy != onBusyQueue:
+		p.errorf(kn, "%seach needs on_busy: queue; %s would drop or cut short some files' runs", ctx, r.OnBusy)
+	}
+	if r.Jobs == 0 {
+		r.Jobs = 1
+	}
 }
 
 // ruleName reads the rule's name (v; nil when missing) and from then on
@@ -831,6 +856,15 @@ func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
 		}
 	case "ops":
 		r.Ops = p.ops(v, ctx)
+	case "each":
+		p.boolean(v, "each", ctx, &r.Each)
+	case "jobs":
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
+			p.errorf(v, "%sjobs: expected a whole number of runs at a time, found %s", ctx, describe(v))
+		} else if err := v.Decode(&r.Jobs); err != nil || r.Jobs < 1 {
+			p.errorf(v, "%sjobs: %s: want at least 1", ctx, v.Value)
+			r.Jobs = 0
+		}
 	case "follow":
 		r.Follow = p.follows(v, ctx)
 	case "line":

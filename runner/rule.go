@@ -87,6 +87,17 @@ type Rule struct {
 	LineRule bool
 	// Dir is the working directory ("" = the current directory).
 	Dir string
+	// Each runs the commands once per matching path instead of once per
+	// batch, with VIGIL_PATH (and VIGIL_PATHS) set to that one path
+	// relative to Dir; at most Jobs (0 = 1) run at a time. Every path runs
+	// once for each batch that names it, a path named again before its
+	// run started runs once, and one path's failure does not stop the
+	// others. Paths that arrive while the rule's runs are going join them.
+	// An Each rule runs only for changes: not at start, never as a daemon,
+	// and only with the Queue policy, since the others would drop or cut
+	// short some files' runs.
+	Each bool
+	Jobs int
 }
 
 // compiled is a Rule with defaults applied, paths made absolute and its
@@ -191,6 +202,22 @@ func compileRule(r Rule) (*compiled, error) {
 	}
 	if r.Timeout < 0 {
 		return nil, fail("negative timeout %v", r.Timeout)
+	}
+	if r.Jobs < 0 {
+		return nil, fail("negative jobs %d", r.Jobs)
+	}
+	if r.Each {
+		switch {
+		case r.Daemon:
+			return nil, fail("each and daemon do not mix: a per-file run must end")
+		case r.LineRule:
+			return nil, fail("each applies to file rules, not line rules")
+		case r.OnBusy != Queue:
+			return nil, fail("each needs on_busy queue: %s would drop or cut short some files' runs", r.OnBusy)
+		}
+		if r.Jobs == 0 {
+			r.Jobs = 1
+		}
 	}
 	c := &compiled{Rule: r}
 	dir := r.Dir

@@ -23,6 +23,8 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 			Match:       cr.Match,
 			Exclude:     cr.Exclude,
 			Ops:         cr.Ops,
+			Each:        cr.Each,
+			Jobs:        cr.Jobs,
 			OnBusy:      runner.Policy(cr.OnBusy),
 			BusySignal:  cr.BusySignal,
 			RunAtStart:  cr.RunAtStart,
