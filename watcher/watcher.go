@@ -100,6 +100,13 @@ type Options struct {
 	// out until Run returns. Without it, Run returns at once and drops
 	// what it has not sent.
 	FlushOnStop bool
+	// Closed reports a created or written file only once it is finished:
+	// once its writer has closed it where the backend reports closes
+	// (inotify), else once its size and mtime have not changed for Settle
+	// (0 = DefaultSettle). A file written under a temporary name and
+	// renamed is reported once, under its final name. See finished.go.
+	Closed bool
+	Settle time.Duration
 }
 
 // Stats describe the tree when the watcher became ready.
@@ -353,6 +360,9 @@ func (r *run) apply(evs []vnode.Event) (batchTimer bool) {
 	for _, ev := range evs {
 		if ev.Kind == vnode.KindTimer {
 			batchTimer = batchTimer || ev.ID == timerBatch
+			if ev.ID == timerSettle && r.gate != nil {
+				r.settleTick(time.Now())
+			}
 			continue
 		}
 		r.handle(ev)
@@ -552,7 +562,8 @@ type run struct {
 	dirty     bool     // cur changed since the debouncer last heard
 	lastDrain time.Time
 	saidLimit bool
-	held      *Batch // closed but not handed to the sender when ctx ended (FlushOnStop)
+	gate      *finishGate // Options.Closed: changes of unfinished files
+	held      *Batch      // closed but not handed to the sender when ctx ended (FlushOnStop)
 	// prints and printsSince are the baseline writers' closes are judged
 	// against (see closedAfterWrite); nil when the backend reports none.
 	prints      map[string]fprint
@@ -587,6 +598,12 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
+	if w.o.Closed {
+		r.gate = &finishGate{settle: w.o.Settle, held: map[string]*heldFile{}}
+		if r.gate.settle <= 0 {
+			r.gate.settle = DefaultSettle
+		}
+	}
 	if q != nil {
 		r.caps = q.Caps()
 		if w.caps != nil {
@@ -594,6 +611,9 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		}
 	} else {
 		r.caps = vnode.Caps{ChildNames: true, ChildWrites: true}
+	}
+	if r.gate != nil {
+		r.gate.useCloses = r.caps.CloseWrites
 	}
 	for _, rs := range w.roots {
 		if rs.link {
@@ -1277,6 +1297,9 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		}
 		r.touched(n, name)
 	case vnode.ChildMovedTo:
+		if r.gate != nil {
+			r.cur.noteClose(join(n.path, name)) // complete where it came from
+		}
 		if src, ok := r.moves[ev.Cookie]; ok && ev.Cookie != 0 {
 			delete(r.moves, ev.Cookie)
 			r.move(src.d, src.name, n, name)
@@ -1284,6 +1307,13 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		}
 		r.touched(n, name)
 	default:
+		if r.gate != nil && ev.Notes&vnode.NoteCloseWrite != 0 {
+			path := join(n.path, name)
+			r.cur.noteClose(path)
+			if r.gate.held[path] != nil {
+				r.dirty = true // the batch that releases it
+			}
+		}
 		if !had {
 			if r.ignoredPaths[join(n.path, name)] {
 				// Written to, so still the ignored file: a file replacing
@@ -1299,6 +1329,9 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 			return
 		}
 		if ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0 && old.dir == nil {
+			if r.gate != nil {
+				r.cur.noteWrite(path)
+			}
 			r.recWrite(path, old.kind, old.ino)
 			r.ignoreTouched(n, name)
 		} else if ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0 {
