@@ -111,6 +111,11 @@ type Rule struct {
 	// Line selects the followed lines that trigger the rule; non-nil
 	// exactly when Follow is not empty.
 	Line *regexp.Regexp
+	// Closed: a created or written file counts only once it is finished
+	// (its writer closed it, or its size and mtime stayed unchanged for
+	// Settle; 0 = the watcher's default). Every file rule agrees on both.
+	Closed bool
+	Settle time.Duration
 	// Each runs the commands once per changed file, with VIGIL_PATH set,
 	// at most Jobs (1 or more when Each is set, else 0) at a time.
 	Each bool
@@ -136,6 +141,7 @@ func (r Rule) Equal(o Rule) bool {
 		slices.Equal(r.Exclude, o.Exclude) &&
 		slices.Equal(r.Ops, o.Ops) &&
 		r.Each == o.Each && r.Jobs == o.Jobs &&
+		r.Closed == o.Closed && r.Settle == o.Settle &&
 		slices.Equal(r.Run, o.Run) &&
 		r.OnBusy == o.OnBusy &&
 		r.BusySignal == o.BusySignal &&
@@ -171,7 +177,28 @@ func (c *Config) SameTree(o *Config) bool {
 	}
 	return slices.Equal(c.Watch, o.Watch) && slices.Equal(c.Ignore, o.Ignore) &&
 		c.Gitignore == o.Gitignore && c.Debounce == o.Debounce && c.MaxWait == o.MaxWait &&
-		c.WatchesTree() == o.WatchesTree()
+		c.WatchesTree() == o.WatchesTree() && c.closed() == o.closed()
+}
+
+// closed returns the closed: and settle: the file rules agree on.
+func (c *Config) closed() [2]int64 {
+	for _, r := range c.Rules {
+		if !r.IsLineRule() {
+			var on int64
+			if r.Closed {
+				on = 1
+			}
+			return [2]int64{on, int64(r.Settle)}
+		}
+	}
+	return [2]int64{}
+}
+
+// Closed reports whether the file rules count files only once finished,
+// and the settle time they give (0 = the default).
+func (c *Config) Closed() (bool, time.Duration) {
+	v := c.closed()
+	return v[0] == 1, time.Duration(v[1])
 }
 
 // SameFollow reports whether c's and o's line rules have the same names and

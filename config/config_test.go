@@ -117,6 +117,8 @@ func dump(t *testing.T, cfg *Config) string {
 		Ops                 []string `json:",omitempty"`
 		Each                bool     `json:",omitempty"`
 		Jobs                int      `json:",omitempty"`
+		Closed              bool     `json:",omitempty"`
+		Settle              string   `json:",omitempty"`
 		Dir                 string
 		Pos                 string
 	}
@@ -148,7 +150,10 @@ func dump(t *testing.T, cfg *Config) string {
 		if r.BusySignal != 0 {
 			o.BusySignal = SignalName(r.BusySignal)
 		}
-		o.Each, o.Jobs = r.Each, r.Jobs
+		o.Each, o.Jobs, o.Closed = r.Each, r.Jobs, r.Closed
+		if r.Settle > 0 {
+			o.Settle = r.Settle.String()
+		}
 		for _, op := range r.Ops {
 			o.Ops = append(o.Ops, op.String())
 		}

@@ -440,7 +440,7 @@ var (
 	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
-		"after", "follow", "line", "ops", "each", "jobs"}
+		"after", "follow", "line", "ops", "each", "jobs", "closed", "settle"}
 	topAliases = map[string]string{
 		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
 		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
@@ -665,6 +665,8 @@ type ruleInfo struct {
 	nameNode *yaml.Node
 	ctx      string
 	after    []item
+	// closedNode is the closed: or settle: key, when given.
+	closedNode *yaml.Node
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -701,6 +703,7 @@ func (p *parser) rules(root, v *yaml.Node) []Rule {
 		infos = append(infos, info)
 	}
 	p.checkAfter(infos, byName)
+	p.checkClosed(infos)
 	rules := make([]Rule, 0, len(infos))
 	for _, info := range infos {
 		rules = append(rules, *info.rule)
@@ -752,6 +755,38 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	p.checkBusy(info, keys)
 	p.checkEach(info, keys)
 	return info
+}
+
+// checkClosed checks that the file rules agree on closed: and settle:.
+// The tree is watched once for all of them, and a file held back until it
+// is finished is held back for every rule.
+func (p *parser) checkClosed(infos []*ruleInfo) {
+	var first *ruleInfo
+	for _, info := range infos {
+		r := info.rule
+		if r.Settle > 0 && !r.Closed {
+			p.errorf(info.closedNode, "%ssettle needs closed: true (it is how long a finished file stays unchanged)", info.ctx)
+			continue
+		}
+		if r.IsLineRule() {
+			if r.Closed {
+				p.errorf(info.closedNode, "%sclosed cannot be used with follow: a line rule reads files as they grow", info.ctx)
+			}
+			continue
+		}
+		if first == nil {
+			first = info
+			continue
+		}
+		f := first.rule
+		if r.Closed != f.Closed || r.Settle != f.Settle {
+			at := info.closedNode
+			if at == nil {
+				at = info.node
+			}
+			p.errorf(at, "%sclosed/settle differ from rule %q's: the tree is watched once, so every file rule must agree (or use a second vigil.yaml)", info.ctx, f.Name)
+		}
+	}
 }
 
 // checkEach checks each: and jobs: against the rule's other keys: a
@@ -858,6 +893,18 @@ func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
 		r.Ops = p.ops(v, ctx)
 	case "each":
 		p.boolean(v, "each", ctx, &r.Each)
+	case "closed":
+		if p.boolean(v, "closed", ctx, &r.Closed) && info.closedNode == nil {
+			info.closedNode = k
+		}
+	case "settle":
+		if d, ok := p.duration(v, "settle", ctx); ok {
+			if d <= 0 {
+				p.errorf(v, "%ssettle: must be positive", ctx)
+			}
+			r.Settle = d
+		}
+		info.closedNode = k
 	case "jobs":
 		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
 			p.errorf(v, "%sjobs: expected a whole number of runs at a time, found %s", ctx, describe(v))

@@ -59,7 +59,10 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	var w *watcher.Watcher
 	if newTree && cfg.WatchesTree() {
 		var err error
+		closed, settle := cfg.Closed()
 		w, err = watcher.New(watcher.Options{
+			Closed:       closed,
+			Settle:       settle,
 			Roots:        cfg.Watch,
 			Exclude:      cfg.Ignore,
 			NoIgnore:     !cfg.Gitignore,

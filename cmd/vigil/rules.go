@@ -110,7 +110,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks", "ops", "each", "jobs"} {
+	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks", "ops", "each", "jobs", "closed", "settle"} {
 		if set[name] {
 			return usageError("--%s applies to the ad-hoc form (vigil [flags] -- CMD); with vigil.yaml set it in the file", name)
 		}

@@ -42,6 +42,8 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		OnError:        printError(stderr),
 		Logf:           logf(stderr),
 		FlushOnStop:    true,
+		Closed:         wf.closed,
+		Settle:         wf.settle,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errSetup, err)
