@@ -514,6 +514,11 @@ type root struct {
 	waitPath string
 	waiting  bool
 	dev      uint64 // the device top lives on: with its inode, its identity
+	// guardID watches the root's parent while the root is present: the
+	// root's removal is seen there even when some process keeps the
+	// directory alive (its working directory inside the root), which
+	// stops the kernel from reporting the removal on the root itself.
+	guardID vnode.ID
 }
 
 type fileRef struct {
@@ -541,6 +546,7 @@ type run struct {
 	dirs    map[vnode.ID]*dirNode
 	files   map[vnode.ID]fileRef
 	waits   map[vnode.ID][]*root
+	guards  map[vnode.ID]*root // see root.guardID
 	moves   map[uint32]moveSrc
 	// rescans are directories to rescan once the current events are
 	// handled (kqueue-style directory notes).
@@ -591,6 +597,7 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		linkIDs: map[vnode.ID][]*linkRoot{},
 		files:   map[vnode.ID]fileRef{},
 		waits:   map[vnode.ID][]*root{},
+		guards:  map[vnode.ID]*root{},
 		moves:   map[uint32]moveSrc{},
 		buf:     make([]byte, 64<<10),
 		deb:     debounce.New(quietFor(w.o, q), w.o.MaxWait),
@@ -841,6 +848,7 @@ func (r *run) startRoot(rt *root, record bool) {
 	if rt.files == nil {
 		r.recSet(rt.path, false, kNone, 0, kDir, n.ino)
 	}
+	r.guardRoot(rt)
 	r.watchDir(n)
 	r.scanDir(n)
 }
@@ -1200,6 +1208,27 @@ func (r *run) unwaitRoot(rt *root) {
 	rt.waitID, rt.waitPath = 0, ""
 }
 
+// guardRoot watches a present root's parent (see root.guardID).
+func (r *run) guardRoot(rt *root) {
+	parent := filepath.Dir(rt.path)
+	if rt.guardID != 0 || parent == rt.path {
+		return
+	}
+	if id, ok := r.watch(parent); ok {
+		rt.guardID = id
+		r.guards[id] = rt
+	}
+}
+
+func (r *run) unguardRoot(rt *root) {
+	if rt.guardID == 0 {
+		return
+	}
+	delete(r.guards, rt.guardID)
+	r.unwatch(rt.guardID)
+	rt.guardID = 0
+}
+
 // rootCheck makes a root's state agree with the disk: a root that went away
 // is reported removed and waited for; a root that came back is crawled and
 // its contents reported created.
@@ -1211,6 +1240,7 @@ func (r *run) rootCheck(rt *root) {
 			return
 		}
 		top := rt.top
+		r.unguardRoot(rt)
 		r.dropTree(top)
 		r.nDirs--
 		if rt.files == nil {
@@ -1238,6 +1268,14 @@ func (r *run) handle(ev vnode.Event) {
 	case vnode.KindOverflow:
 		r.overflow(ev.ID)
 	case vnode.KindNote:
+		if rt := r.guards[ev.ID]; rt != nil {
+			// The root's parent: only news of the root's own name matter
+			// (or an unnamed note, where names are not reported).
+			if ev.Name == "" || ev.Name == filepath.Base(rt.path) {
+				r.rootCheck(rt)
+			}
+			return
+		}
 		if n := r.dirs[ev.ID]; n != nil {
 			r.dirEvent(n, ev)
 			return
