@@ -62,6 +62,10 @@ type Config struct {
 	// age. Defaults debounce.DefaultQuiet (50 ms) and
 	// debounce.DefaultMaxWait (1 s).
 	Debounce, MaxWait time.Duration
+	// State, when set (absolute), is where line rules save how far they
+	// read each followed file, to resume there after a restart: each line
+	// rule keeps its own file, State + "." + its name (see StateFor).
+	State string
 	// Rules in file order; never empty.
 	Rules []Rule
 }
@@ -111,6 +115,13 @@ type Rule struct {
 	// Line selects the followed lines that trigger the rule; non-nil
 	// exactly when Follow is not empty.
 	Line *regexp.Regexp
+	// Multiline, for a line rule, gathers lines into records: a line that
+	// matches starts one, the lines after it continue it; Line is then
+	// matched against whole records. nil: every line is its own.
+	Multiline *regexp.Regexp
+	// Throttle, for a line rule, runs it at most once per Throttle; lines
+	// that match meanwhile go to the next run. 0: no throttle.
+	Throttle time.Duration
 	// Closed: a created or written file counts only once it is finished
 	// (its writer closed it, or its size and mtime stayed unchanged for
 	// Settle; 0 = the watcher's default). Every file rule agrees on both.
@@ -133,9 +144,8 @@ func (r Rule) IsLineRule() bool { return len(r.Follow) > 0 }
 // leave it running. Pos is not compared: moving a rule in the file does not
 // change what it does.
 func (r Rule) Equal(o Rule) bool {
-	lineEq := (r.Line == nil) == (o.Line == nil) &&
-		(r.Line == nil || r.Line.String() == o.Line.String())
-	return lineEq &&
+	return reEqual(r.Line, o.Line) && reEqual(r.Multiline, o.Multiline) &&
+		r.Throttle == o.Throttle &&
 		r.Name == o.Name &&
 		slices.Equal(r.Match, o.Match) &&
 		slices.Equal(r.Exclude, o.Exclude) &&
@@ -154,6 +164,11 @@ func (r Rule) Equal(o Rule) bool {
 		slices.Equal(r.After, o.After) &&
 		slices.Equal(r.Follow, o.Follow) &&
 		r.Dir == o.Dir
+}
+
+// reEqual reports whether a and b are both nil or the same expression.
+func reEqual(a, b *regexp.Regexp) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.String() == b.String())
 }
 
 // WatchesTree reports whether some rule is a file rule, so that the tree
@@ -203,23 +218,33 @@ func (c *Config) Closed() (bool, time.Duration) {
 
 // SameFollow reports whether c's and o's line rules have the same names and
 // follow the same files for the same lines, in the same order, with the
-// same batching (debounce, max wait). A reload from c to o can then keep its
+// same batching (debounce, max wait) and state file. A reload from c to o can then keep its
 // followers. A nil config is the same as no other.
 func (c *Config) SameFollow(o *Config) bool {
 	if c == nil || o == nil {
 		return false
 	}
 	a, b := c.LineRules(), o.LineRules()
-	if len(a) != len(b) || c.Debounce != o.Debounce || c.MaxWait != o.MaxWait {
+	if len(a) != len(b) || c.Debounce != o.Debounce || c.MaxWait != o.MaxWait || c.State != o.State {
 		return false
 	}
 	for i := range a {
 		if a[i].Name != b[i].Name || !slices.Equal(a[i].Follow, b[i].Follow) ||
-			a[i].Line.String() != b[i].Line.String() {
+			a[i].Line.String() != b[i].Line.String() || !reEqual(a[i].Multiline, b[i].Multiline) ||
+			a[i].Throttle != b[i].Throttle {
 			return false
 		}
 	}
 	return true
+}
+
+// StateFor returns the state file of line rule r: State + "." + r's name,
+// or "" when State is not set.
+func (c *Config) StateFor(r Rule) string {
+	if c.State == "" {
+		return ""
+	}
+	return c.State + "." + r.Name
 }
 
 // LineRules returns the line rules, in file order.

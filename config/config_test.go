@@ -114,6 +114,8 @@ func dump(t *testing.T, cfg *Config) string {
 		StopTimeout         string
 		After, Follow       []string
 		Line                string   `json:",omitempty"`
+		Multiline           string   `json:",omitempty"`
+		Throttle            string   `json:",omitempty"`
 		Ops                 []string `json:",omitempty"`
 		Each                bool     `json:",omitempty"`
 		Jobs                int      `json:",omitempty"`
@@ -127,6 +129,7 @@ func dump(t *testing.T, cfg *Config) string {
 		Watch, Ignore     []string
 		Gitignore         bool
 		Debounce, MaxWait string
+		State             string `json:",omitempty"`
 		Rules             []rule
 	}
 	out := config{
@@ -135,6 +138,9 @@ func dump(t *testing.T, cfg *Config) string {
 		Gitignore: cfg.Gitignore,
 		Debounce:  cfg.Debounce.String(),
 		MaxWait:   cfg.MaxWait.String(),
+	}
+	if cfg.State != "" {
+		out.State = rel(cfg.State)
 	}
 	for _, w := range cfg.Watch {
 		out.Watch = append(out.Watch, rel(w))
@@ -159,6 +165,12 @@ func dump(t *testing.T, cfg *Config) string {
 		}
 		for _, f := range r.Follow {
 			o.Follow = append(o.Follow, rel(f))
+		}
+		if r.Multiline != nil {
+			o.Multiline = r.Multiline.String()
+		}
+		if r.Throttle != 0 {
+			o.Throttle = r.Throttle.String()
 		}
 		if r.Line != nil {
 			o.Line = r.Line.String()

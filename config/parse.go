@@ -134,6 +134,17 @@ func (p *parser) parse(data []byte) *Config {
 					cfg.MaxWait, maxWaitNode = d, v
 				}
 			}
+		case "state":
+			if st, ok := p.scalar(v, "state", "", "a file name"); ok {
+				if strings.TrimSpace(st) == "" {
+					p.errorf(v, "state: empty file name")
+				} else {
+					if !filepath.IsAbs(st) {
+						st = filepath.Join(p.dir, st)
+					}
+					cfg.State = filepath.Clean(st)
+				}
+			}
 		case "rules":
 			rulesNode = v
 		default:
@@ -437,16 +448,17 @@ func (p *parser) mergeSource(v *yaml.Node, ctx string, depth int) []pair {
 // The keys each level accepts, and the words people bring from other tools
 // for them (the alias maps), used to suggest a key for an unknown one.
 var (
-	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "rules"}
+	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "state", "rules"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
-		"after", "follow", "line", "ops", "each", "jobs", "closed", "settle"}
+		"after", "follow", "line", "multiline", "throttle", "ops", "each", "jobs", "closed", "settle"}
 	topAliases = map[string]string{
 		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
 		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
 		"no_ignore": "gitignore: false", "use_gitignore": "gitignore", "vcs_ignore": "gitignore",
 		"delay": "debounce", "quiet": "debounce", "throttle": "debounce", "wait": "debounce",
 		"maxwait": "max_wait", "max_delay": "max_wait",
+		"checkpoint": "state", "state_file": "state", "positions": "state",
 		"rule": "rules", "tasks": "rules", "commands": "rules", "jobs": "rules", "hooks": "rules",
 	}
 	ruleAliases = map[string]string{
@@ -463,6 +475,7 @@ var (
 		"depends_on": "after", "depends": "after", "needs": "after", "requires": "after", "deps": "after",
 		"tail": "follow", "logs": "follow", "log": "follow", "files_to_follow": "follow",
 		"regex": "line", "regexp": "line", "grep": "line", "lines": "line",
+		"multi_line": "multiline", "record": "multiline", "records": "multiline", "rate_limit": "throttle", "cooldown": "throttle",
 		"title": "name", "id": "name",
 		"duration": "timeout", "time_limit": "timeout",
 	}
@@ -916,6 +929,26 @@ func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
 		r.Follow = p.follows(v, ctx)
 	case "line":
 		r.Line = p.lineRegexp(v, ctx)
+	case "multiline":
+		if str, ok := p.scalar(v, "multiline", ctx, "a regular expression"); ok {
+			re, err := regexp.Compile(str)
+			switch {
+			case err != nil:
+				p.errorf(v, "%smultiline: invalid regular expression %s: %s", ctx, quote(str), regexpReason(err, str))
+			case str == "":
+				p.errorf(v, "%smultiline: empty regular expression; every line would start a record", ctx)
+			default:
+				r.Multiline = re
+			}
+		}
+	case "throttle":
+		if d, ok := p.duration(v, "throttle", ctx); ok {
+			if d == 0 {
+				p.errorf(v, "%sthrottle: must be more than 0 (leave it out for no throttle)", ctx)
+			} else {
+				r.Throttle = d
+			}
+		}
 	default:
 		p.unknownKey(k, ctx, ruleKeys, topKeys, ruleAliases)
 	}
@@ -1058,6 +1091,11 @@ func (p *parser) checkLineRule(info *ruleInfo, keys *ruleSeen) {
 	}
 	if hasLine && !hasFollow {
 		p.errorf(keys.keyNode["line"], "%sline needs follow: the files whose lines to match", ctx)
+	}
+	for _, key := range []string{"multiline", "throttle"} {
+		if kn, ok := keys.keyNode[key]; ok && !hasFollow {
+			p.errorf(kn, "%s%s is for line rules: add follow and line", ctx, key)
+		}
 	}
 	if !hasFollow {
 		return

@@ -24,6 +24,11 @@ type LineSource struct {
 	// Debounce, or MaxWait after its first line. Zero means the default
 	// of the debounce package.
 	Debounce, MaxWait time.Duration
+	// Throttle, when positive, hands batches over at most once per
+	// Throttle: lines that match meanwhile wait, all of them, for the next
+	// batch, so the rule runs at most once per Throttle and its events
+	// file lists every line that matched since the last one.
+	Throttle time.Duration
 	// Ready, if set, is called once the follower is in place.
 	Ready func()
 }
@@ -54,7 +59,10 @@ func (r *Runner) FollowLines(ctx context.Context, src LineSource) error {
 			}
 		})
 	}()
-	var pending []Line
+	var (
+		pending []Line
+		sentAt  time.Time // when the last batch was handed over
+	)
 	deb := debounce.New(src.Debounce, src.MaxWait)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -79,9 +87,15 @@ func (r *Runner) FollowLines(ctx context.Context, src LineSource) error {
 				timer.Reset(max(deb.FireAt().Sub(now), 0))
 				continue
 			}
+			if src.Throttle > 0 && !sentAt.IsZero() && now.Sub(sentAt) < src.Throttle {
+				// Too soon after the last batch: keep gathering.
+				timer.Reset(sentAt.Add(src.Throttle).Sub(now))
+				continue
+			}
 			deb.Reset()
 			select {
 			case r.lines <- newLineBatch(src.Rule, pending):
+				sentAt = time.Now()
 			case <-ctx.Done():
 			}
 			pending = nil

@@ -693,3 +693,66 @@ func TestFollowLines(t *testing.T) {
 		t.Errorf("log %q: want one run, for the new ERROR line only", got)
 	}
 }
+
+// TestFollowLinesThrottle: 1,000 matching lines within a second and
+// throttle 1s: at most two runs, and every line is in an events file.
+func TestFollowLinesThrottle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(dir string) ([]Rule, Options) {
+		return []Rule{{Name: "alert", LineRule: true, Run: sh(`cat "$VIGIL_EVENTS_FILE" >> events; echo >> events; echo run >> log`)}}, Options{}
+	}).run()
+	logFile := h.path("app.log")
+	if err := os.WriteFile(logFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := follow.New(follow.Options{Patterns: []string{logFile}, Last: -1, Backend: vnode.Poll, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- h.r.FollowLines(ctx, LineSource{Rule: "alert", Follower: f, Line: regexp.MustCompile(`ERROR`),
+			Debounce: 20 * time.Millisecond, Throttle: time.Second, Ready: func() { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case <-time.After(patience):
+		t.Fatal("the follower did not get ready")
+	}
+	af, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 1000 {
+		fmt.Fprintf(af, "ERROR %d\n", i)
+		if i%100 == 99 {
+			time.Sleep(40 * time.Millisecond)
+		}
+	}
+	af.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Logf("writing took %v, more than the second the test is about", d)
+	}
+	countLines := func() int {
+		n := 0
+		for i := range 1000 {
+			if strings.Contains(h.read("events"), fmt.Sprintf(`"line":"ERROR %d"`, i)) {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "every line in an events file", func() bool { return countLines() == 1000 })
+	time.Sleep(1500 * time.Millisecond) // a third run, if any, would come within the throttle
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("FollowLines after cancel: %v", err)
+	}
+	h.stop()
+	if runs := len(h.lines("log")); runs > 2 || runs < 1 {
+		t.Errorf("%d runs for 1,000 lines in a second with throttle 1s, want 1 or 2", runs)
+	}
+}

@@ -17,11 +17,12 @@ func IDOf(fi os.FileInfo) (FileID, bool) {
 	return fileIDOf(fi)
 }
 
-// ignoredFile reports whether path, indexed as kind k with inode ino, is one
-// of Options.IgnoreFiles, and the first time a file is matched says so with
-// the reason given for it. The inode is compared first, so the lstat for the
-// device is paid only on a likely match.
-func (r *run) ignoredFile(path string, k kind, ino uint64) bool {
+// ignoredFile reports whether name in d, indexed as kind k with inode ino,
+// is one of Options.IgnoreFiles, and the first time a file is matched says
+// so with the reason given for it. The inode is compared first, so the path
+// and the lstat for the device are paid only on a likely match (a crawl
+// asks for every node).
+func (r *run) ignoredFile(d *dirNode, name string, k kind, ino uint64) bool {
 	if len(r.w.o.IgnoreFiles) == 0 || k != kFile || ino == 0 {
 		return false
 	}
@@ -34,6 +35,7 @@ func (r *run) ignoredFile(path string, k kind, ino uint64) bool {
 	if !match {
 		return false
 	}
+	path := join(d.path, name)
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return false

@@ -67,7 +67,7 @@ func (r *run) startLink(lr *linkRoot) {
 	if lr.kind != kNone {
 		r.nFiles++
 		if r.collect != nil {
-			*r.collect = append(*r.collect, lr.path)
+			r.collect(lr.path, lr.kind, lr.ino)
 		}
 	}
 }

@@ -234,7 +234,11 @@ func Scan(o Options) ([]string, error) {
 	}
 	r := newRun(w, nil)
 	var files []string
-	r.collect = &files
+	r.collect = func(path string, k kind, _ uint64) {
+		if k != kDir {
+			files = append(files, path)
+		}
+	}
 	r.crawl()
 	sort.Strings(files)
 	return files, nil
@@ -559,9 +563,9 @@ type run struct {
 	// them instead of allocating one per directory.
 	lists    [][]dirent
 	depth    int
-	vcsLocks []string  // lock files of the repositories the roots are in
-	vcsHold  time.Time // when a due batch began waiting for a lock; zero if not
-	collect  *[]string // Scan: files found
+	vcsLocks []string                              // lock files of the repositories the roots are in
+	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
+	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
 
 	deb       *debounce.State
 	cur       *pending // the open batch; nil while crawling
@@ -873,7 +877,7 @@ func (r *run) scanDir(n *dirNode) {
 	n.ents.load(len(list), size)
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
-		if !r.admit(n, de.name, k) || r.ignoredFile(join(n.path, de.name), k, ino) {
+		if !r.admit(n, de.name, k) || r.ignoredFile(n, de.name, k, ino) {
 			continue
 		}
 		r.add(n, de.name, k, ino, real, false, entry{})
@@ -937,6 +941,9 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 		r.recSet(path, had, old.kind, old.ino, k, ino)
 	}
 	e := entry{ino: ino, kind: k}
+	if r.collect != nil {
+		r.collect(path, k, ino)
+	}
 	if k == kDir {
 		n := &dirNode{path: path, real: real, parent: d, rt: d.rt, ino: ino}
 		e.dir = n
@@ -955,9 +962,6 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 	name = d.ents.set(name, e)
 	if e.wid != 0 {
 		r.files[e.wid] = fileRef{d, name}
-	}
-	if r.collect != nil {
-		*r.collect = append(*r.collect, path)
 	}
 }
 
@@ -1019,7 +1023,7 @@ func (r *run) refresh(d *dirNode, name string) (same bool) {
 		return false
 	}
 	k, ino, real := r.classify(d, name, k, ino)
-	if !r.admit(d, name, k) || r.ignoredFile(path, k, ino) {
+	if !r.admit(d, name, k) || r.ignoredFile(d, name, k, ino) {
 		if had {
 			r.drop(d, name)
 		}
@@ -1125,7 +1129,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 	for _, de := range list {
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
 		old, had := n.ents.get(de.name)
-		if !r.admit(n, de.name, k) || r.ignoredFile(join(n.path, de.name), k, ino) {
+		if !r.admit(n, de.name, k) || r.ignoredFile(n, de.name, k, ino) {
 			if had {
 				r.drop(n, de.name)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/vigil-watch/vigil/config"
@@ -118,11 +119,18 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	if newLines {
 		if s.stopLines != nil {
 			s.stopLines()
+			// The old followers save their state as they return: the
+			// new ones must read it after that.
+			waitGroupFor(&s.lines, followersStop)
 		}
 		ctx, cancel := context.WithCancel(s.sig.ctx)
 		s.stopLines = cancel
 		for _, f := range followers {
-			go s.followLines(ctx, f)
+			s.lines.Add(1)
+			go func() {
+				defer s.lines.Done()
+				s.followLines(ctx, f)
+			}()
 		}
 	}
 	s.cfg = cfg
@@ -180,7 +188,9 @@ func (s *session) watchConfig(backend vnode.Backend, interval time.Duration) err
 func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode.Backend, interval time.Duration) (runner.LineSource, error) {
 	f, err := follow.New(follow.Options{
 		Patterns:     r.Follow, // absolute: config made them so
-		Last:         -1,       // only lines written from now on
+		Last:         -1,       // only lines written from now on, unless the state knows better
+		State:        cfg.StateFor(r),
+		Multiline:    r.Multiline,
 		Backend:      backend,
 		PollInterval: interval,
 		Logf:         logf(s.stderr),
@@ -188,7 +198,24 @@ func (s *session) newLineSource(r config.Rule, cfg *config.Config, backend vnode
 	if err != nil {
 		return runner.LineSource{}, err
 	}
-	return runner.LineSource{Rule: r.Name, Follower: f, Line: r.Line, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait, Ready: s.partReady}, nil
+	return runner.LineSource{Rule: r.Name, Follower: f, Line: r.Line, Debounce: cfg.Debounce, MaxWait: cfg.MaxWait, Throttle: r.Throttle, Ready: s.partReady}, nil
+}
+
+// followersStop bounds the wait for line rules' followers to return (and
+// save their state) when they are stopped.
+const followersStop = 5 * time.Second
+
+// waitGroupFor waits for wg, at most d.
+func waitGroupFor(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // followLines runs a line rule's follower until ctx ends.

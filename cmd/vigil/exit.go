@@ -11,4 +11,5 @@ const (
 	exitInterrupt = 130 // SIGINT
 	exitTerm      = 143 // SIGTERM
 	exitHangup    = 129 // SIGHUP
+	exitPipe      = 141 // SIGPIPE: vigil tail's reader went away
 )

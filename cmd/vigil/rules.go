@@ -196,6 +196,7 @@ type session struct {
 	rf                  ruleFlags
 	cfg                 *config.Config
 	stopTree, stopLines context.CancelFunc
+	lines               sync.WaitGroup // the running followers of line rules
 }
 
 type runResult struct {
@@ -228,6 +229,11 @@ func (s *session) fail(err error) {
 // turns how it ended into an error for exitCode.
 func (s *session) wait() error {
 	res := <-s.resc
+	if s.sig.ctx.Err() != nil {
+		// Stopped by a signal: let the line rules' followers save their
+		// state before vigil exits.
+		waitGroupFor(&s.lines, followersStop)
+	}
 	s.sig.stop()
 	s.watchers.Wait() // what the watchers flush at the stop is reported first
 	s.mu.Lock()

@@ -23,6 +23,7 @@ Usage:
   vigil [flags] -- CMD [ARG...]    run CMD (no shell) at start and on every change
   vigil events [flags]             print changes as they happen (--json: one object per batch)
   vigil wait [flags]               exit 0 after the first change (printing it); --timeout D
+  vigil changed --since FILE       print what changed since the snapshot in FILE, save a new one
   vigil tail [flags] FILE|GLOB...  follow files like tail -F
   vigil init                       write a commented starter vigil.yaml
   vigil check [-c FILE]            validate a config and show what each rule watches
@@ -33,6 +34,7 @@ Examples:
   vigil --restart -g '**/*.go' -- go run ./cmd/server
   vigil events -w src --json
   vigil wait -w build/ --timeout 30s && ./deploy.sh
+  vigil changed --since src.snap --save src.new -w src && make && mv src.new src.snap
   vigil tail -n 0 '/var/log/app/*.log'
 
 Run 'vigil COMMAND --help' for a command's flags.
@@ -50,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runEvents(args[1:], stdout, stderr, false)
 	case "wait":
 		err = runEvents(args[1:], stdout, stderr, true)
+	case "changed":
+		err = runChanged(args[1:], stdout, stderr)
 	case "tail":
 		err = runTail(args[1:], stdout, stderr)
 	case "init":

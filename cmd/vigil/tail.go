@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +29,8 @@ Examples:
   vigil tail /var/log/app.log
   vigil tail -n 0 --json 'logs/*.log'
   vigil tail --pid 4242 build.log
+  vigil tail --state ~/.cache/app.tail /var/log/app.log
+  vigil tail --json --multiline '^\d{4}-' app.log
 `
 
 // runTail serves `vigil tail`.
@@ -40,6 +45,8 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	var backend backendFlag
 	fs.Var(&backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 	grace := fs.Duration("grace", time.Second, "keep reading a rotated-away file for `D`")
+	multiline := fs.String("multiline", "", "a line matching `REGEXP` starts a record; the lines after it continue it")
+	state := fs.String("state", "", "save positions to `FILE` and resume from it: lines written while stopped are shown once")
 	// tail -f and -F are what vigil tail always does: accept them quietly.
 	fs.Bool("f", true, "accepted for tail compatibility: vigil tail always follows by name")
 	fs.Bool("F", true, "accepted for tail compatibility: vigil tail always follows by name")
@@ -65,7 +72,24 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	if err := checkBackend(backend, poll); err != nil {
 		return err
 	}
-	opts := follow.Options{Patterns: files, Grace: *grace, Logf: logf(stderr)}
+	var records *regexp.Regexp
+	if *multiline != "" {
+		re, err := regexp.Compile(*multiline)
+		if err != nil {
+			return usageError("--multiline: invalid regular expression %q: %v", *multiline, err)
+		}
+		records = re
+	}
+	// "-" and FIFOs are read as streams, the rest followed by name.
+	var streams, patterns []string
+	for _, f := range files {
+		if follow.IsStream(f) {
+			streams = append(streams, f)
+		} else {
+			patterns = append(patterns, f)
+		}
+	}
+	opts := follow.Options{Patterns: patterns, Grace: *grace, Logf: logf(stderr), State: *state, Multiline: records}
 	if err := parseLines(*n, &opts); err != nil {
 		return err
 	}
@@ -79,15 +103,23 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	opts.Backend, opts.PollInterval = backendOf(backend, poll)
 	// Lines are written in one go per burst and flushed before the
 	// follower sleeps: a write per line would cost 5x the throughput.
-	pr := follow.NewPrinter(stdout, follow.PrintOptions{JSON: *asJSON, Headers: len(files) > 1 || hasGlob(files), Buffered: true})
+	pr := &lockedPrinter{p: follow.NewPrinter(stdout, follow.PrintOptions{JSON: *asJSON, Headers: len(files) > 1 || hasGlob(files), Buffered: true})}
 	opts.Flush = pr.Flush
 	// Runs of whole lines go to the printer as they were read: text is
 	// copied, not split into lines (and JSON is built without a string
 	// per line).
 	opts.Chunks = pr.PrintChunk
-	f, err := follow.New(opts)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errSetup, err)
+	if err := stdoutOpen(stdout); err != nil {
+		// Before anything is opened: a closed descriptor 1 would be
+		// handed to the next file opened, and lines written into it.
+		return err
+	}
+	var f *follow.Follower
+	if len(patterns) > 0 {
+		var err error
+		if f, err = follow.New(opts); err != nil {
+			return fmt.Errorf("%w: %w", errSetup, err)
+		}
 	}
 	sig := catchSignals()
 	defer sig.stop()
@@ -95,19 +127,117 @@ func runTail(args []string, stdout, stderr io.Writer) error {
 	// Leave as soon as stdout's reader is gone, even with nothing to write.
 	ctx, cancel := context.WithCancel(sig.ctx)
 	defer cancel()
+	var gone atomic.Bool
 	go func() {
 		if readerGone(stdout) {
+			gone.Store(true)
 			cancel()
 		}
 	}()
-	err = f.Run(ctx, ready, pr.Print)
+	err := runStreams(ctx, streams, opts, pr, func(ctx context.Context) error {
+		if f == nil {
+			ready()
+			return nil
+		}
+		return f.Run(ctx, ready, pr.Print)
+	})
 	if serr := sig.err(); serr != nil {
 		return serr
 	}
-	if err != nil && isBrokenPipe(err) {
-		return nil // the reader went away: as tail, leave quietly
+	if gone.Load() || err != nil && isBrokenPipe(err) {
+		// The reader went away: leave quietly with the status of a
+		// program killed by SIGPIPE, as GNU tail does.
+		return statusError(exitPipe)
 	}
 	return err
+}
+
+// runStreams reads the streams (see follow.Stream) while files runs the
+// follower, if any (it returns at once otherwise). With files followed,
+// vigil tail ends when the follower does; without, when every stream that
+// ends has ended (a pipe on standard input, at EOF) and, if a FIFO is
+// read, only with ctx.
+func runStreams(ctx context.Context, streams []string, o follow.Options, pr *lockedPrinter, files func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		err  error
+		ends bool
+	}
+	res := make(chan result, len(streams))
+	ends, fifos := 0, 0
+	for _, name := range streams {
+		r, toEOF, err := follow.OpenStream(name)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errSetup, err)
+		}
+		if toEOF {
+			ends++
+		} else {
+			fifos++
+			defer r.Close()
+			stop := context.AfterFunc(ctx, func() { r.Close() })
+			defer stop()
+		}
+		shown := name
+		if name == "-" {
+			shown = "standard input"
+		}
+		so := follow.StreamOptions{File: name, Name: shown, ToEOF: toEOF, Last: o.Last, FromLine: o.FromLine, MaxLine: o.MaxLine, Flush: pr.Flush}
+		go func() {
+			err := follow.Stream(ctx, r, so, pr.Print)
+			if err != nil {
+				cancel() // the output is gone: stop everything
+			}
+			res <- result{err, toEOF}
+		}()
+	}
+	if len(o.Patterns) > 0 {
+		return files(ctx)
+	}
+	if err := files(ctx); err != nil {
+		return err
+	}
+	for ends > 0 || fifos > 0 {
+		select {
+		case r := <-res:
+			if r.err != nil {
+				return r.err
+			}
+			if r.ends {
+				ends--
+			} else {
+				fifos--
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// lockedPrinter lets the follower and the streams share one Printer.
+type lockedPrinter struct {
+	mu sync.Mutex
+	p  *follow.Printer
+}
+
+func (l *lockedPrinter) Print(line follow.Line) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.Print(line)
+}
+
+func (l *lockedPrinter) PrintChunk(c follow.Chunk) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.PrintChunk(c)
+}
+
+func (l *lockedPrinter) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.Flush()
 }
 
 // gnuTailArgs rewrites tail's short forms that Go's flag package would

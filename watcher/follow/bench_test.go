@@ -51,10 +51,17 @@ func startBench(b *testing.B, be vnode.Backend, o Options, out func(Line) error)
 // for comparison, to a pipe, buffered and not); one op is one line, so MB/s
 // is the throughput. The plain sub-benchmarks hand the printer whole runs of
 // lines (Options.Chunks), as `vigil tail` does; the "-lines" ones a Line per
-// line, as --json did and line rules do.
+// line, as --json did and line rules do. The "-state" ones save the state
+// (Options.State) as `vigil tail --state` does: their cost against the
+// plain ones is what --state costs.
 func BenchmarkFollowThroughput(b *testing.B) {
 	for _, be := range backends {
 		b.Run(string(be), func(b *testing.B) { benchThroughput(b, be, io.Discard, true, true) })
+		b.Run(string(be)+"-state", func(b *testing.B) {
+			benchState = filepath.Join(b.TempDir(), "state.json")
+			defer func() { benchState = "" }()
+			benchThroughput(b, be, io.Discard, true, true)
+		})
 	}
 	b.Run("inotify-pipe-buffered", func(b *testing.B) { benchThroughput(b, vnode.Inotify, drainedPipe(b), true, true) })
 	b.Run("inotify-lines", func(b *testing.B) { benchThroughput(b, vnode.Inotify, io.Discard, true, false) })
@@ -73,6 +80,9 @@ func drainedPipe(b *testing.B) io.Writer {
 	return pw
 }
 
+// benchState is the state file of the benchmark running, if any.
+var benchState string
+
 func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered, chunks bool) {
 	p := NewPrinter(out, PrintOptions{})
 	if buffered {
@@ -88,7 +98,7 @@ func benchThroughput(b *testing.B, be vnode.Backend, out io.Writer, buffered, ch
 			close(all)
 		}
 	}
-	o := Options{Flush: p.Flush}
+	o := Options{Flush: p.Flush, State: benchState}
 	if chunks {
 		o.Chunks = func(c Chunk) error {
 			arrived(len(c.Text))

@@ -89,20 +89,27 @@ func (t *tfile) readCopy(fl *Follower, cand *os.File, size int64) error {
 // generation is what was read of a file's contents before they were
 // truncated away: enough to recognise a copy of them that shows up later.
 type generation struct {
-	fp   []byte // the first fingerprintLen bytes
-	last []byte // the bytes just below off
-	off  int64  // how far they were read
+	fp   []byte    // the first bytes, up to fingerprintLen (all of them below off when shorter)
+	last []byte    // the bytes just below off
+	off  int64     // how far they were read
+	at   time.Time // when the truncation was seen
 }
 
 // maxGenerations bounds the remembered generations.
 const maxGenerations = 64
 
+// fpWhole reports whether t's fingerprint covers what a copy of the bytes
+// read so far must start with: fingerprintLen bytes, or all of them.
+func (t *tfile) fpWhole() bool {
+	return t.off > 0 && int64(len(t.fp)) == min(t.off, fingerprintLen)
+}
+
 // remember records t's contents as of now, before a truncation drops them.
 func (fl *Follower) rememberGeneration(t *tfile) {
-	if len(t.fp) < fingerprintLen || len(t.last) == 0 {
+	if !t.fpWhole() || len(t.last) == 0 {
 		return
 	}
-	g := generation{fp: bytes.Clone(t.fp), last: bytes.Clone(t.last), off: t.off}
+	g := generation{fp: bytes.Clone(t.fp), last: bytes.Clone(t.last), off: t.off, at: time.Now()}
 	if len(fl.gens) == maxGenerations {
 		fl.gens = append(fl.gens[:0], fl.gens[1:]...)
 	}
@@ -117,6 +124,11 @@ func (fl *Follower) rememberGeneration(t *tfile) {
 // from its start, so holding it delays its lines but loses none.
 const copyHold = 5 * time.Second
 
+// shortGenLife is how long a generation shorter than fingerprintLen may
+// claim a file that appears: its few bytes (one CSV header line, say) are
+// no proof on their own, but a copy appears around its truncation.
+const shortGenLife = 2 * copyHold
+
 // verdict is what judge decides about a file that appeared.
 type verdict int
 
@@ -129,13 +141,18 @@ const (
 
 // judge tells whether t, a file that appeared while following, holds a copy
 // of lines already delivered from another file: copytruncate's app.log.1,
-// or logrotate's copy mode. A copy has the same first fingerprintLen bytes
-// as the original and, where the two overlap, the same bytes at the same
-// offsets (checked on the last fingerprintLen bytes of the copy, or of what
-// was read of a truncated original). The follower then starts it past what
-// was delivered, so that a glob that matches the copies does not repeat
-// lines. A copy of a file still followed is skipped entirely: whatever it
-// holds is read, or will be read, from the original.
+// or logrotate's copy mode. A copy has the same first bytes as the original
+// and, where the two overlap, the same bytes at the same offsets (checked
+// on the last lastLen bytes of the copy, or of what was read of a truncated
+// original). The follower then starts it past what was delivered, so that
+// a glob that matches the copies does not repeat lines.
+//
+// A copy of a file still followed whose first fingerprintLen bytes match is
+// skipped entirely: whatever it holds is read, or will be read, from the
+// original. When less than that was read (a small file), equal bytes are
+// no proof: a new file with the same header line looks the same. Such a
+// file is held until the original's truncation shows it to be a copy, and
+// read from its start when none comes within copyHold.
 func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
 	n := min(size, fingerprintLen)
 	head := make([]byte, n)
@@ -143,20 +160,25 @@ func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
 		return fresh, 0
 	}
 	maybe := false
-	win := make([]byte, fingerprintLen)
-	orig := make([]byte, fingerprintLen)
+	win := make([]byte, lastLen)
+	orig := make([]byte, lastLen)
 	for _, o := range fl.byIdent {
-		if o == t || o.silent || o.judging || len(o.fp) < fingerprintLen || !bytes.Equal(head, o.fp[:n]) {
+		if o == t || o.silent || o.judging || !o.fpWhole() {
 			continue
 		}
-		if size < fingerprintLen {
+		// An empty file may be a copy not yet written: held too.
+		m := min(n, int64(len(o.fp)))
+		if !bytes.Equal(head[:m], o.fp[:m]) {
+			continue
+		}
+		if len(o.fp) < fingerprintLen || size < fingerprintLen {
 			maybe = true
 			continue
 		}
-		if _, err := t.f.ReadAt(win, size-fingerprintLen); err != nil {
+		if _, err := t.f.ReadAt(win, size-lastLen); err != nil {
 			continue
 		}
-		if _, err := o.f.ReadAt(orig, size-fingerprintLen); err == nil && bytes.Equal(win, orig) {
+		if _, err := o.f.ReadAt(orig, size-lastLen); err == nil && bytes.Equal(win, orig) {
 			if size >= o.off {
 				return silentCopy, size
 			}
@@ -166,13 +188,19 @@ func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
 		// No match, unless the original was truncated since it was last
 		// read: then the truncation is yet to be handled, and with it
 		// the remembered generation that may match.
-		if _, err := o.f.ReadAt(orig, 0); err != nil || !bytes.Equal(orig, o.fp) {
+		o1 := orig[:min(len(orig), len(o.fp))]
+		if _, err := o.f.ReadAt(o1, 0); err != nil || !bytes.Equal(o1, o.fp[:len(o1)]) {
 			maybe = true
 		}
 	}
+	now := time.Now()
 	for i := len(fl.gens) - 1; i >= 0; i-- {
 		g := fl.gens[i]
-		if !bytes.Equal(head, g.fp[:n]) {
+		if len(g.fp) < fingerprintLen && now.Sub(g.at) > shortGenLife {
+			continue
+		}
+		m := min(n, int64(len(g.fp)))
+		if !bytes.Equal(head[:m], g.fp[:m]) {
 			continue
 		}
 		if size < g.off {
@@ -184,7 +212,7 @@ func (fl *Follower) judge(t *tfile, size int64) (verdict, int64) {
 			return copyAt, g.off
 		}
 	}
-	if maybe && time.Now().Before(t.judgeUntil) {
+	if maybe && now.Before(t.judgeUntil) {
 		return hold, 0
 	}
 	return fresh, 0

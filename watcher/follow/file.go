@@ -17,10 +17,17 @@ import (
 // new file while the pair is in use here.
 type ident struct{ dev, ino uint64 }
 
-// fingerprintLen is how much of a file's head is remembered to notice a
+// fingerprintLen is how much of a file's head is remembered: to notice a
 // truncation that was followed by enough writes to pass the old offset
-// before the follower looked again (GNU tail misses this case).
-const fingerprintLen = 64
+// before the follower looked again (GNU tail misses this case), to
+// recognise copies, and to confirm a file's identity after a restart. A
+// shorter file's fingerprint is all of it, kept with its length, so that a
+// small or empty file has one too and still matches once it has grown.
+const fingerprintLen = 256
+
+// lastLen is how many of the bytes just below the read offset are
+// remembered: where a copy of the file must hold the same bytes.
+const lastLen = 64
 
 // readBufSize is the chunk read per system call.
 const readBufSize = 256 << 10
@@ -38,7 +45,7 @@ type tfile struct {
 	partial    []byte // bytes of a line still waiting for its newline
 	partialOff int64  // offset of partial's first byte
 	fp         []byte // the file's first bytes, up to fingerprintLen, all below off
-	last       []byte // the bytes just below off, up to fingerprintLen
+	last       []byte // the bytes just below off, up to lastLen
 
 	draining   bool      // no longer what its name means; read until deadline
 	queued     bool      // in the current batch's list of files to look at
@@ -46,6 +53,9 @@ type tfile struct {
 	judging    bool      // appeared while following: not yet known to be no copy
 	judgeUntil time.Time // when to stop waiting to tell
 	deadline   time.Time // end of the grace period while draining
+
+	savedOff  int64 // off and name as of the last save of the state
+	savedName string
 }
 
 // emitter delivers lines; it is the follower's out with the error kept.
@@ -55,6 +65,7 @@ type emitter func(Line) error
 // the file was not truncated behind the offset. It returns the first error
 // from emit unchanged so that the caller can stop at once.
 func (t *tfile) look(fl *Follower) error {
+	fl.cur = t
 	fi, err := t.f.Stat()
 	if err != nil {
 		return fmt.Errorf("follow: stat %s: %w", t.name, err)
@@ -142,7 +153,7 @@ func (t *tfile) startAt(start int64) error {
 	if start > 0 {
 		// What lies just below the start identifies a copy of this file
 		// should it be copied and truncated (see recoverFromCopy).
-		last := make([]byte, min(start, fingerprintLen))
+		last := make([]byte, min(start, lastLen))
 		if _, err := t.f.ReadAt(last, start-int64(len(last))); err == nil {
 			t.last = last
 		}
@@ -150,15 +161,15 @@ func (t *tfile) startAt(start int64) error {
 	return t.refreshFingerprint()
 }
 
-// remember keeps the last fingerprintLen bytes read, to recognise a copy
-// of the file later.
+// remember keeps the last lastLen bytes read, to recognise a copy of the
+// file later.
 func (t *tfile) remember(b []byte) {
-	if len(b) >= fingerprintLen {
-		t.last = append(t.last[:0], b[len(b)-fingerprintLen:]...)
+	if len(b) >= lastLen {
+		t.last = append(t.last[:0], b[len(b)-lastLen:]...)
 		return
 	}
 	t.last = append(t.last, b...)
-	if over := len(t.last) - fingerprintLen; over > 0 {
+	if over := len(t.last) - lastLen; over > 0 {
 		t.last = append(t.last[:0], t.last[over:]...)
 	}
 }

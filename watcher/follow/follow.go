@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -126,6 +127,29 @@ type Options struct {
 	// Run's goroutine, in the order of the file. Its error ends Run like
 	// out's does.
 	Chunks func(Chunk) error
+	// State, when set, is a file where the follower saves how far it
+	// delivered each file (see the package's state.go for the layout), and
+	// from which a new follower resumes: a file the state knows starts
+	// where the last one stopped (whatever Last and FromLine say), found
+	// by identity and fingerprint also when it was renamed or copied
+	// within its directory (rotated), and a new file under a name the
+	// state knows starts at 0. A state file that cannot be used is
+	// reported through OnError or Logf as a *[StateError] and left alone.
+	State string
+	// Multiline, when set, gathers lines into records: a line that
+	// matches starts a record, the lines after it continue it, and out
+	// receives each record as one Line whose Text holds its lines joined
+	// by "\n" (Chunks is then not used). A record is delivered when the
+	// next one starts, when no line came for RecordWait (0: 500 ms), when
+	// it would grow past MaxRecord bytes (0: 1 MiB; the rest starts a new
+	// record), and when Run returns.
+	Multiline  *regexp.Regexp
+	RecordWait time.Duration
+	MaxRecord  int
+	// StateInterval is the shortest time between two saves of the state;
+	// 0 means DefaultStateInterval. The state is also saved when Run
+	// returns nil.
+	StateInterval time.Duration
 }
 
 // Follower follows the files named by its Options. Run it once.
@@ -153,6 +177,21 @@ type Follower struct {
 	rejudge bool         // a generation was added: judge held files again
 	ran     bool
 
+	resume    map[ident]resumeAt // files the state knows, where they start
+	known     map[string]bool    // names the state knows
+	stateOn   bool               // the state is saved
+	stateDue  bool               // lines were delivered since the last save
+	savedAt   time.Time          // when the state was last saved
+	stateArmd bool               // the state timer is armed
+	savedN    int                // how many files the last save listed
+	saveErr   string             // the last failure to save, told once
+	saver     *saver             // writes the state in the background
+
+	records     map[string]*record // records being gathered, by name
+	recordArmed bool               // the record timer is armed
+	cur         *tfile             // the file being read
+	userOut     emitter            // Run's out, when records come between
+
 	// Counters the tests read to tell an idle loop from a spinning one.
 	wakes, ticks atomic.Int64
 	// How many files and directory watches are held, to catch leaks.
@@ -172,6 +211,8 @@ type dirWatch struct {
 const (
 	timerRecheck vnode.ID = 1
 	timerGrace   vnode.ID = 2
+	timerState   vnode.ID = 3
+	timerRecord  vnode.ID = 4 // delivers records quiet for RecordWait
 )
 
 // New checks the options and compiles the patterns; nothing is opened
@@ -192,6 +233,18 @@ func New(o Options) (*Follower, error) {
 	if o.MaxLine <= 0 {
 		o.MaxLine = DefaultMaxLine
 	}
+	if o.StateInterval <= 0 {
+		o.StateInterval = DefaultStateInterval
+	}
+	if o.RecordWait <= 0 {
+		o.RecordWait = DefaultRecordWait
+	}
+	if o.MaxRecord <= 0 {
+		o.MaxRecord = DefaultMaxRecord
+	}
+	if o.Multiline != nil {
+		o.Chunks = nil // records are made of lines
+	}
 	for _, pid := range o.Pids {
 		if pid <= 0 {
 			return nil, fmt.Errorf("follow: pid %d: must be positive", pid)
@@ -200,6 +253,9 @@ func New(o Options) (*Follower, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("follow: working directory: %w", err)
+	}
+	if o.State != "" && !filepath.IsAbs(o.State) {
+		o.State = filepath.Join(cwd, o.State)
 	}
 	f := &Follower{o: o, cwd: cwd, maxLine: o.MaxLine}
 	for _, raw := range o.Patterns {
@@ -236,8 +292,32 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	}
 	stop := context.AfterFunc(ctx, func() { q.Close() })
 	defer stop()
+	err = f.loop(ctx, ready, out)
+	defer f.stopSaver()
+	if err == nil && f.records != nil {
+		err = f.allRecords()
+	}
+	if err == nil && f.stateOn {
+		// Lines delivered are flushed by now (loop's last act): record
+		// them, from memory, as the files may be closing already.
+		if err = f.flush(); err == nil {
+			if serr := f.saveState(); serr != nil {
+				f.problem(serr)
+			}
+		}
+	}
+	return err
+}
 
+// loop is Run once the queue is open.
+func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error) error {
+	q := f.q
+	var err error
 	f.out = out
+	if f.o.Multiline != nil {
+		f.userOut, f.out = out, f.recordLine
+		f.records = make(map[string]*record)
+	}
 	f.dirs = make(map[string]*dirWatch)
 	f.dirByID = make(map[vnode.ID]*dirWatch)
 	f.byName = make(map[string]*tfile)
@@ -258,6 +338,9 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		return f.stopErr(ctx, fmt.Errorf("follow: make the grace timer: %w", err))
 	}
 	q.StopTimer(timerGrace)
+	if err := f.loadState(); err != nil {
+		return f.stopErr(ctx, err)
+	}
 	if err := f.scan(); err != nil {
 		return f.stopErr(ctx, err)
 	}
@@ -280,6 +363,7 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		if err := f.flush(); err != nil {
 			return f.stopErr(ctx, err)
 		}
+		f.maybeSave()
 		buf, err = q.Wait(buf[:0])
 		if err != nil {
 			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
@@ -308,6 +392,35 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 				toLook = append(toLook, t)
 			}
 		}
+		for _, ev := range buf {
+			if ev.Kind != vnode.KindNote {
+				continue
+			}
+			if d := f.dirByID[ev.ID]; d != nil {
+				// A child written in place is the followed file's own
+				// business (its read events); anything else may change
+				// what the names mean.
+				if ev.Name == "" || ev.Op != vnode.ChildNone {
+					rescan = true
+				}
+				continue
+			}
+			if t := f.byID[ev.ID]; t != nil {
+				if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
+					rescan = true
+				}
+			}
+		}
+		if rescan {
+			// Names first: lines written to a file after it was renamed
+			// onto another followed name (while we were stopped, say)
+			// are then read under the name it has now. A file rotated
+			// away is drained by the scan itself, under its old name.
+			rescan = false
+			if err := f.scan(); err != nil {
+				return f.stopErr(ctx, err)
+			}
+		}
 		for _, t := range toLook {
 			t.queued = false
 			if err := t.look(f); err != nil {
@@ -316,21 +429,6 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 		}
 		for _, ev := range buf {
 			switch ev.Kind {
-			case vnode.KindNote:
-				if d := f.dirByID[ev.ID]; d != nil {
-					// A child written in place is the followed file's own
-					// business (its read events); anything else may change
-					// what the names mean.
-					if ev.Name == "" || ev.Op != vnode.ChildNone {
-						rescan = true
-					}
-					continue
-				}
-				if t := f.byID[ev.ID]; t != nil {
-					if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
-						rescan = true
-					}
-				}
 			case vnode.KindOverflow:
 				rescan = true
 				if err := f.lookAll(); err != nil {
@@ -349,6 +447,12 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 					}
 					if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
 						return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
+					}
+				case timerState:
+					f.stateArmd = false
+				case timerRecord:
+					if err := f.quietRecords(time.Now()); err != nil {
+						return f.stopErr(ctx, err)
 					}
 				case timerGrace:
 					f.graceAt = time.Time{}
@@ -489,6 +593,9 @@ func (f *Follower) scan() error {
 			continue
 		}
 		f.walk(p, p.base, 0, matched, &order)
+	}
+	if !f.started {
+		f.resumeFirst(matched, order)
 	}
 	for path, d := range f.dirs {
 		if !d.seen {
@@ -717,8 +824,12 @@ func (f *Follower) open(name string) error {
 		t.judging = true
 		t.judgeUntil = time.Now().Add(copyHold)
 	} else {
-		var start int64
+		start, fromState := f.startFromState(name, id)
 		switch {
+		case fromState:
+			if r, ok := f.resume[id]; ok && r.rotated && r.under != name {
+				f.logf("%s: was %s, going on where the last run stopped", t.shown, f.display(r.under))
+			}
 		case f.o.FromLine > 0:
 			start, err = startOfLine(file, f.o.FromLine)
 		case f.o.Last < 0:

@@ -53,15 +53,16 @@ type target struct {
 }
 
 type report struct {
-	Started  time.Time     `json:"started"`
-	Finished time.Time     `json:"finished"`
-	Mode     string        `json:"mode"`
-	Machine  machine       `json:"machine"`
-	Command  string        `json:"command"`
-	Settings settings      `json:"settings"`
-	Tools    []toolResult  `json:"tools"`
-	Tail     []*tailResult `json:"tail,omitempty"`
-	Targets  []target      `json:"targets,omitempty"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
+	Mode     string         `json:"mode"`
+	Machine  machine        `json:"machine"`
+	Command  string         `json:"command"`
+	Settings settings       `json:"settings"`
+	Tools    []toolResult   `json:"tools"`
+	Tail     []*tailResult  `json:"tail,omitempty"`
+	Changed  *changedResult `json:"changed,omitempty"`
+	Targets  []target       `json:"targets,omitempty"`
 }
 
 type settings struct {
@@ -101,6 +102,8 @@ func run() error {
 	only := flag.String("tools", "", "comma-separated tool names to run (default all installed)")
 	debs := flag.String("vigil-debounce", "1ms,50ms", "vigil debounce settings to measure, comma-separated (0 means vigil's default)")
 	noTail := flag.Bool("no-tail", false, "skip vigil tail against tail -F")
+	noChanged := flag.Bool("no-changed", false, "skip vigil changed against vigil's ready time")
+	changedSamples := flag.Int("changed-samples", 7, "turns of vigil ready and vigil changed on the large tree")
 	repo := flag.String("repo", ".", "vigil checkout, for the commit in the report")
 	files := flag.Int("files", 0, "files in the large tree (default 100000, --quick 10000)")
 	dirs := flag.Int("dirs", 0, "directories in the large tree (default 10000, --quick 1000)")
@@ -247,7 +250,19 @@ func run() error {
 		if b.vigil != "" {
 			logf("vigil tail")
 			rep.Tail = append(rep.Tail, b.runTail("vigil tail", firstLine(b.vigil, "version"), "exec "+q(b.vigil)+" tail -n 0", b.tailMB))
+			// The same with positions saved, as `vigil tail --state`
+			// does: what resuming after a restart costs.
+			logf("vigil tail --state")
+			state := filepath.Join(b.work, "tail", "vigil.state")
+			os.Remove(state)
+			rep.Tail = append(rep.Tail, b.runTail("vigil tail --state", firstLine(b.vigil, "version"), "exec "+q(b.vigil)+" tail -n 0 --state "+q(state), b.tailMB))
 		}
+	}
+	// `--tools changed` selects this row alone (no tool has that name).
+	if !*noChanged && !stopped.Load() && b.vigil != "" && (len(want) == 0 || want["vigil"] || want["changed"]) {
+		logf("vigil changed against vigil's ready time")
+		rep.Changed = b.runChanged(*changedSamples)
+		logf("vigil changed: %+v", *rep.Changed)
 	}
 	rep.Targets = targets(rep)
 	rep.Finished = time.Now().UTC()

@@ -110,6 +110,9 @@ func printTable(w io.Writer, rep *report) {
 			}
 		}
 	}
+	if rep.Changed != nil {
+		printChanged(w, rep.Changed)
+	}
 	if len(rep.Targets) > 0 {
 		fmt.Fprintln(w, "\nissue 6 targets:")
 		for _, t := range rep.Targets {
@@ -197,14 +200,24 @@ func targets(rep *report) []target {
 				"%d of %d, still watched %v", s.Atomic.Detected, s.Atomic.Saves, s.Atomic.StillWatched)
 		}
 	}
-	var gnu, vt *tailResult
+	if c := rep.Changed; c != nil && c.Error == "" && c.ReadyP50MS > 0 {
+		add("vigil changed", "nothing changed: ≤ 1.5 × vigil's ready time (issue 12)", c.Ratio <= 1.5,
+			"%.0f ms vs %.0f ms (%.2f×)", c.ChangedP50MS, c.ReadyP50MS, c.Ratio)
+	}
+	var gnu, vt, vs *tailResult
 	for _, t := range rep.Tail {
 		switch t.Tool {
 		case "tail -F":
 			gnu = t
 		case "vigil tail":
 			vt = t
+		case "vigil tail --state":
+			vs = t
 		}
+	}
+	if vt != nil && vs != nil && vt.Error == "" {
+		add("vigil tail --state", "throughput ≥ 90% of vigil tail", vs.Error == "" && vs.MBPerSec >= 0.9*vt.MBPerSec,
+			"%.0f MB/s vs %.0f MB/s", vs.MBPerSec, vt.MBPerSec)
 	}
 	if gnu != nil && vt != nil && gnu.Error == "" {
 		add("vigil tail", "throughput ≥ GNU tail -F", vt.Error == "" && vt.MBPerSec >= gnu.MBPerSec,
