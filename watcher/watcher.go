@@ -1212,10 +1212,12 @@ func (r *run) unwaitRoot(rt *root) {
 	rt.waitID, rt.waitPath = 0, ""
 }
 
-// guardRoot watches a present root's parent (see root.guardID).
+// guardRoot watches a present root's parent (see root.guardID). Only
+// inotify needs it: kqueue reports NOTE_DELETE when the directory is
+// unlinked, whoever still holds it, and polling stats the path.
 func (r *run) guardRoot(rt *root) {
 	parent := filepath.Dir(rt.path)
-	if rt.guardID != 0 || parent == rt.path {
+	if rt.guardID != 0 || parent == rt.path || r.q == nil || r.q.Backend() != vnode.Inotify {
 		return
 	}
 	if id, ok := r.watch(parent); ok {
