@@ -109,6 +109,50 @@ type Options struct {
 	Settle time.Duration
 }
 
+// chooseBackend applies automatic polling: with Backend auto, roots on
+// network or user-space file systems (see [RemoteFS]) are polled. When
+// every root is on one, the poll backend serves them all; next to local
+// roots, which stay on the kernel backend, their watches are polled one
+// by one (vnode.Queue.WatchPolled). It returns the backend to open and
+// the notices to give.
+func (w *Watcher) chooseBackend() (vnode.Backend, []*Notice) {
+	if w.o.Backend != vnode.Auto && w.o.Backend != "" {
+		return w.o.Backend, nil
+	}
+	var remote []*Notice
+	local := false
+	for i := range w.roots {
+		rs := &w.roots[i]
+		rs.polled = false
+		p := rs.path
+		for {
+			if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+				break
+			}
+			p = filepath.Dir(p) // a missing root: where it would be
+		}
+		fsType := fsTypeName
+		if w.fsType != nil {
+			fsType = w.fsType
+		}
+		if name := fsType(p); isRemote(name) {
+			rs.polled = true
+			remote = append(remote, &Notice{Kind: RemoteRoot, Path: rs.path, FS: name})
+		} else {
+			local = true
+		}
+	}
+	if len(remote) == 0 || local {
+		// Local roots keep the kernel backend; the remote ones are
+		// polled watch by watch on it (rootSpec.polled).
+		return w.o.Backend, remote
+	}
+	for i := range w.roots {
+		w.roots[i].polled = false // the whole queue polls
+	}
+	return vnode.Poll, remote
+}
+
 // Stats describe the tree when the watcher became ready.
 type Stats struct {
 	Dirs, Files int           // directories and non-directories indexed
@@ -122,6 +166,9 @@ type rootSpec struct {
 	path  string
 	files map[string]bool // nil for a directory root
 	link  bool            // path is a symlink to a file, followed (see linkRoot)
+	// polled: on a network file system, next to local roots: its watches
+	// are polled while the others use the kernel backend.
+	polled bool
 }
 
 // Watcher watches a set of roots. Create it with New; Run does the work.
@@ -137,6 +184,7 @@ type Watcher struct {
 	// before each wait for kernel events (a test blocks in it to let the
 	// kernel queue overflow).
 	caps       *vnode.Caps
+	fsType     func(path string) string // replaces fsTypeName (tests: no NFS here)
 	beforeWait func()
 	handoffs   atomic.Int64 // batches handed to the sender, for tests
 	// watchResult, when set, may rewrite what Queue.Watch returned (to
@@ -264,7 +312,8 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	}
 	defer w.running.Store(false)
 	start := time.Now()
-	q, err := vnode.Open(vnode.Options{Backend: w.o.Backend, PollInterval: w.o.PollInterval})
+	backend, remote := w.chooseBackend()
+	q, err := vnode.Open(vnode.Options{Backend: backend, PollInterval: w.o.PollInterval})
 	if err != nil {
 		return fmt.Errorf("watcher: %w", err)
 	}
@@ -275,6 +324,9 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 		}
 	})
 	defer stop()
+	for _, n := range remote {
+		w.o.notice(n)
+	}
 	if err := q.Degraded(); err != nil {
 		// The kernel refused a new instance: polling instead.
 		w.o.notice(&Notice{Kind: Degraded, Err: err})
@@ -775,11 +827,18 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 // Watches ----------------------------------------------------------------
 
 // watch places a watch on path and reports kernel limits once.
-func (r *run) watch(path string) (vnode.ID, bool) {
+func (r *run) watch(path string) (vnode.ID, bool) { return r.watchIn(nil, path) }
+
+// watchIn is watch for a path under rt (nil: none), polled when rt is.
+func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
 	if r.q == nil || r.closed {
 		return 0, false
 	}
-	id, err := r.q.Watch(path)
+	watch := r.q.Watch
+	if rt != nil && rt.polled {
+		watch = r.q.WatchPolled
+	}
+	id, err := watch(path)
 	if r.w.watchResult != nil {
 		id, err = r.w.watchResult(path, id, err)
 	}
@@ -812,7 +871,7 @@ func (r *run) unwatch(id vnode.ID) {
 }
 
 func (r *run) watchDir(n *dirNode) {
-	if id, ok := r.watch(n.readPath()); ok {
+	if id, ok := r.watchIn(n.rt, n.readPath()); ok {
 		n.id = id
 		r.dirs[id] = n
 	}
@@ -955,7 +1014,7 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 	}
 	r.nFiles++
 	if r.needsFileWatch(k) {
-		if id, ok := r.watch(path); ok {
+		if id, ok := r.watchIn(d.rt, path); ok {
 			e.wid = id
 		}
 	}
