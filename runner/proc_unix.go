@@ -99,6 +99,7 @@ func startOnce(spec procSpec) (*proc, error) {
 	go func() { defer p.copiers.Done(); spec.out.copyLines(spec.out.err, spec.prefix, errR) }()
 	// The one and only Wait.
 	go func() {
+		awaitExit(pid)
 		p.werr = cmd.Wait()
 		p.state = cmd.ProcessState
 		disown(pid)

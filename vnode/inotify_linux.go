@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -53,34 +55,52 @@ const (
 	inFollow
 )
 
-// inOwner is one watch or followed file of the queue.
+// inOwner is one watch or followed file of the queue. A large tree is
+// mostly directory watches, one inOwner each, so it keeps what only files
+// need behind a pointer: 48 bytes for a directory instead of 112.
 type inOwner struct {
-	id   ID
-	kind inKind
-	path string
-	wd   int32 // -1 once the kernel watch is gone, or when polled
-	f    *os.File
-	fd   int // f's descriptor, for fstat and lseek
+	id    ID
+	wd    int32 // -1 once the kernel watch is gone, or when polled
+	evIdx int32 // per batch: index of the coalesced note event, -1 if none
+	kind  inKind
+	dirty bool // per batch: in b.dirty
+	// Followed files: the deletion was reported (it is reported once).
+	gone bool
+	// Per batch: a followed file changed, fstat it at the end of the batch.
+	needRead bool
+	path     string
+	next     *inOwner     // the next owner of the same wd (b.wds), in order
+	file     *inFileState // file watches and followed files; nil for directories
+}
+
+// inFileState is what a file watch or followed file keeps beyond a
+// directory's.
+type inFileState struct {
+	f  *os.File // followed files: the file the caller reads
+	fd int      // f's descriptor, for fstat and lseek
 
 	// File watches: what the last lstat saw, to synthesize extend and link.
 	dev, ino uint64
 	size     int64
 	nlink    uint64
-
-	// Followed files: the deletion was reported (it is reported once).
-	gone bool
-
-	// Per-batch state while decoding.
-	evIdx    int  // index of this batch's coalesced note event, -1 if none
-	dirty    bool // in b.dirty
-	needRead bool // a followed file changed: fstat it at the end of the batch
 }
 
 // inotifyBackend is inotify for vnodes, a timerfd per timer and an eventfd
 // for wake-ups, all in one epoll set so that wait is one epoll_wait.
+//
+// The epoll descriptor is itself waited on through the Go runtime's poller
+// (ep): a goroutine parked there costs nothing, while one blocked in
+// epoll_wait holds its thread in a system call, and for the first
+// milliseconds of every such wait the runtime's monitor thread polls every
+// 20 µs: about sixty context switches for each change, which on a busy
+// machine are what stands between a change and its command.
 type inotifyBackend struct {
 	ifd, epfd, evfd int
+	ep              *os.File        // epfd, registered with the runtime's poller
+	epc             syscall.RawConn // ep's, for epoll_wait
 	interval        time.Duration
+
+	woken atomic.Bool // Wake was called: the next wait reports KindWake
 
 	mu       sync.Mutex
 	closed   bool
@@ -88,10 +108,10 @@ type inotifyBackend struct {
 	released chan struct{} // closed once every descriptor is released
 	nextID   ID
 	owners   map[ID]*inOwner
-	wds      map[int32][]*inOwner
-	retired  map[int32]int // wds we removed whose IN_IGNORED is still queued
-	timers   map[ID]int    // timer id → timerfd
-	tfds     map[int32]ID  // timerfd → timer id
+	wds      map[int32]*inOwner // the first owner of each wd; more through next
+	retired  map[int32]int      // wds we removed whose IN_IGNORED is still queued
+	timers   map[ID]int         // timer id → timerfd
+	tfds     map[int32]ID       // timerfd → timer id
 	polled   map[ID]*os.File
 	poller   *poller // created at the first limit hit
 	closing  []*os.File
@@ -123,7 +143,7 @@ func newInotify(o Options) (backend, error) {
 		interval: o.PollInterval,
 		released: make(chan struct{}),
 		owners:   make(map[ID]*inOwner),
-		wds:      make(map[int32][]*inOwner),
+		wds:      make(map[int32]*inOwner),
 		retired:  make(map[int32]int),
 		timers:   make(map[ID]int),
 		tfds:     make(map[int32]ID),
@@ -158,7 +178,34 @@ func newInotify(o Options) (backend, error) {
 			return fail("epoll_ctl", err)
 		}
 	}
+	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
+	if err := unix.SetNonblock(b.epfd, true); err != nil {
+		return fail("fcntl", err)
+	}
+	b.ep = os.NewFile(uintptr(b.epfd), "epoll")
+	if b.epc, err = b.ep.SyscallConn(); err != nil {
+		return fail("epoll", err)
+	}
 	return b, nil
+}
+
+// epollWait returns how many of b.evs are ready, parking the goroutine in
+// the runtime's poller until some are.
+func (b *inotifyBackend) epollWait() (int, error) {
+	var n int
+	var werr error
+	err := b.epc.Read(func(fd uintptr) bool {
+		for {
+			n, werr = unix.EpollWait(int(fd), b.evs, 0)
+			if werr != unix.EINTR {
+				return n > 0 || werr != nil
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // noFileLimit is the soft RLIMIT_NOFILE, -1 when unknown.
@@ -206,6 +253,19 @@ func (b *inotifyBackend) wake() {
 	unix.Write(b.evfd, one[:])
 }
 
+// wakeUp is Queue.Wake. b.mu keeps the eventfd from being closed (and its
+// number reused) under the write.
+func (b *inotifyBackend) wakeUp() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.woken.Store(true)
+	b.wake()
+	return nil
+}
+
 func (b *inotifyBackend) watch(path string) (ID, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -224,8 +284,9 @@ func (b *inotifyBackend) watch(path string) (ID, error) {
 		}
 		return 0, fmt.Errorf("vnode: watch: %w", &os.PathError{Op: "inotify_add_watch", Path: path, Err: err})
 	}
-	o := &inOwner{id: b.newID(), kind: kind, path: path, wd: int32(wd), fd: -1, evIdx: -1}
+	o := &inOwner{id: b.newID(), kind: kind, path: path, wd: int32(wd), evIdx: -1}
 	if kind == inFile {
+		o.file = &inFileState{fd: -1}
 		o.restat()
 	}
 	b.addOwner(o)
@@ -263,7 +324,7 @@ func (b *inotifyBackend) follow(path string) (ID, *os.File, error) {
 		f.Close()
 		return 0, nil, fmt.Errorf("vnode: follow: %w", &os.PathError{Op: "inotify_add_watch", Path: path, Err: err})
 	}
-	o := &inOwner{id: b.newID(), kind: inFollow, path: path, wd: int32(wd), f: f, fd: fd, evIdx: -1}
+	o := &inOwner{id: b.newID(), kind: inFollow, path: path, wd: int32(wd), evIdx: -1, file: &inFileState{f: f, fd: fd}}
 	b.addOwner(o)
 	return o.id, f, nil
 }
@@ -326,7 +387,15 @@ func (b *inotifyBackend) newID() ID {
 // addOwner records o under its wd; b.mu is held.
 func (b *inotifyBackend) addOwner(o *inOwner) {
 	b.owners[o.id] = o
-	b.wds[o.wd] = append(b.wds[o.wd], o)
+	p := b.wds[o.wd]
+	if p == nil {
+		b.wds[o.wd] = o
+		return
+	}
+	for p.next != nil {
+		p = p.next
+	}
+	p.next = o
 }
 
 // restat refreshes a file watch's remembered size and link count when the
@@ -336,12 +405,13 @@ func (o *inOwner) restat() (grew, linked bool) {
 	if err := unix.Lstat(o.path, &st); err != nil {
 		return false, false
 	}
-	if o.ino != 0 && (uint64(st.Dev) != o.dev || st.Ino != o.ino) {
+	x := o.file
+	if x.ino != 0 && (uint64(st.Dev) != x.dev || st.Ino != x.ino) {
 		return false, false // the name means another node now
 	}
-	grew = o.ino != 0 && st.Size > o.size
-	linked = o.ino != 0 && uint64(st.Nlink) != o.nlink
-	o.dev, o.ino, o.size, o.nlink = uint64(st.Dev), st.Ino, st.Size, uint64(st.Nlink)
+	grew = x.ino != 0 && st.Size > x.size
+	linked = x.ino != 0 && uint64(st.Nlink) != x.nlink
+	x.dev, x.ino, x.size, x.nlink = uint64(st.Dev), st.Ino, st.Size, uint64(st.Nlink)
 	return grew, linked
 }
 
@@ -364,22 +434,27 @@ func (b *inotifyBackend) remove(id ID) error {
 		return fmt.Errorf("vnode: remove %d: no such watch or followed file", id)
 	}
 	delete(b.owners, id)
-	if o.f != nil {
+	if o.file != nil && o.file.f != nil {
 		// The caller may still be handling a batch that names it.
-		b.closing = append(b.closing, o.f)
+		b.closing = append(b.closing, o.file.f)
 	}
 	if o.wd < 0 {
 		return nil
 	}
-	list := b.wds[o.wd]
-	for i, x := range list {
-		if x == o {
-			list = append(list[:i], list[i+1:]...)
-			break
+	head := b.wds[o.wd]
+	if head == o {
+		head = o.next
+	} else {
+		for p := head; p != nil; p = p.next {
+			if p.next == o {
+				p.next = o.next
+				break
+			}
 		}
 	}
-	if len(list) > 0 {
-		b.wds[o.wd] = list
+	o.next = nil
+	if head != nil {
+		b.wds[o.wd] = head
 		return nil
 	}
 	// The last owner is gone: drop the kernel watch. Events still queued
@@ -460,7 +535,7 @@ func (b *inotifyBackend) wait(buf []Event) ([]Event, error) {
 		b.inWait = true
 		b.mu.Unlock()
 
-		n, err := unix.EpollWait(b.epfd, b.evs, -1)
+		n, err := b.epollWait()
 
 		b.mu.Lock()
 		b.inWait = false
@@ -498,6 +573,9 @@ func (b *inotifyBackend) wait(buf []Event) ([]Event, error) {
 		}
 		if b.poller != nil {
 			buf = b.poller.drain(buf)
+		}
+		if b.woken.Swap(false) {
+			buf = append(buf, Event{Kind: KindWake})
 		}
 		b.mu.Unlock()
 		if len(buf) > 0 {
@@ -591,14 +669,16 @@ func (b *inotifyBackend) decodeOne(wd int32, mask, cookie uint32, nameb []byte, 
 		return out
 	}
 	owners := b.wds[wd]
-	if len(owners) == 0 {
+	if owners == nil {
 		return out
 	}
 	if mask&unix.IN_IGNORED != 0 {
 		// The kernel dropped the watch (deleted or unmounted; the event
 		// saying so came first). The IDs stay until the caller removes them.
-		for _, o := range owners {
-			o.wd = -1
+		for o := owners; o != nil; {
+			next := o.next
+			o.wd, o.next = -1, nil
+			o = next
 		}
 		delete(b.wds, wd)
 		return out
@@ -606,7 +686,7 @@ func (b *inotifyBackend) decodeOne(wd int32, mask, cookie uint32, nameb []byte, 
 	if len(nameb) > 0 {
 		return b.childEvent(owners, mask, cookie, nameb, out)
 	}
-	for _, o := range owners {
+	for o := owners; o != nil; o = o.next {
 		var notes Note
 		switch o.kind {
 		case inFollow:
@@ -648,7 +728,7 @@ func (b *inotifyBackend) decodeOne(wd int32, mask, cookie uint32, nameb []byte, 
 			out[o.evIdx].Notes |= notes
 			continue
 		}
-		o.evIdx = len(out)
+		o.evIdx = int32(len(out))
 		if !o.dirty {
 			b.dirty = append(b.dirty, o) // so that finishBatch resets evIdx
 			o.dirty = true
@@ -659,7 +739,7 @@ func (b *inotifyBackend) decodeOne(wd int32, mask, cookie uint32, nameb []byte, 
 }
 
 // childEvent maps an event naming a child of a watched directory.
-func (b *inotifyBackend) childEvent(owners []*inOwner, mask, cookie uint32, nameb []byte, out []Event) []Event {
+func (b *inotifyBackend) childEvent(owners *inOwner, mask, cookie uint32, nameb []byte, out []Event) []Event {
 	ev := Event{Kind: KindNote, IsDir: mask&unix.IN_ISDIR != 0}
 	switch {
 	case mask&unix.IN_CREATE != 0:
@@ -685,7 +765,7 @@ func (b *inotifyBackend) childEvent(owners []*inOwner, mask, cookie uint32, name
 		ev.Notes |= NoteLink
 	}
 	name := ""
-	for _, o := range owners {
+	for o := owners; o != nil; o = o.next {
 		if o.kind != inDir {
 			continue
 		}
@@ -741,10 +821,10 @@ func (b *inotifyBackend) finishBatch(out []Event) []Event {
 // offset and EOF, and NoteDelete when the file lost its last link.
 func (b *inotifyBackend) followRead(o *inOwner, out []Event) []Event {
 	var st unix.Stat_t
-	if err := unix.Fstat(o.fd, &st); err != nil {
+	if err := unix.Fstat(o.file.fd, &st); err != nil {
 		return out
 	}
-	off, err := unix.Seek(o.fd, 0, 1 /* SEEK_CUR */)
+	off, err := unix.Seek(o.file.fd, 0, 1 /* SEEK_CUR */)
 	if err != nil {
 		return out
 	}
@@ -801,8 +881,8 @@ func (b *inotifyBackend) releaseLocked() {
 		f.Close()
 	}
 	for _, o := range b.owners {
-		if o.f != nil {
-			o.f.Close()
+		if o.file != nil && o.file.f != nil {
+			o.file.f.Close()
 		}
 	}
 	for _, f := range b.polled {
@@ -820,6 +900,10 @@ func (b *inotifyBackend) releaseLocked() {
 
 // releaseFds closes the inotify, epoll and eventfd descriptors.
 func (b *inotifyBackend) releaseFds() {
+	if b.ep != nil {
+		b.ep.Close() // and with it epfd
+		b.ep, b.epfd = nil, -1
+	}
 	for _, fd := range []int{b.ifd, b.epfd, b.evfd} {
 		if fd >= 0 {
 			unix.Close(fd)

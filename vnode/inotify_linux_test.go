@@ -234,9 +234,9 @@ func TestInotifyStaleEventsAfterRemoval(t *testing.T) {
 	// Pretend the kernel handed the same wd number to a new watch before
 	// the old one's events were read (what wd recycling allows).
 	ib.mu.Lock()
-	fresh := &inOwner{id: 999, kind: inDir, path: dir, wd: wd, fd: -1, evIdx: -1}
+	fresh := &inOwner{id: 999, kind: inDir, path: dir, wd: wd, evIdx: -1}
 	ib.owners[999] = fresh
-	ib.wds[wd] = []*inOwner{fresh}
+	ib.wds[wd] = fresh
 	ib.mu.Unlock()
 
 	r := record(t, q)
@@ -265,10 +265,10 @@ func TestInotifyStaleEventsAfterRemoval(t *testing.T) {
 }
 
 func TestInotifyDecode(t *testing.T) {
-	b := &inotifyBackend{wds: map[int32][]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
-	d := &inOwner{id: 1, kind: inDir, wd: 4, fd: -1, evIdx: -1}
+	b := &inotifyBackend{wds: map[int32]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	d := &inOwner{id: 1, kind: inDir, wd: 4, evIdx: -1}
 	b.owners[1] = d
-	b.wds[4] = []*inOwner{d}
+	b.wds[4] = d
 	var raw []byte
 	raw = append(raw, rawEvent(4, unix.IN_MOVED_FROM|unix.IN_ISDIR, 77, "old")...)
 	raw = append(raw, rawEvent(4, unix.IN_MOVED_TO|unix.IN_ISDIR, 77, "new")...)
@@ -306,10 +306,10 @@ func TestInotifyDecode(t *testing.T) {
 // bulk of what a busy watched directory produces: the only allocation per
 // event should be its name.
 func BenchmarkInotifyDecodeChildren(bm *testing.B) {
-	b := &inotifyBackend{wds: map[int32][]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
-	d := &inOwner{id: 1, kind: inDir, wd: 4, fd: -1, evIdx: -1}
+	b := &inotifyBackend{wds: map[int32]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	d := &inOwner{id: 1, kind: inDir, wd: 4, evIdx: -1}
 	b.owners[1] = d
-	b.wds[4] = []*inOwner{d}
+	b.wds[4] = d
 	var raw []byte
 	const n = 256
 	for i := range n {
@@ -327,13 +327,13 @@ func BenchmarkInotifyDecodeChildren(bm *testing.B) {
 // BenchmarkInotifyDecodeSelf measures decoding events on watched nodes
 // themselves, which carry no name and should not allocate at all.
 func BenchmarkInotifyDecodeSelf(bm *testing.B) {
-	b := &inotifyBackend{wds: map[int32][]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	b := &inotifyBackend{wds: map[int32]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
 	const n = 256
 	var raw []byte
 	for i := range n {
-		d := &inOwner{id: ID(i + 1), kind: inDir, wd: int32(i + 1), fd: -1, evIdx: -1}
+		d := &inOwner{id: ID(i + 1), kind: inDir, wd: int32(i + 1), evIdx: -1}
 		b.owners[d.id] = d
-		b.wds[d.wd] = []*inOwner{d}
+		b.wds[d.wd] = d
 		raw = append(raw, rawEvent(d.wd, unix.IN_ATTRIB, 0, "")...)
 	}
 	out := make([]Event, 0, n)

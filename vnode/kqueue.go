@@ -33,6 +33,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -252,6 +253,7 @@ type kqBackend struct {
 	// call into the poller.
 	wakeMu   sync.Mutex
 	wakeOpen bool
+	woken    atomic.Bool // Wake was called: the next wait reports KindWake
 
 	mu       sync.Mutex
 	closed   bool
@@ -519,6 +521,19 @@ func (b *kqBackend) wake() {
 	}
 	// EAGAIN means the pipe is full, hence readable: nothing to do.
 	b.k.write(b.pipe[1], []byte{1})
+}
+
+// wakeUp is Queue.Wake.
+func (b *kqBackend) wakeUp() error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	b.woken.Store(true)
+	b.wake()
+	return nil
 }
 
 // drainPipe empties the wake pipe (its registration is level-triggered).
@@ -953,6 +968,9 @@ func (b *kqBackend) wait(buf []Event) ([]Event, error) {
 		now := b.cfg.now()
 		for _, e := range b.evbuf[:n] {
 			buf = b.convert(e, seq, now, buf)
+		}
+		if b.woken.Swap(false) {
+			buf = append(buf, Event{Kind: KindWake})
 		}
 		if len(buf) > 0 {
 			return buf, nil

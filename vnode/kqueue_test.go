@@ -638,6 +638,44 @@ func TestKqueueFDLimit(t *testing.T) {
 	}
 }
 
+// TestKqueueWake: Wake writes the wake pipe, so a wait blocked in kevent
+// returns with one KindWake (and whatever the kernel had with it), and the
+// pipe is drained so that the next wait blocks again.
+func TestKqueueWake(t *testing.T) {
+	q, _, f := newTestKqueue(t, true)
+	a := kqMustWatch(t, q, "/w/a")
+	ch := kqWaitAsync(q)
+	f.waitBlocked(t)
+	if err := q.Wake(); err != nil {
+		t.Fatalf("Wake: %v", err)
+	}
+	if r := kqRecvWait(t, ch); r.err != nil || !reflect.DeepEqual(r.evs, []Event{{Kind: KindWake}}) {
+		t.Fatalf("Wait = %+v, %v; want one wake", r.evs, r.err)
+	}
+
+	// Woken with an event pending: both come back, the wake once.
+	q.Wake()
+	q.Wake()
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite})
+	want := []Event{{Kind: KindNote, ID: a, Notes: NoteWrite}, {Kind: KindWake}}
+	if evs := kqMustWait(t, q); !reflect.DeepEqual(evs, want) {
+		t.Fatalf("Wait = %+v, want %+v", evs, want)
+	}
+
+	// Nothing left: the next wait blocks until a real event.
+	ch = kqWaitAsync(q)
+	f.waitBlocked(t)
+	f.post(kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteAttrib})
+	if r := kqRecvWait(t, ch); r.err != nil || !reflect.DeepEqual(r.evs, []Event{{Kind: KindNote, ID: a, Notes: NoteAttrib}}) {
+		t.Fatalf("Wait = %+v, %v; want only the attrib note", r.evs, r.err)
+	}
+
+	q.Close()
+	if err := q.Wake(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Wake on a closed queue = %v, want ErrClosed", err)
+	}
+}
+
 func TestKqueueCloseWakesWait(t *testing.T) {
 	q, _, f := newTestKqueue(t, true)
 	kqMustWatch(t, q, "/w/a")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,7 @@ type pollBackend struct {
 	p      *poller
 	notify chan struct{} // capacity 1: "look again"
 	done   chan struct{} // closed by close
+	woken  atomic.Bool   // Wake was called: the next wait reports KindWake
 
 	mu      sync.Mutex
 	closed  bool
@@ -48,6 +50,19 @@ func (b *pollBackend) signal() {
 	case b.notify <- struct{}{}:
 	default:
 	}
+}
+
+// wakeUp is Queue.Wake.
+func (b *pollBackend) wakeUp() error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	b.woken.Store(true)
+	b.signal()
+	return nil
 }
 
 func (b *pollBackend) name() Backend { return Poll }
@@ -185,6 +200,9 @@ func (b *pollBackend) wait(buf []Event) ([]Event, error) {
 			}
 		}
 		b.fired = b.fired[:0]
+		if b.woken.Swap(false) {
+			buf = append(buf, Event{Kind: KindWake})
+		}
 		b.mu.Unlock()
 		if len(buf) > 0 {
 			return buf, nil

@@ -10,7 +10,9 @@
 //   - followed files ([Queue.Follow]), the EVFILT_READ case: an event says how
 //     many bytes lie between the follower's read offset and EOF, negative when
 //     the file was truncated below it;
-//   - one-shot timers ([Queue.SetTimer]), delivered through the same wait.
+//   - one-shot timers ([Queue.SetTimer]), delivered through the same wait;
+//   - wake-ups ([Queue.Wake]) from other goroutines, for a caller whose
+//     helpers must bring the waiting goroutine back without a kernel timer.
 //
 // Backends: kqueue (darwin and the BSDs), inotify + epoll + timerfd (Linux),
 // and poll (stat-based, everywhere). When a kernel limit is reached, the
@@ -113,6 +115,9 @@ const (
 	// KindOverflow: the kernel dropped events. ID is the watch whose events
 	// were lost, or 0 for all of them; the caller must rescan.
 	KindOverflow
+	// KindWake: Wake was called (once or more) since the last Wait
+	// returned. ID is 0.
+	KindWake
 )
 
 // String names the kind, for messages and test output.
@@ -126,6 +131,8 @@ func (k Kind) String() string {
 		return "timer"
 	case KindOverflow:
 		return "overflow"
+	case KindWake:
+		return "wake"
 	}
 	return fmt.Sprintf("kind(%d)", k)
 }
@@ -247,6 +254,7 @@ type backend interface {
 	remove(id ID) error
 	setTimer(id ID, d time.Duration) error
 	stopTimer(id ID) error
+	wakeUp() error
 	wait(buf []Event) ([]Event, error)
 	close() error
 }
@@ -354,6 +362,13 @@ func (q *Queue) SetTimer(id ID, d time.Duration) error { return q.b.setTimer(id,
 
 // StopTimer disarms timer id; stopping an unarmed timer is not an error.
 func (q *Queue) StopTimer(id ID) error { return q.b.stopTimer(id) }
+
+// Wake makes a blocked Wait, or the next one, return a KindWake event.
+// Wakes before that Wait returns are one event. It is the way for another
+// goroutine to get the waiter's attention: cheaper and sooner than a
+// timer, since it only signals the queue's own wake-up descriptor (an
+// eventfd on Linux, a pipe with kqueue) or channel (poll).
+func (q *Queue) Wake() error { return q.b.wakeUp() }
 
 // Wait blocks until at least one event is ready and returns them appended to
 // buf[:0]. It returns ErrClosed once the queue is closed, also when Close is

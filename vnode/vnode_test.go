@@ -558,6 +558,42 @@ func TestCloseWakesWait(t *testing.T) {
 	})
 }
 
+// TestWake: Wake brings a blocked Wait back with one KindWake, wakes made
+// before a Wait are kept for it, several wakes are one event, and a closed
+// queue refuses to be woken.
+func TestWake(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be Backend) {
+		q := openQueue(t, be)
+		mustWatch(t, q, tempDir(t))
+		isWake := func(e Event) bool { return e.Kind == KindWake && e.ID == 0 }
+
+		// Woken before the Wait: the Wait returns at once.
+		if err := q.Wake(); err != nil {
+			t.Fatalf("Wake: %v", err)
+		}
+		q.Wake()
+		evs, err := q.Wait(nil)
+		if err != nil || len(evs) != 1 || !isWake(evs[0]) {
+			t.Fatalf("Wait after two Wakes = %s, %v; want one wake event", fmtEvents(evs), err)
+		}
+
+		// Woken while blocked.
+		r := record(t, q)
+		if _, ok := r.next(100 * time.Millisecond); ok {
+			t.Fatalf("Wait returned with nothing to report: %s", fmtEvents(r.seen))
+		}
+		if err := q.Wake(); err != nil {
+			t.Fatalf("Wake: %v", err)
+		}
+		r.expect("a wake event", isWake)
+
+		q.Close()
+		if err := q.Wake(); !isClosed(err) {
+			t.Fatalf("Wake on a closed queue = %v, want ErrClosed", err)
+		}
+	})
+}
+
 func TestRemoveStopsEvents(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		dir := tempDir(t)

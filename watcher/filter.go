@@ -65,6 +65,11 @@ func compileFilters(o *Options) (*filters, error) {
 	return f, nil
 }
 
+// globs reports whether there are include or exclude patterns at all.
+func (f *filters) globs() bool {
+	return len(f.include) > 0 || len(f.exclude) > 0
+}
+
 func matchAny(gs []*Glob, s string) bool {
 	for _, g := range gs {
 		if g.Match(s) {

@@ -12,17 +12,55 @@ import (
 // fewest instructions: a 100k-file tree is mostly its entries, and a Go map
 // per directory costs several times what the entries themselves hold. Each
 // directory keeps its names packed in one byte arena and its entries as
-// 16-byte slots sorted by name (found by binary search); the two things only
+// 12-byte slots sorted by name (found by binary search); the two things only
 // some entries have live beside them: the node of a subdirectory (a tenth
 // of the entries in a typical tree) and a file's own watch (kqueue only).
 
-// slot is one name in a directory's index; the name is
-// dirIndex.names[off:off+nlen].
+// slot is one name in a directory's index, 12 bytes: the inode in two
+// halves (so that nothing in the slot needs 8-byte alignment), and the
+// arena offset of the name with the kind in its top bits. In the arena the
+// name follows its length: one byte, or for names over 254 bytes (longer
+// than most systems allow) 0xff and two more.
 type slot struct {
-	ino  uint64
-	off  uint32
-	nlen uint16
-	kind kind
+	ino  [2]uint32 // low, high
+	meta uint32    // kind<<kindShift | offset of the name's length in the arena
+}
+
+// The split of slot.meta: 512 MiB of names per directory.
+const (
+	kindShift = 29
+	offMask   = 1<<kindShift - 1
+)
+
+func (s *slot) inode() uint64 { return uint64(s.ino[0]) | uint64(s.ino[1])<<32 }
+
+func (s *slot) kind() kind { return kind(s.meta >> kindShift) }
+
+func (s *slot) off() uint32 { return s.meta & offMask }
+
+func (s *slot) set(ino uint64, k kind) {
+	s.ino = [2]uint32{uint32(ino), uint32(ino >> 32)}
+	s.meta = uint32(k)<<kindShift | s.off()
+}
+
+// nameAt returns the name stored at arena offset off, a view into the
+// arena, and the bytes it takes there with its length.
+func nameAt(names []byte, off uint32) (string, uint32) {
+	n, skip := uint32(names[off]), uint32(1)
+	if n == 0xff {
+		n, skip = uint32(names[off+1])<<8|uint32(names[off+2]), 3
+	}
+	return unsafe.String(&names[off+skip], int(n)), skip + n
+}
+
+// appendName stores name in the arena, after its length.
+func appendName(names []byte, name string) []byte {
+	if n := len(name); n < 0xff {
+		names = append(names, byte(n))
+	} else {
+		names = append(names, 0xff, byte(n>>8), byte(n))
+	}
+	return append(names, name...)
 }
 
 // dirIndex is what a directory holds, as far as the index knows.
@@ -40,8 +78,8 @@ type dirIndex struct {
 
 // nameAt returns the name in slot i, a view into the arena.
 func (x *dirIndex) nameAt(i int) string {
-	s := x.slots[i]
-	return unsafe.String(&x.names[s.off], int(s.nlen))
+	name, _ := nameAt(x.names, x.slots[i].off())
+	return name
 }
 
 // len is the number of names indexed.
@@ -54,12 +92,10 @@ func (x *dirIndex) find(name string) (int, bool) {
 	}
 	// By hand rather than slices.BinarySearchFunc: this is on every
 	// event's path, and the closure call per probe showed in profiles.
-	base := unsafe.Pointer(unsafe.SliceData(x.names))
 	lo, hi := 0, len(x.slots)
 	for lo < hi {
 		h := int(uint(lo+hi) >> 1)
-		s := &x.slots[h]
-		if unsafe.String((*byte)(unsafe.Add(base, s.off)), int(s.nlen)) < name {
+		if n, _ := nameAt(x.names, x.slots[h].off()); n < name {
 			lo = h + 1
 		} else {
 			hi = h
@@ -77,9 +113,9 @@ func (x *dirIndex) findSub(name string) (int, bool) {
 
 // entryAt assembles the entry in slot i.
 func (x *dirIndex) entryAt(i int) entry {
-	s := x.slots[i]
-	e := entry{ino: s.ino, kind: s.kind}
-	if s.kind == kDir {
+	s := &x.slots[i]
+	e := entry{ino: s.inode(), kind: s.kind()}
+	if e.kind == kDir {
 		if j, ok := x.findSub(x.nameAt(i)); ok {
 			e.dir = x.subs[j]
 		}
@@ -121,11 +157,10 @@ func (x *dirIndex) set(name string, e entry) string {
 		x.slots = slices.Insert(x.slots, i, slot{})
 	}
 	if !had {
-		x.slots[i].off = uint32(len(x.names))
-		x.slots[i].nlen = uint16(len(name))
-		x.names = append(x.names, name...)
+		x.slots[i].meta = uint32(len(x.names))
+		x.names = appendName(x.names, name)
 	}
-	x.slots[i].ino, x.slots[i].kind = e.ino, e.kind
+	x.slots[i].set(e.ino, e.kind)
 	stored := x.nameAt(i)
 	if e.dir != nil {
 		e.dir.name = stored
@@ -148,7 +183,7 @@ func (x *dirIndex) set(name string, e entry) string {
 // unlink forgets slot i's subdirectory node and watch, keeping the slot.
 func (x *dirIndex) unlink(i int) {
 	name := x.nameAt(i)
-	if x.slots[i].kind == kDir {
+	if x.slots[i].kind() == kDir {
 		if j, ok := x.findSub(name); ok {
 			x.subs = slices.Delete(x.subs, j, j+1)
 		}
@@ -165,7 +200,8 @@ func (x *dirIndex) del(name string) {
 		return
 	}
 	x.unlink(i)
-	x.waste += uint32(x.slots[i].nlen)
+	_, size := nameAt(x.names, x.slots[i].off())
+	x.waste += size
 	x.slots = slices.Delete(x.slots, i, i+1)
 	switch {
 	case len(x.slots) == 0:
@@ -181,9 +217,10 @@ func (x *dirIndex) compact() {
 	names := make([]byte, 0, len(x.names)-int(x.waste))
 	for i := range x.slots {
 		s := &x.slots[i]
-		off := len(names)
-		names = append(names, x.names[s.off:s.off+uint32(s.nlen)]...)
-		s.off = uint32(off)
+		_, size := nameAt(x.names, s.off())
+		off := uint32(len(names))
+		names = append(names, x.names[s.off():s.off()+size]...)
+		s.meta = s.meta&^offMask | off
 	}
 	x.names, x.waste = names, 0
 }
@@ -193,7 +230,7 @@ func (x *dirIndex) compact() {
 func (x *dirIndex) load(n, size int) {
 	if len(x.slots) == 0 {
 		x.slots = make([]slot, 0, n)
-		x.names = make([]byte, 0, size)
+		x.names = make([]byte, 0, size+n) // a length byte each
 	}
 	x.bulk = true
 }
@@ -206,7 +243,9 @@ func (x *dirIndex) finish() {
 	}
 	x.bulk = false
 	slices.SortFunc(x.slots, func(a, b slot) int {
-		return strings.Compare(unsafe.String(&x.names[a.off], int(a.nlen)), unsafe.String(&x.names[b.off], int(b.nlen)))
+		an, _ := nameAt(x.names, a.off())
+		bn, _ := nameAt(x.names, b.off())
+		return strings.Compare(an, bn)
 	})
 	slices.SortFunc(x.subs, func(a, b *dirNode) int { return strings.Compare(a.name, b.name) })
 	if cap(x.slots)-len(x.slots) > len(x.slots)/4 {
@@ -234,7 +273,7 @@ func (x *dirIndex) each(fn func(name string, e entry)) {
 	j := 0
 	for i := range x.slots {
 		name := x.nameAt(i)
-		e := entry{ino: x.slots[i].ino, kind: x.slots[i].kind}
+		e := entry{ino: x.slots[i].inode(), kind: x.slots[i].kind()}
 		if e.kind == kDir {
 			for j < len(x.subs) && x.subs[j].name < name {
 				j++

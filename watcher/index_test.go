@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/vigil-watch/vigil/vnode"
 )
@@ -20,7 +21,11 @@ func TestDirIndexAgreesWithMap(t *testing.T) {
 	var x dirIndex
 	model := map[string]entry{}
 	nameOf := func(i int) string {
-		// Long names make deletions waste enough arena to compact it.
+		// Long names make deletions waste enough arena to compact it;
+		// a few are longer than a one-byte length can say.
+		if i%97 == 0 {
+			return "long-" + strconv.Itoa(i) + strings.Repeat("y", 250+i%300)
+		}
 		return "name-" + strconv.Itoa(i) + strings.Repeat("x", i%40)
 	}
 	randEntry := func() entry {
@@ -107,5 +112,13 @@ func TestDirIndexNamesSurviveCompaction(t *testing.T) {
 		if e, ok := x.get(kept[i]); !ok || e.ino != uint64(i) {
 			t.Fatalf("get(%q) = %+v, %v after compaction", kept[i], e, ok)
 		}
+	}
+}
+
+// TestSlotSize: a million-file tree holds a million slots; they must stay
+// packed (12 bytes, not 16 with an 8-byte-aligned inode).
+func TestSlotSize(t *testing.T) {
+	if got := unsafe.Sizeof(slot{}); got != 12 {
+		t.Errorf("a slot takes %d bytes, want 12", got)
 	}
 }

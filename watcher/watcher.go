@@ -295,7 +295,6 @@ func Scan(o Options) ([]string, error) {
 // The queue's timers.
 const (
 	timerBatch vnode.ID = 1 // the debounce deadline
-	timerWake  vnode.ID = 2 // the sender is free again
 	timerStop  vnode.ID = 3 // Run's context is done (FlushOnStop)
 )
 
@@ -427,8 +426,9 @@ func (r *run) apply(evs []vnode.Event) (batchTimer bool) {
 	return batchTimer
 }
 
-// deliver hands the open batch to the sender if it is due and the sender is
-// free, or arms the batch timer for when it will be due. It reports false
+// deliver hands the open batch on if it is due and the sender is free (to
+// the consumer directly when it is waiting, else to the sender), or arms
+// the batch timer for when it will be due. It reports false
 // when ctx ended during the handoff.
 func (r *run) deliver(ctx context.Context, snd *sender, armed *time.Time) bool {
 	now := time.Now()
@@ -457,6 +457,14 @@ func (r *run) deliver(ctx context.Context, snd *sender, armed *time.Time) bool {
 	if len(b.Changes) == 0 {
 		return true
 	}
+	select {
+	case snd.out <- b:
+		// The consumer was waiting: handed over directly, without
+		// waking the sender on the way (each goroutine hop is a
+		// scheduler wake-up between a change and its command).
+		return true
+	default:
+	}
 	snd.idle.Store(false)
 	select {
 	case snd.handoff <- b:
@@ -477,8 +485,9 @@ const vcsRecheck = 10 * time.Millisecond
 
 // sender owns the blocking send on Run's out channel, so that a slow
 // consumer never holds up the kernel reader. When it is free again it wakes
-// the loop through the queue's timer.
+// the loop through the queue (Queue.Wake).
 type sender struct {
+	out     chan<- Batch
 	handoff chan Batch
 	idle    atomic.Bool // no batch in hand: the loop may hand over the next
 	done    chan struct{}
@@ -490,22 +499,22 @@ type sender struct {
 }
 
 func (r *run) startSender(ctx context.Context, out chan<- Batch) *sender {
-	s := &sender{handoff: make(chan Batch), done: make(chan struct{})}
+	s := &sender{out: out, handoff: make(chan Batch), done: make(chan struct{})}
 	s.idle.Store(true)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.run(ctx, out, r.q)
+		s.run(ctx, r.q)
 	}()
 	return s
 }
 
-func (s *sender) run(ctx context.Context, out chan<- Batch, q *vnode.Queue) {
+func (s *sender) run(ctx context.Context, q *vnode.Queue) {
 	for {
 		select {
 		case b := <-s.handoff:
 			select {
-			case out <- b:
+			case s.out <- b:
 			case <-ctx.Done():
 				s.unsent = &b
 				return
@@ -513,7 +522,7 @@ func (s *sender) run(ctx context.Context, out chan<- Batch, q *vnode.Queue) {
 				return
 			}
 			s.idle.Store(true)
-			q.SetTimer(timerWake, time.Microsecond)
+			q.Wake()
 		case <-ctx.Done():
 			return
 		case <-s.done:
@@ -758,34 +767,45 @@ func (r *run) admit(d *dirNode, name string, k kind) bool {
 		// the user asked for them by name.
 		return k != kDir && d.rt.files[name]
 	}
-	rel := r.rel(d, name)
 	isDir := k == kDir
 	if !r.f.noIgnore {
 		if dec, ign := defaultIgnoreList.match(name, isDir); dec && ign {
 			return false
 		}
-		if r.gitIgnored(d, join(d.path, name), isDir) {
+		if r.gitIgnored(d, name, isDir) {
 			return false
 		}
 	}
+	if !r.f.globs() {
+		return true // no pattern to match: no relative path to build
+	}
+	rel := r.rel(d, name)
 	if r.f.excluded(rel, k) {
 		return false
 	}
 	return isDir || r.f.included(rel)
 }
 
-// gitIgnored applies the ignore files from d up to the repository top: the
-// deepest file that has a matching rule decides, and .git/info/exclude comes
-// last.
-func (r *run) gitIgnored(d *dirNode, full string, isDir bool) bool {
+// gitIgnored applies the ignore files from d up to the repository top to
+// name in d: the deepest file that has a matching rule decides, and
+// .git/info/exclude comes last. The full path is built only when there is
+// an ignore file to match it against (a crawl asks for every name).
+func (r *run) gitIgnored(d *dirNode, name string, isDir bool) bool {
+	full := ""
 	for n := d; n != nil; n = n.parent {
 		if n.ign != nil {
+			if full == "" {
+				full = join(d.path, name)
+			}
 			if dec, ign := n.ign.match(below(n.path, full), isDir); dec {
 				return ign
 			}
 		}
 	}
 	outer := d.rt.outer
+	if len(outer) > 0 && full == "" {
+		full = join(d.path, name)
+	}
 	for i := len(outer) - 1; i >= 0; i-- {
 		l := outer[i]
 		if len(full) <= len(l.base)+1 {

@@ -154,6 +154,8 @@ type Options struct {
 
 // Follower follows the files named by its Options. Run it once.
 type Follower struct {
+	toLook []*tfile // apply's list of files to read, kept for reuse
+
 	o    Options
 	pats []*pattern
 	cwd  string
@@ -309,10 +311,57 @@ func (f *Follower) Run(ctx context.Context, ready func(), out func(Line) error) 
 	return err
 }
 
-// loop is Run once the queue is open.
+// loop runs the follower until ctx ends, an error, or (with Pids) the
+// processes it waits for have all exited.
 func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error) error {
-	q := f.q
-	var err error
+	err := f.follow(ctx, ready, out)
+	switch {
+	case errors.Is(err, errPidsGone):
+		return f.stopErr(ctx, f.finish(f.lookAll()))
+	case errors.Is(err, errStopped):
+		return f.flush()
+	}
+	return f.stopErr(ctx, err)
+}
+
+// Ends of follow that are not failures.
+var (
+	errPidsGone = errors.New("follow: every process named by Pids has exited")
+	errStopped  = errors.New("follow: stopped")
+)
+
+// follow sets up, says ready, and then applies what each wait brings.
+func (f *Follower) follow(ctx context.Context, ready func(), out func(Line) error) error {
+	if err := f.start(out); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready()
+	}
+	var buf []vnode.Event
+	for {
+		if err := f.flush(); err != nil {
+			return err
+		}
+		f.maybeSave()
+		var err error
+		buf, err = f.q.Wait(buf[:0])
+		if err != nil {
+			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
+				return errStopped
+			}
+			return fmt.Errorf("follow: wait for changes: %w", err)
+		}
+		f.wakes.Add(1)
+		if err := f.apply(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// start makes the follower's state, finds the files and reads what they
+// hold up to where following begins.
+func (f *Follower) start(out func(Line) error) error {
 	f.out = out
 	if f.o.Multiline != nil {
 		f.userOut, f.out = out, f.recordLine
@@ -331,153 +380,152 @@ func (f *Follower) loop(ctx context.Context, ready func(), out func(Line) error)
 	// and a glob of more files than the open-files limit allows must not
 	// take the last one (the files that do not fit are retried; a missing
 	// timer would end Run). Arming and stopping the grace timer makes it.
-	if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
-		return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
+	if err := f.q.SetTimer(timerRecheck, recheckInterval); err != nil {
+		return fmt.Errorf("follow: arm the recheck timer: %w", err)
 	}
-	if err := q.SetTimer(timerGrace, time.Hour); err != nil {
-		return f.stopErr(ctx, fmt.Errorf("follow: make the grace timer: %w", err))
+	if err := f.q.SetTimer(timerGrace, time.Hour); err != nil {
+		return fmt.Errorf("follow: make the grace timer: %w", err)
 	}
-	q.StopTimer(timerGrace)
+	f.q.StopTimer(timerGrace)
 	if err := f.loadState(); err != nil {
-		return f.stopErr(ctx, err)
+		return err
 	}
 	if err := f.scan(); err != nil {
-		return f.stopErr(ctx, err)
+		return err
 	}
 	f.started = true
 	if len(f.o.Pids) > 0 && !f.anyAlive() {
-		return f.stopErr(ctx, f.finish(f.lookAll()))
+		return errPidsGone
 	}
-	if err := f.flush(); err != nil {
-		return f.stopErr(ctx, err)
-	}
-	if ready != nil {
-		ready()
-	}
+	return f.flush()
+}
 
-	var (
-		buf    []vnode.Event
-		toLook []*tfile
-	)
-	for {
-		if err := f.flush(); err != nil {
-			return f.stopErr(ctx, err)
+// apply acts on one wait's events: files to read, names that may mean
+// other files now, timers and overflows.
+func (f *Follower) apply(buf []vnode.Event) error {
+	f.toLook = f.filesToLook(buf, f.toLook[:0])
+	if f.namesMayHaveChanged(buf) {
+		// Names first: lines written to a file after it was renamed
+		// onto another followed name (while we were stopped, say) are
+		// then read under the name it has now. A file rotated away is
+		// drained by the scan itself, under its old name.
+		if err := f.scan(); err != nil {
+			return err
 		}
-		f.maybeSave()
-		buf, err = q.Wait(buf[:0])
-		if err != nil {
-			if errors.Is(err, vnode.ErrClosed) && ctx.Err() != nil {
-				return f.flush()
-			}
-			return fmt.Errorf("follow: wait for changes: %w", err)
+	}
+	for _, t := range f.toLook {
+		t.queued = false
+		if err := t.look(f); err != nil {
+			return err
 		}
-		f.wakes.Add(1)
-		rescan := false
-		// Several read events for one file in a batch need one look;
-		// collect them and look in the order the events came.
-		toLook = toLook[:0]
-		for _, ev := range buf {
-			if ev.Kind != vnode.KindRead && ev.Kind != vnode.KindNote {
-				continue
-			}
-			t := f.byID[ev.ID]
-			if d := f.dirByID[ev.ID]; d != nil && ev.Name != "" && ev.Op == vnode.ChildNone {
-				// A write seen through the directory: a second opinion
-				// on the file's own read events, which a stat-based
-				// backend can miss when two appends have the same size.
-				t = f.byName[filepath.Join(d.path, ev.Name)]
-			}
-			if t != nil && !t.queued {
-				t.queued = true
-				toLook = append(toLook, t)
-			}
+	}
+	rescan, err := f.timersAndOverflows(buf)
+	if err != nil {
+		return err
+	}
+	if rescan {
+		if err := f.scan(); err != nil {
+			return err
 		}
-		for _, ev := range buf {
-			if ev.Kind != vnode.KindNote {
-				continue
-			}
-			if d := f.dirByID[ev.ID]; d != nil {
-				// A child written in place is the followed file's own
-				// business (its read events); anything else may change
-				// what the names mean.
-				if ev.Name == "" || ev.Op != vnode.ChildNone {
-					rescan = true
-				}
-				continue
-			}
-			if t := f.byID[ev.ID]; t != nil {
-				if ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
-					rescan = true
+	}
+	if f.rejudge {
+		f.rejudge = false
+		for _, t := range f.byIdent {
+			if t.judging {
+				if err := t.look(f); err != nil {
+					return err
 				}
 			}
 		}
-		if rescan {
-			// Names first: lines written to a file after it was renamed
-			// onto another followed name (while we were stopped, say)
-			// are then read under the name it has now. A file rotated
-			// away is drained by the scan itself, under its old name.
-			rescan = false
-			if err := f.scan(); err != nil {
-				return f.stopErr(ctx, err)
-			}
+	}
+	return nil
+}
+
+// filesToLook appends the files that buf's events ask to read, once each,
+// in the order the events came.
+func (f *Follower) filesToLook(buf []vnode.Event, toLook []*tfile) []*tfile {
+	for _, ev := range buf {
+		if ev.Kind != vnode.KindRead && ev.Kind != vnode.KindNote {
+			continue
 		}
-		for _, t := range toLook {
-			t.queued = false
-			if err := t.look(f); err != nil {
-				return f.stopErr(ctx, err)
-			}
+		t := f.byID[ev.ID]
+		if d := f.dirByID[ev.ID]; d != nil && ev.Name != "" && ev.Op == vnode.ChildNone {
+			// A write seen through the directory: a second opinion on
+			// the file's own read events, which a stat-based backend can
+			// miss when two appends have the same size.
+			t = f.byName[filepath.Join(d.path, ev.Name)]
 		}
-		for _, ev := range buf {
-			switch ev.Kind {
-			case vnode.KindOverflow:
+		if t != nil && !t.queued {
+			t.queued = true
+			toLook = append(toLook, t)
+		}
+	}
+	return toLook
+}
+
+// namesMayHaveChanged reports whether buf holds a note after which a
+// followed name may lead to another file.
+func (f *Follower) namesMayHaveChanged(buf []vnode.Event) bool {
+	for _, ev := range buf {
+		if ev.Kind != vnode.KindNote {
+			continue
+		}
+		if d := f.dirByID[ev.ID]; d != nil {
+			// A child written in place is the followed file's own
+			// business (its read events); anything else may change what
+			// the names mean.
+			if ev.Name == "" || ev.Op != vnode.ChildNone {
+				return true
+			}
+			continue
+		}
+		if t := f.byID[ev.ID]; t != nil &&
+			ev.Notes&(vnode.NoteDelete|vnode.NoteRename|vnode.NoteRevoke|vnode.NoteLink|vnode.NoteAttrib) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// timersAndOverflows handles buf's timer expiries and queue overflows; it
+// reports whether the names need a rescan.
+func (f *Follower) timersAndOverflows(buf []vnode.Event) (rescan bool, err error) {
+	for _, ev := range buf {
+		switch ev.Kind {
+		case vnode.KindOverflow:
+			rescan = true
+			if err := f.lookAll(); err != nil {
+				return false, err
+			}
+		case vnode.KindTimer:
+			switch ev.ID {
+			case timerRecheck:
+				f.ticks.Add(1)
 				rescan = true
 				if err := f.lookAll(); err != nil {
-					return f.stopErr(ctx, err)
+					return false, err
 				}
-			case vnode.KindTimer:
-				switch ev.ID {
-				case timerRecheck:
-					f.ticks.Add(1)
-					rescan = true
-					if err := f.lookAll(); err != nil {
-						return f.stopErr(ctx, err)
-					}
-					if len(f.o.Pids) > 0 && !f.anyAlive() {
-						return f.stopErr(ctx, f.finish(f.lookAll()))
-					}
-					if err := q.SetTimer(timerRecheck, recheckInterval); err != nil {
-						return f.stopErr(ctx, fmt.Errorf("follow: arm the recheck timer: %w", err))
-					}
-				case timerState:
-					f.stateArmd = false
-				case timerRecord:
-					if err := f.quietRecords(time.Now()); err != nil {
-						return f.stopErr(ctx, err)
-					}
-				case timerGrace:
-					f.graceAt = time.Time{}
-					if err := f.expire(time.Now()); err != nil {
-						return f.stopErr(ctx, err)
-					}
+				if len(f.o.Pids) > 0 && !f.anyAlive() {
+					return false, errPidsGone
 				}
-			}
-		}
-		if rescan {
-			if err := f.scan(); err != nil {
-				return f.stopErr(ctx, err)
-			}
-		}
-		if f.rejudge {
-			f.rejudge = false
-			for _, t := range f.byIdent {
-				if t.judging {
-					if err := t.look(f); err != nil {
-						return f.stopErr(ctx, err)
-					}
+				if err := f.q.SetTimer(timerRecheck, recheckInterval); err != nil {
+					return false, fmt.Errorf("follow: arm the recheck timer: %w", err)
+				}
+			case timerState:
+				f.stateArmd = false
+			case timerRecord:
+				if err := f.quietRecords(time.Now()); err != nil {
+					return false, err
+				}
+			case timerGrace:
+				f.graceAt = time.Time{}
+				if err := f.expire(time.Now()); err != nil {
+					return false, err
 				}
 			}
 		}
 	}
+	return rescan, nil
 }
 
 // flush calls Options.Flush.

@@ -42,6 +42,7 @@ type toolResult struct {
 	DebMS    float64      `json:"debounce_ms"`
 	Small    *smallResult `json:"small,omitempty"`
 	Tree     *treeResult  `json:"tree,omitempty"`
+	Scale    *treeResult  `json:"scale,omitempty"` // the --scale tree
 	Skipped  string       `json:"skipped,omitempty"`
 }
 
@@ -74,6 +75,8 @@ type settings struct {
 	Burst          int     `json:"burst_creates_and_writes"`
 	IdleSeconds    float64 `json:"idle_seconds"`
 	TailMB         int     `json:"tail_mb"`
+	ScaleFiles     int     `json:"scale_files,omitempty"` // --scale: the scale tree
+	ScaleDirs      int     `json:"scale_dirs,omitempty"`
 }
 
 type machine struct {
@@ -111,6 +114,9 @@ func run() error {
 	spaced := flag.Int("spaced", 0, "spaced changes per tool (default 200, --quick 30)")
 	burst := flag.Int("burst", 0, "creates and writes in the burst (default 5000, --quick 1000)")
 	idle := flag.Duration("idle", 0, "idle period for the CPU measurement (default 10s)")
+	scale := flag.Bool("scale", false, "also measure ready time, memory and idle CPU on a tree of --scale-files files in --scale-dirs directories (inotifywait and the vigil rows)")
+	scaleFiles := flag.Int("scale-files", 1000000, "files in the --scale tree")
+	scaleDirs := flag.Int("scale-dirs", 100000, "directories in the --scale tree")
 	flag.Parse()
 
 	b := &bench{vigil: *vigil, vigilLKQ: *vigilLKQ, stamp: *stamp, work: *work, path: os.Getenv("PATH"),
@@ -207,6 +213,18 @@ func run() error {
 	b.treeTouch = touch
 	// Read the whole tree once so that no tool pays for a cold cache.
 	exec.Command("find", b.treeRoot, "-noleaf").Run()
+	var scaleRoot, scaleTouch string
+	if *scale {
+		// Made once and kept under --work, like the large tree: a
+		// million files take minutes and gigabytes to write.
+		logf("scale tree: %d files in %d directories under %s", *scaleFiles, *scaleDirs, b.work)
+		scaleRoot = filepath.Join(b.work, fmt.Sprintf("tree-%d-%d", *scaleFiles, *scaleDirs))
+		if scaleTouch, err = makeTree(scaleRoot, *scaleFiles, *scaleDirs); err != nil {
+			return err
+		}
+		exec.Command("find", scaleRoot, "-noleaf").Run()
+		rep.Settings.ScaleFiles, rep.Settings.ScaleDirs = *scaleFiles, *scaleDirs
+	}
 
 	for _, t := range tools {
 		if stopped.Load() {
@@ -236,8 +254,13 @@ func run() error {
 		logf("%s: %s", t.name, summarizeSmall(r.Small))
 		if !stopped.Load() && !t.smallOnly {
 			logf("%s: large tree", t.name)
-			r.Tree = b.runTree(t)
+			r.Tree = b.runTree(t, b.treeRoot, b.treeTouch, b.files, b.dirs, b.readyTimeout)
 			logf("%s: %s", t.name, summarizeTree(r.Tree))
+		}
+		if !stopped.Load() && t.scale && scaleRoot != "" {
+			logf("%s: scale tree", t.name)
+			r.Scale = b.runTree(t, scaleRoot, scaleTouch, *scaleFiles, *scaleDirs, max(b.readyTimeout, 10*time.Minute))
+			logf("%s: %s", t.name, summarizeTree(r.Scale))
 		}
 		rep.Tools = append(rep.Tools, r)
 	}

@@ -91,6 +91,7 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintf(w, "  %s (tree): %s\n", r.Tool, r.Tree.Error)
 		}
 	}
+	printScale(w, rep)
 	if len(rep.Tail) > 0 {
 		fmt.Fprintf(w, "\nfollowing a file written as fast as possible (%d MB of 100-byte lines):\n\n", rep.Settings.TailMB)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -226,4 +227,31 @@ func targets(rep *report) []target {
 			"%.2f s vs %.2f s per 100 MB", vt.CPUSecPer100, gnu.CPUSecPer100)
 	}
 	return out
+}
+
+// printScale prints the --scale rows: ready time and memory on the scale
+// tree, with bytes per file.
+func printScale(w io.Writer, rep *report) {
+	if rep.Settings.ScaleFiles == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nscale: %d files in %d directories:\n\n", rep.Settings.ScaleFiles, rep.Settings.ScaleDirs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "tool\tready ms\tRSS MB\twatcher RSS MB\tRSS bytes per file\tidle CPU ms\t")
+	for _, r := range rep.Tools {
+		t := r.Scale
+		switch {
+		case t == nil:
+			continue
+		case t.Error != "":
+			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\n", r.Tool, t.Error)
+			continue
+		}
+		perFile := "-"
+		if t.Files > 0 {
+			perFile = fmt.Sprintf("%.0f", float64(t.MainRSSKB)*1024/float64(t.Files))
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t\n", r.Tool, t.ReadyMS, f1(mb(t.RSSKB)), f1(mb(t.MainRSSKB)), perFile, f1(t.IdleCPUMS))
+	}
+	tw.Flush()
 }

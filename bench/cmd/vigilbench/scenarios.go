@@ -424,12 +424,13 @@ func (b *bench) runSmall(t tool) *smallResult {
 	return res
 }
 
-// runTree measures time to ready, memory and idle CPU on the large tree.
-func (b *bench) runTree(t tool) *treeResult {
-	res := &treeResult{Files: b.files, Dirs: b.dirs}
+// runTree measures time to ready, memory and idle CPU on a large tree (the
+// large tree, or the --scale tree) whose touch file is touch.
+func (b *bench) runTree(t tool, root, touch string, files, dirs int, readyTimeout time.Duration) *treeResult {
+	res := &treeResult{Files: files, Dirs: dirs}
 	work := filepath.Join(b.work, t.name, "tree-work")
 	os.RemoveAll(work)
-	s, ready, err := b.launch(t, b.treeRoot, b.treeTouch, work, b.readyTimeout)
+	s, ready, err := b.launch(t, root, touch, work, readyTimeout)
 	if err != nil {
 		res.Error = err.Error()
 		return res

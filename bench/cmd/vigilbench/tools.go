@@ -35,6 +35,9 @@ type tool struct {
 	// smallOnly: the behaviour tests only, no large tree (the libkqueue
 	// row: libkqueue holds an inotify instance per watch, 128 per user).
 	smallOnly bool
+	// scale: measured on the --scale tree too (a million files is more
+	// than the peers built on per-file watches or on node can hold).
+	scale bool
 }
 
 // q quotes s for bash.
@@ -69,7 +72,7 @@ func allTools(vigilDebounces []time.Duration) []tool {
 	ts := []tool{
 		{
 			name: "inotifywait", bin: "inotifywait", comm: "inotifywait",
-			setting: "none (raw events)",
+			setting: "none (raw events)", scale: true,
 			script: func(e launchEnv) string {
 				// The raw-kernel floor: every event runs the command, nothing is filtered.
 				return "inotifywait -m -r -q -e modify -e attrib -e move -e create -e delete --format x . | " +
@@ -192,7 +195,7 @@ func allTools(vigilDebounces []time.Duration) []tool {
 		d := d
 		ts = append(ts, tool{
 			name: "vigil-" + d.String(), bin: "vigil", comm: "vigil",
-			debounce: d, setting: "--debounce " + d.String(),
+			debounce: d, setting: "--debounce " + d.String(), scale: true,
 			script: func(e launchEnv) string {
 				return "exec " + q(e.vigil) + " --postpone --debounce " + d.String() + " -- " + cmdline(e)
 			},
