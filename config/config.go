@@ -33,6 +33,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // The on_busy words the file accepts: the runner's policies by name.
@@ -82,6 +84,9 @@ type Rule struct {
 	// runs for; empty means every change that is not ignored. Exclude
 	// removes changes from Match. Both are empty for a line rule.
 	Match, Exclude []string
+	// Ops, when not empty, are the only ops whose changes count (the ops:
+	// key); empty means all.
+	Ops []watcher.Op
 	// Run holds shell command strings (run with sh -c), run in order,
 	// stopping at the first failure. Never empty; no entry is blank.
 	Run []string
@@ -122,6 +127,15 @@ type Rule struct {
 	// Throttle, for a line rule, runs it at most once per Throttle; lines
 	// that match meanwhile go to the next run. 0: no throttle.
 	Throttle time.Duration
+	// Closed: a created or written file counts only once it is finished
+	// (its writer closed it, or its size and mtime stayed unchanged for
+	// Settle; 0 = the watcher's default). Every file rule agrees on both.
+	Closed bool
+	Settle time.Duration
+	// Each runs the commands once per changed file, with VIGIL_PATH set,
+	// at most Jobs (1 or more when Each is set, else 0) at a time.
+	Each bool
+	Jobs int
 	// Dir is the command's working directory: the config file's directory.
 	Dir string
 	// Pos is where the rule starts in the file, for messages.
@@ -152,6 +166,9 @@ func (r Rule) Equal(o Rule) bool {
 		r.Name == o.Name &&
 		slices.Equal(r.Match, o.Match) &&
 		slices.Equal(r.Exclude, o.Exclude) &&
+		slices.Equal(r.Ops, o.Ops) &&
+		r.Each == o.Each && r.Jobs == o.Jobs &&
+		r.Closed == o.Closed && r.Settle == o.Settle &&
 		slices.Equal(r.Run, o.Run) &&
 		r.OnBusy == o.OnBusy &&
 		r.BusySignal == o.BusySignal &&
@@ -195,7 +212,28 @@ func (c *Config) SameTree(o *Config) bool {
 	return slices.Equal(c.Watch, o.Watch) && slices.Equal(c.Ignore, o.Ignore) &&
 		c.Gitignore == o.Gitignore && c.Debounce == o.Debounce && c.MaxWait == o.MaxWait &&
 		c.SkipUnchanged == o.SkipUnchanged &&
-		c.WatchesTree() == o.WatchesTree()
+		c.WatchesTree() == o.WatchesTree() && c.closed() == o.closed()
+}
+
+// closed returns the closed: and settle: the file rules agree on.
+func (c *Config) closed() [2]int64 {
+	for _, r := range c.Rules {
+		if !r.IsLineRule() {
+			var on int64
+			if r.Closed {
+				on = 1
+			}
+			return [2]int64{on, int64(r.Settle)}
+		}
+	}
+	return [2]int64{}
+}
+
+// Closed reports whether the file rules count files only once finished,
+// and the settle time they give (0 = the default).
+func (c *Config) Closed() (bool, time.Duration) {
+	v := c.closed()
+	return v[0] == 1, time.Duration(v[1])
 }
 
 // SameFollow reports whether c's and o's line rules have the same names and

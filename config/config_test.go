@@ -113,9 +113,14 @@ func dump(t *testing.T, cfg *Config) string {
 		StopSignal          string
 		StopTimeout         string
 		After, Follow       []string
-		Line                string `json:",omitempty"`
-		Multiline           string `json:",omitempty"`
-		Throttle            string `json:",omitempty"`
+		Line                string   `json:",omitempty"`
+		Multiline           string   `json:",omitempty"`
+		Throttle            string   `json:",omitempty"`
+		Ops                 []string `json:",omitempty"`
+		Each                bool     `json:",omitempty"`
+		Jobs                int      `json:",omitempty"`
+		Closed              bool     `json:",omitempty"`
+		Settle              string   `json:",omitempty"`
 		Dir                 string
 		Pos                 string
 		Sockets             []string `json:",omitempty"`
@@ -155,6 +160,13 @@ func dump(t *testing.T, cfg *Config) string {
 		}
 		if r.BusySignal != 0 {
 			o.BusySignal = SignalName(r.BusySignal)
+		}
+		o.Each, o.Jobs, o.Closed = r.Each, r.Jobs, r.Closed
+		if r.Settle > 0 {
+			o.Settle = r.Settle.String()
+		}
+		for _, op := range r.Ops {
+			o.Ops = append(o.Ops, op.String())
 		}
 		for _, f := range r.Follow {
 			o.Follow = append(o.Follow, rel(f))

@@ -457,7 +457,8 @@ var (
 	topKeys  = []string{"watch", "ignore", "gitignore", "debounce", "max_wait", "state", "rules", "livereload", "skip_unchanged"}
 	ruleKeys = []string{"name", "match", "exclude", "run", "on_busy", "busy_signal",
 		"run_at_start", "timeout", "clear", "daemon", "stop_signal", "stop_timeout",
-		"after", "follow", "line", "multiline", "throttle", "sockets", "ready", "ready_timeout", "reload"}
+		"after", "follow", "line", "multiline", "throttle", "sockets", "ready", "ready_timeout", "reload",
+		"ops", "each", "jobs", "closed", "settle"}
 	topAliases = map[string]string{
 		"roots": "watch", "paths": "watch", "dirs": "watch", "directories": "watch", "watch_paths": "watch",
 		"exclude": "ignore", "excludes": "ignore", "ignores": "ignore", "skip": "ignore",
@@ -686,6 +687,8 @@ type ruleInfo struct {
 	after    []item
 
 	readyNode *yaml.Node
+	// closedNode is the closed: or settle: key, when given.
+	closedNode *yaml.Node
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -722,6 +725,7 @@ func (p *parser) rules(root, v *yaml.Node) []Rule {
 		infos = append(infos, info)
 	}
 	p.checkAfter(infos, byName)
+	p.checkClosed(infos)
 	rules := make([]Rule, 0, len(infos))
 	for _, info := range infos {
 		rules = append(rules, *info.rule)
@@ -772,7 +776,64 @@ func (p *parser) rule(n *yaml.Node, index int) *ruleInfo {
 	p.checkLineRule(info, keys)
 	p.checkBusy(info, keys)
 	p.checkLive(info, keys)
+	p.checkEach(info, keys)
 	return info
+}
+
+// checkClosed checks that the file rules agree on closed: and settle:.
+// The tree is watched once for all of them, and a file held back until it
+// is finished is held back for every rule.
+func (p *parser) checkClosed(infos []*ruleInfo) {
+	var first *ruleInfo
+	for _, info := range infos {
+		r := info.rule
+		if r.Settle > 0 && !r.Closed {
+			p.errorf(info.closedNode, "%ssettle needs closed: true (it is how long a finished file stays unchanged)", info.ctx)
+			continue
+		}
+		if r.IsLineRule() {
+			if r.Closed {
+				p.errorf(info.closedNode, "%sclosed cannot be used with follow: a line rule reads files as they grow", info.ctx)
+			}
+			continue
+		}
+		if first == nil {
+			first = info
+			continue
+		}
+		f := first.rule
+		if r.Closed != f.Closed || r.Settle != f.Settle {
+			at := info.closedNode
+			if at == nil {
+				at = info.node
+			}
+			p.errorf(at, "%sclosed/settle differ from rule %q's: the tree is watched once, so every file rule must agree (or use a second vigil.yaml)", info.ctx, f.Name)
+		}
+	}
+}
+
+// checkEach checks each: and jobs: against the rule's other keys: a
+// per-file run must end and must not be dropped or cut short.
+func (p *parser) checkEach(info *ruleInfo, keys *ruleSeen) {
+	r, ctx := info.rule, info.ctx
+	if kn, ok := keys.keyNode["jobs"]; ok && !r.Each {
+		p.errorf(kn, "%sjobs needs each: true (it limits the per-file runs)", ctx)
+	}
+	if !r.Each {
+		return
+	}
+	kn := keys.keyNode["each"]
+	switch {
+	case r.Daemon:
+		p.errorf(kn, "%seach cannot be used with daemon: a per-file run must end", ctx)
+	case r.IsLineRule():
+		p.errorf(kn, "%seach cannot be used with follow: a line rule runs for lines, not files", ctx)
+	case r.OnBusy != onBusyQueue:
+		p.errorf(kn, "%seach needs on_busy: queue; %s would drop or cut short some files' runs", ctx, r.OnBusy)
+	}
+	if r.Jobs == 0 {
+		r.Jobs = 1
+	}
 }
 
 // ruleName reads the rule's name (v; nil when missing) and from then on
@@ -850,6 +911,29 @@ func (p *parser) ruleKey(info *ruleInfo, keys *ruleSeen, k, v *yaml.Node) {
 	case "after":
 		if items, ok := p.list(v, ctx+"after", "a rule name or a list of rule names"); ok {
 			info.after = items
+		}
+	case "ops":
+		r.Ops = p.ops(v, ctx)
+	case "each":
+		p.boolean(v, "each", ctx, &r.Each)
+	case "closed":
+		if p.boolean(v, "closed", ctx, &r.Closed) && info.closedNode == nil {
+			info.closedNode = k
+		}
+	case "settle":
+		if d, ok := p.duration(v, "settle", ctx); ok {
+			if d <= 0 {
+				p.errorf(v, "%ssettle: must be positive", ctx)
+			}
+			r.Settle = d
+		}
+		info.closedNode = k
+	case "jobs":
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
+			p.errorf(v, "%sjobs: expected a whole number of runs at a time, found %s", ctx, describe(v))
+		} else if err := v.Decode(&r.Jobs); err != nil || r.Jobs < 1 {
+			p.errorf(v, "%sjobs: %s: want at least 1", ctx, v.Value)
+			r.Jobs = 0
 		}
 	case "follow":
 		r.Follow = p.follows(v, ctx)
@@ -929,6 +1013,33 @@ func (p *parser) onBusy(v *yaml.Node, ctx string) (string, bool) {
 	return "", false
 }
 
+// ops reads ops: the op names (create, write, remove, rename, chmod) of the
+// changes that count, as a list or one comma-separated string.
+func (p *parser) ops(v *yaml.Node, ctx string) []watcher.Op {
+	items, ok := p.list(v, ctx+"ops", "an op or a list of ops")
+	if !ok {
+		return nil
+	}
+	var out []watcher.Op
+	for _, it := range items {
+		for _, name := range strings.Split(it.s, ",") {
+			name = strings.TrimSpace(name)
+			var o watcher.Op
+			if err := o.UnmarshalText([]byte(name)); err != nil {
+				p.errorf(it.n, "%sops: unknown op %q: use create, write, remove, rename or chmod", ctx, name)
+				continue
+			}
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	if len(out) == 0 && len(items) == 0 {
+		p.errorf(v, "%sops: empty; leave it out to count every op", ctx)
+	}
+	return out
+}
+
 // follows reads follow: files or globs of files, made absolute and kept in
 // the glob dialect's normal form.
 func (p *parser) follows(v *yaml.Node, ctx string) []string {
@@ -1002,10 +1113,10 @@ func (p *parser) checkLineRule(info *ruleInfo, keys *ruleSeen) {
 	if !hasFollow {
 		return
 	}
-	for _, key := range []string{"match", "exclude"} {
+	for _, key := range []string{"match", "exclude", "ops"} {
 		if kn, ok := keys.keyNode[key]; ok {
 			p.errorf(kn, "%s%s cannot be used with follow: a line rule follows files instead of watching the tree", ctx, key)
-			r.Match, r.Exclude = nil, nil
+			r.Match, r.Exclude, r.Ops = nil, nil, nil
 		}
 	}
 	if kn, ok := keys.keyNode["daemon"]; ok && r.Daemon {

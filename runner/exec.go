@@ -26,6 +26,7 @@ type procSpec struct {
 const (
 	EnvRule       = "VIGIL_RULE"
 	EnvPaths      = "VIGIL_PATHS"
+	EnvPath       = "VIGIL_PATH" // an Each rule's one path
 	EnvEventsFile = "VIGIL_EVENTS_FILE"
 	EnvFile       = "VIGIL_FILE"
 	EnvLine       = "VIGIL_LINE"
@@ -45,6 +46,10 @@ const timeoutStatus = 124
 // only goroutine that touches ru's processes, apart from ru.signal.
 func (r *Runner) execRun(ru *run, events chan<- runEvent) {
 	c := ru.c
+	if c.Each {
+		r.execEach(ru, events)
+		return
+	}
 	paths, evs, lines := mergeItems(ru.items)
 	why := ru.why
 	if why == "" {
@@ -68,6 +73,43 @@ func (r *Runner) execRun(ru *run, events chan<- runEvent) {
 		return
 	}
 
+	res := r.runCommands(ru, env, ru.daemon, events)
+	end.status, end.reachedFinal = res.status, res.reachedFinal
+	desc, stopped, timedOut := res.desc, res.stopped, res.timedOut
+	cleanup()
+	end.lived = time.Since(began)
+	took := seconds(end.lived)
+	switch {
+	case stopped:
+		r.out.status(ru.prefix, "stopped: %s (%s)", desc, took)
+	case timedOut:
+		if end.status == 0 {
+			end.status = timeoutStatus
+		}
+		r.out.status(ru.prefix, "failed: timed out after %s: %s (%s)", c.Timeout, desc, took)
+	case end.status != 0:
+		r.out.status(ru.prefix, "failed: %s (%s)", desc, took)
+	default:
+		r.out.status(ru.prefix, "ok: %s (%s)", desc, took)
+	}
+	events <- end
+}
+
+// cmdResult is how a run's command list ended.
+type cmdResult struct {
+	status            int
+	desc              string
+	stopped, timedOut bool
+	reachedFinal      bool
+}
+
+// runCommands runs c.Run in order with env, stopping at the first failure,
+// at ru's stop request or at the rule's timeout. daemon reports the start
+// of the last command to events; it also makes the running process the one
+// ru.signal reaches (an Each run has several and signals none).
+func (r *Runner) runCommands(ru *run, env []string, daemon bool, events chan<- runEvent) cmdResult {
+	c := ru.c
+	var end cmdResult
 	var deadline <-chan time.Time
 	if c.Timeout > 0 {
 		t := time.NewTimer(c.Timeout)
@@ -91,7 +133,7 @@ commands:
 			spec.argv, spec.files = activationArgv(cmd), ru.files
 		}
 		var tap *lineTap
-		if ru.daemon && final && c.probe != nil && c.probe.line != nil {
+		if daemon && final && c.probe != nil && c.probe.line != nil {
 			tap = newLineTap()
 		}
 		spec.each = func(line []byte) {
@@ -109,9 +151,11 @@ commands:
 			desc = fmt.Sprintf("could not start %s: %v", displayName(shorten(cmd.String(), 60)), err)
 			break
 		}
-		ru.setProc(p)
+		if !c.Each {
+			ru.setProc(p)
+		}
 		probeDone := func() {}
-		if ru.daemon && final {
+		if daemon && final {
 			end.reachedFinal = true
 			events <- runEvent{ru: ru, started: true}
 			if c.probe != nil {
@@ -137,7 +181,9 @@ commands:
 		if serr != nil {
 			r.out.status(ru.prefix, "%v", serr)
 		}
-		ru.setProc(nil)
+		if !c.Each {
+			ru.setProc(nil)
+		}
 		p.finishOutput()
 		r.groups.remove(p.pid)
 		end.status, desc = p.exitStatus()
@@ -145,23 +191,11 @@ commands:
 			break
 		}
 	}
-	cleanup()
-	end.lived = time.Since(began)
-	took := seconds(end.lived)
-	switch {
-	case stopped:
-		r.out.status(ru.prefix, "stopped: %s (%s)", desc, took)
-	case timedOut:
-		if end.status == 0 {
-			end.status = timeoutStatus
-		}
-		r.out.status(ru.prefix, "failed: timed out after %s: %s (%s)", c.Timeout, desc, took)
-	case end.status != 0:
-		r.out.status(ru.prefix, "failed: %s (%s)", desc, took)
-	default:
-		r.out.status(ru.prefix, "ok: %s (%s)", desc, took)
+	end.desc, end.stopped, end.timedOut = desc, stopped, timedOut
+	if timedOut && end.status == 0 {
+		end.status = timeoutStatus
 	}
-	events <- end
+	return end
 }
 
 // mergeItems joins the items of one run: paths without duplicates in first
@@ -245,7 +279,7 @@ func environ(c *compiled, paths []string, evs [][]byte, lines []Line) ([]string,
 func isOurVar(kv string) bool {
 	name, _, _ := strings.Cut(kv, "=")
 	switch name {
-	case EnvRule, EnvPaths, EnvEventsFile, EnvFile, EnvLine, EnvOffset,
+	case EnvRule, EnvPaths, EnvPath, EnvEventsFile, EnvFile, EnvLine, EnvOffset,
 		EnvListenFDs, EnvListenPID, EnvListenFDNames, "LISTEN_FDNAMES_SEP":
 		return true
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,10 @@ type Rule struct {
 	// path. An Exclude pattern that matches a directory excludes everything
 	// beneath it.
 	Match, Exclude []string
+	// Ops, when not empty, are the only ops that count: a change with
+	// another op (a chmod, with Ops create and write) does not trigger the
+	// rule and is not among its paths.
+	Ops []watcher.Op
 	// Run is the commands of one run, in order, stopping at the first failure.
 	Run []Command
 	// OnBusy is the policy for changes arriving during a run ("" = Queue).
@@ -97,6 +102,17 @@ type Rule struct {
 	// Reload marks a rule whose runs browsers wait for: see
 	// [Options.OnReload].
 	Reload bool
+	// Each runs the commands once per matching path instead of once per
+	// batch, with VIGIL_PATH (and VIGIL_PATHS) set to that one path
+	// relative to Dir; at most Jobs (0 = 1) run at a time. Every path runs
+	// once for each batch that names it, a path named again before its
+	// run started runs once, and one path's failure does not stop the
+	// others. Paths that arrive while the rule's runs are going join them.
+	// An Each rule runs only for changes: not at start, never as a daemon,
+	// and only with the Queue policy, since the others would drop or cut
+	// short some files' runs.
+	Each bool
+	Jobs int
 }
 
 // compiled is a Rule with defaults applied, paths made absolute and its
@@ -211,6 +227,22 @@ func compileRule(r Rule) (*compiled, error) {
 	if r.Timeout < 0 {
 		return nil, fail("negative timeout %v", r.Timeout)
 	}
+	if r.Jobs < 0 {
+		return nil, fail("negative jobs %d", r.Jobs)
+	}
+	if r.Each {
+		switch {
+		case r.Daemon:
+			return nil, fail("each and daemon do not mix: a per-file run must end")
+		case r.LineRule:
+			return nil, fail("each applies to file rules, not line rules")
+		case r.OnBusy != Queue:
+			return nil, fail("each needs on_busy queue: %s would drop or cut short some files' runs", r.OnBusy)
+		}
+		if r.Jobs == 0 {
+			r.Jobs = 1
+		}
+	}
 	c := &compiled{Rule: r}
 	for _, s := range r.Sockets {
 		a, err := ParseSocketAddr(s)
@@ -257,6 +289,11 @@ func compileRule(r Rule) (*compiled, error) {
 			root = filepath.Join(c.dir, root)
 		}
 		c.roots = append(c.roots, filepath.Clean(root))
+	}
+	for _, o := range r.Ops {
+		if _, err := o.MarshalText(); err != nil {
+			return nil, fail("ops: %w", err)
+		}
 	}
 	for _, p := range r.Match {
 		g, err := watcher.CompileGlob(p)
@@ -305,6 +342,9 @@ func (c *compiled) matches(p string) bool {
 func (c *compiled) matchChanges(changes []watcher.Change) []string {
 	var paths []string
 	for _, ch := range changes {
+		if len(c.Ops) > 0 && !slices.Contains(c.Ops, ch.Op) {
+			continue
+		}
 		switch {
 		case c.matches(ch.Path):
 			paths = append(paths, ch.Path)

@@ -155,3 +155,26 @@ func TestMatchChangesRenames(t *testing.T) {
 		}
 	}
 }
+
+// With Ops, only changes with those ops count: a chmod does not run a
+// rule for create and write, and an unknown op is refused.
+func TestMatchChangesOps(t *testing.T) {
+	t.Parallel()
+	c, err := compileRule(Rule{Name: "in", Dir: "/p", Ops: []watcher.Op{watcher.Create, watcher.Write}, Run: sh("true")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.matchChanges([]watcher.Change{
+		{Path: "/p/a", Op: watcher.Create},
+		{Path: "/p/b", Op: watcher.Chmod},
+		{Path: "/p/c", Op: watcher.Write},
+		{Path: "/p/d", Op: watcher.Remove},
+		{Path: "/p/e", Op: watcher.Rename, Old: "/p/f"},
+	})
+	if want := []string{"/p/a", "/p/c"}; !slices.Equal(got, want) {
+		t.Errorf("matched %q, want %q", got, want)
+	}
+	if _, err := compileRule(Rule{Name: "bad", Dir: "/p", Ops: []watcher.Op{42}, Run: sh("true")}); err == nil {
+		t.Error("an invalid op was accepted")
+	}
+}

@@ -335,6 +335,51 @@ type run struct {
 
 	mu sync.Mutex
 	p  *proc // the command running now, if any
+
+	// For an Each rule (under mu): the paths not yet started, and whether
+	// the run has stopped taking more (see feed).
+	todo     []eachPath
+	todoSet  map[string]bool
+	noMore   bool
+	moreWake chan struct{} // poked (buffer 1) when todo grows
+}
+
+// eachPath is one path of an Each run, with its batch's events object.
+type eachPath struct {
+	path   string
+	events []byte
+}
+
+// feed hands items to a running Each run; it reports false when the run
+// has finished taking paths (its items then wait for the next run).
+func (ru *run) feed(items []*item) bool {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	if ru.noMore || ru.reason != notStopped {
+		return false
+	}
+	for _, it := range items {
+		ru.addTodo(it)
+	}
+	ru.items = append(ru.items, items...)
+	select {
+	case ru.moreWake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// addTodo queues an item's paths not already waiting; ru.mu is held.
+func (ru *run) addTodo(it *item) {
+	if ru.todoSet == nil {
+		ru.todoSet = map[string]bool{}
+	}
+	for _, p := range it.paths {
+		if !ru.todoSet[p] {
+			ru.todoSet[p] = true
+			ru.todo = append(ru.todo, eachPath{path: p, events: it.events})
+		}
+	}
 }
 
 func (ru *run) requestStop(why stopReason) {
@@ -456,7 +501,7 @@ func newLoop(r *Runner, ctx context.Context) *loop {
 func (l *loop) begin() {
 	if !l.r.o.Postpone {
 		l.addPseudo("at start", func(rs *ruleState) bool {
-			return (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
+			return (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule && !rs.c.Each
 		})
 	}
 }
@@ -533,8 +578,13 @@ func (l *loop) addBatch(b watcher.Batch) {
 		if events == nil {
 			events, _ = json.Marshal(b)
 		}
+		ev := events
+		if len(rs.c.Ops) > 0 {
+			// The events file shows what the rule counts.
+			ev, _ = json.Marshal(watcher.FilterOps(b, rs.c.Ops))
+		}
 		hit = append(hit, rs)
-		items = append(items, &item{paths: paths, events: events})
+		items = append(items, &item{paths: paths, events: ev})
 	}
 	l.queue(hit, items)
 }
@@ -637,6 +687,9 @@ func (l *loop) scheduleAll() {
 // schedule applies rs's policy to its ready pending items; it reports
 // whether anything changed.
 func (l *loop) schedule(rs *ruleState) bool {
+	if rs.c.Each && rs.cur != nil && len(rs.pending) > 0 {
+		return l.feedEach(rs)
+	}
 	if rs.cur != nil && (rs.cur.reason != notStopped || rs.c.busyPolicy(rs.cur.daemon) == Queue) {
 		return false // items wait for the run to end, whatever their state
 	}
@@ -703,6 +756,25 @@ func (l *loop) schedule(rs *ruleState) bool {
 	return changed // Queue: wait for the run to end
 }
 
+// feedEach hands the pending items whose After dependencies succeeded to
+// rs's running Each run, so that files arriving meanwhile do not wait for
+// the slowest file of the earlier ones.
+func (l *loop) feedEach(rs *ruleState) bool {
+	n := 0
+	for n < len(rs.pending) {
+		ready, failedDep := l.depState(rs, rs.pending[n])
+		if !ready || failedDep != "" {
+			break
+		}
+		n++
+	}
+	if n == 0 || !rs.cur.feed(rs.pending[:n:n]) {
+		return false
+	}
+	rs.pending = rs.pending[n:]
+	return true
+}
+
 func (l *loop) start(rs *ruleState, items []*item, why string) {
 	l.stopTimer(rs)
 	if why == "" {
@@ -729,6 +801,12 @@ func (l *loop) start(rs *ruleState, items []*item, why string) {
 	l.r.mu.Lock()
 	ru.files, ru.fdNames = l.r.socks.files(rs.c)
 	l.r.mu.Unlock()
+	if rs.c.Each {
+		ru.moreWake = make(chan struct{}, 1)
+		for _, it := range items {
+			ru.addTodo(it)
+		}
+	}
 	rs.cur = ru
 	l.active++
 	if l.launch != nil {
@@ -902,7 +980,7 @@ func (l *loop) reload(next []*compiled) {
 		l.order = append(l.order, rs)
 	}
 	l.addPseudo("config reloaded", func(rs *ruleState) bool {
-		return fresh[rs] && (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule
+		return fresh[rs] && (rs.c.RunAtStart || rs.c.Daemon) && !rs.c.LineRule && !rs.c.Each
 	})
 	l.publish()
 }

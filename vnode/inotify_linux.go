@@ -329,6 +329,25 @@ func (b *inotifyBackend) follow(path string) (ID, *os.File, error) {
 	return o.id, f, nil
 }
 
+// watchPoll places path under the embedded poller by request (see
+// Queue.WatchPolled).
+func (b *inotifyBackend) watchPoll(path string) (ID, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, ErrClosed
+	}
+	if b.poller == nil {
+		b.poller = newPoller(b.interval, b.wake)
+	}
+	id := b.newID()
+	if err := b.poller.watch(id, path); err != nil {
+		return 0, fmt.Errorf("vnode: poll %s: %w", path, err)
+	}
+	b.polled[id] = nil
+	return id, nil
+}
+
 // watchPolled places path (or the followed file f) under the embedded
 // poller after inotify_add_watch hit the watch limit; b.mu is held.
 func (b *inotifyBackend) watchPolled(path string, f *os.File, errno error) (ID, error) {

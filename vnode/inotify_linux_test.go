@@ -484,3 +484,26 @@ func TestInotifyDescriptorLifetime(t *testing.T) {
 		t.Errorf("%d descriptors open before Open, %d after Close", before, after)
 	}
 }
+
+// WatchPolled polls a watch on request next to kernel watches, with events
+// in inotify's terms (child names), and Remove ends it.
+func TestInotifyWatchPolled(t *testing.T) {
+	dir, local := tempDir(t), tempDir(t)
+	q := openQueue(t, Inotify)
+	id, err := q.WatchPolled(dir)
+	if err != nil || id == 0 {
+		t.Fatalf("WatchPolled: %d, %v", id, err)
+	}
+	kid, err := q.Watch(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, q)
+	writeFile(t, filepath.Join(dir, "new"), "x")
+	r.expect("create seen by polling", child(id, "new", ChildCreate))
+	writeFile(t, filepath.Join(local, "k"), "x")
+	r.expect("create seen by the kernel", child(kid, "k", ChildCreate))
+	if err := q.Remove(id); err != nil {
+		t.Errorf("Remove of a polled watch: %v", err)
+	}
+}

@@ -637,6 +637,25 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	return w.id, nil
 }
 
+// watchPoll places path under the poller by request (see
+// Queue.WatchPolled).
+func (b *kqBackend) watchPoll(path string) (ID, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, ErrClosed
+	}
+	if b.poller == nil {
+		b.poller = newPoller(b.cfg.pollInterval, b.wake)
+	}
+	id := b.newID()
+	if err := b.poller.watch(id, path); err != nil {
+		return 0, fmt.Errorf("vnode: poll %s: %w", path, err)
+	}
+	b.byID[id] = &kwatch{id: id, path: path, fd: -1, polled: true}
+	return id, nil
+}
+
 // watchPolled places path under the poller after open ran out of fds.
 func (b *kqBackend) watchPolled(path string, cause error) (ID, error) {
 	b.mu.Lock()

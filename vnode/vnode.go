@@ -326,6 +326,22 @@ func (q *Queue) Caps() Caps { return q.b.caps() }
 // carry the returned ID. A directory watch is not recursive.
 func (q *Queue) Watch(path string) (ID, error) { return q.b.watch(path) }
 
+// pollWatcher is a backend that can poll single watches on request.
+type pollWatcher interface {
+	watchPoll(path string) (ID, error)
+}
+
+// WatchPolled is Watch, but the watch is polled (every PollInterval) even
+// on a kernel backend, with events in that backend's terms (its Caps hold
+// for it too): for a path on a network file system, whose changes made
+// elsewhere raise no kernel event, next to paths the kernel watches.
+func (q *Queue) WatchPolled(path string) (ID, error) {
+	if pw, ok := q.b.(pollWatcher); ok {
+		return pw.watchPoll(path)
+	}
+	return q.b.watch(path) // the poll backend polls every watch anyway
+}
+
 // Follow opens path for reading (O_RDONLY|O_CLOEXEC, following symlinks, as
 // tail does) and reports KindRead events whenever data lies between the
 // file's read offset and EOF, plus KindNote events (delete, rename, attrib)

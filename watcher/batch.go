@@ -26,6 +26,9 @@ type pending struct {
 	// opened is when the batch's window began: every node that existed
 	// then was born before it.
 	opened time.Time
+	// closes: paths a writer closed, or a file was moved to, in this
+	// window with no write since (for Options.Closed).
+	closes map[string]bool
 }
 
 func newPending() *pending { return &pending{recs: map[string]*rec{}, opened: time.Now()} }
@@ -218,6 +221,10 @@ func (r *run) flush(now time.Time) Batch {
 	}
 	if r.f != nil && len(r.f.include) > 0 { // a bare run (tests) has no filters
 		b.Changes = r.dropExcludedDirs(b.Changes, p)
+	}
+	if r.gate != nil {
+		b.Changes = r.gateChanges(b.Changes, p, now)
+		r.armSettle()
 	}
 	sort.Slice(b.Changes, func(i, j int) bool { return b.Changes[i].Path < b.Changes[j].Path })
 	r.takePrints(b.Changes, p, now)

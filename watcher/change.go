@@ -3,6 +3,8 @@ package watcher
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -55,6 +57,46 @@ func (o *Op) UnmarshalText(b []byte) error {
 		}
 	}
 	return fmt.Errorf("watcher: unknown op %q (want create, write, remove, rename or chmod)", b)
+}
+
+// ParseOps reads a comma-separated list of op names ("create,write"), the
+// form of vigil's --ops flag. Blanks around names are ignored; an empty
+// list or an unknown name is an error.
+func ParseOps(list string) ([]Op, error) {
+	var ops []Op
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		var o Op
+		if err := o.UnmarshalText([]byte(name)); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(ops, o) {
+			ops = append(ops, o)
+		}
+	}
+	if len(ops) == 0 {
+		return nil, fmt.Errorf("watcher: no op in %q (want create, write, remove, rename or chmod)", list)
+	}
+	return ops, nil
+}
+
+// FilterOps returns the changes of b whose op is one of ops (all of them
+// when ops is empty), in b's order; b itself is not modified.
+func FilterOps(b Batch, ops []Op) Batch {
+	if len(ops) == 0 {
+		return b
+	}
+	out := b
+	out.Changes = nil
+	for _, c := range b.Changes {
+		if slices.Contains(ops, c.Op) {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	return out
 }
 
 // Change is the net effect of one batch on one path.

@@ -44,6 +44,11 @@ const (
 	// changes are not reported. Err is the reason given for it. Said once
 	// per path.
 	IgnoredFile
+	// RemoteRoot: a root lives on a network or user-space file system (FS
+	// names it), whose changes made elsewhere kernel notification misses.
+	// Err is nil when the root is polled for that reason, else it says why
+	// it is not (other roots are local: one backend serves them all).
+	RemoteRoot
 )
 
 // Notice is a non-fatal problem, or a change of state the user should
@@ -53,6 +58,7 @@ type Notice struct {
 	Kind   NoticeKind
 	Path   string // the path concerned, absolute; "" for the whole watcher
 	Target string // for SymlinkLoop: the ancestor the link leads back to
+	FS     string // for RemoteRoot: the file system's name
 	Err    error  // the underlying error, if any
 }
 
@@ -63,6 +69,11 @@ func (n *Notice) Error() string {
 		return fmt.Sprintf("watcher: %s does not exist; waiting for it", n.Path)
 	case RootRemoved:
 		return fmt.Sprintf("watcher: %s was removed; waiting for it to come back", n.Path)
+	case RemoteRoot:
+		if n.Err != nil {
+			return fmt.Sprintf("watcher: %s is on %s: %v", n.Path, n.FS, n.Err)
+		}
+		return fmt.Sprintf("watcher: %s is on %s, where changes made by other machines raise no kernel event: polling it", n.Path, n.FS)
 	case RootBack:
 		return fmt.Sprintf("watcher: %s is back; watching it again", n.Path)
 	case Unwatchable:

@@ -41,6 +41,8 @@ import (
 //	mmap P TEXT                    overwrite the start of P with TEXT through a shared mapping:
 //	                               no write(2), so the kernel reports no write, only the close
 //	sh LINE                        /bin/sh -c LINE in the root (or its parent if gone)
+//	hold P                         start a process whose working directory is P (a shell
+//	                               in the directory), kept until the scenario ends
 //	start                          run the watcher; wait for ready
 //	pause | resume                 stop / restart the watcher's kernel reads
 //	log TEXT                       wait for a Logf line containing TEXT
@@ -333,6 +335,13 @@ func (h *harness) do(where, line string, f []string) {
 		if err != nil {
 			t.Fatalf("%s: %s: %v\n%s", where, line, err, out)
 		}
+	case "hold":
+		cmd := exec.Command("sleep", "600")
+		cmd.Dir = h.path(rest(1))
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("%s: %s: %v", where, line, err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	case "start":
 		h.start(where)
 	case "pause":

@@ -100,6 +100,57 @@ type Options struct {
 	// out until Run returns. Without it, Run returns at once and drops
 	// what it has not sent.
 	FlushOnStop bool
+	// Closed reports a created or written file only once it is finished:
+	// once its writer has closed it where the backend reports closes
+	// (inotify), else once its size and mtime have not changed for Settle
+	// (0 = DefaultSettle). A file written under a temporary name and
+	// renamed is reported once, under its final name. See finished.go.
+	Closed bool
+	Settle time.Duration
+}
+
+// chooseBackend applies automatic polling: with Backend auto, roots on
+// network or user-space file systems (see [RemoteFS]) are polled. When
+// every root is on one, the poll backend serves them all; next to local
+// roots, which stay on the kernel backend, their watches are polled one
+// by one (vnode.Queue.WatchPolled). It returns the backend to open and
+// the notices to give.
+func (w *Watcher) chooseBackend() (vnode.Backend, []*Notice) {
+	if w.o.Backend != vnode.Auto && w.o.Backend != "" {
+		return w.o.Backend, nil
+	}
+	var remote []*Notice
+	local := false
+	for i := range w.roots {
+		rs := &w.roots[i]
+		rs.polled = false
+		p := rs.path
+		for {
+			if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+				break
+			}
+			p = filepath.Dir(p) // a missing root: where it would be
+		}
+		fsType := fsTypeName
+		if w.fsType != nil {
+			fsType = w.fsType
+		}
+		if name := fsType(p); isRemote(name) {
+			rs.polled = true
+			remote = append(remote, &Notice{Kind: RemoteRoot, Path: rs.path, FS: name})
+		} else {
+			local = true
+		}
+	}
+	if len(remote) == 0 || local {
+		// Local roots keep the kernel backend; the remote ones are
+		// polled watch by watch on it (rootSpec.polled).
+		return w.o.Backend, remote
+	}
+	for i := range w.roots {
+		w.roots[i].polled = false // the whole queue polls
+	}
+	return vnode.Poll, remote
 }
 
 // Stats describe the tree when the watcher became ready.
@@ -115,6 +166,9 @@ type rootSpec struct {
 	path  string
 	files map[string]bool // nil for a directory root
 	link  bool            // path is a symlink to a file, followed (see linkRoot)
+	// polled: on a network file system, next to local roots: its watches
+	// are polled while the others use the kernel backend.
+	polled bool
 }
 
 // Watcher watches a set of roots. Create it with New; Run does the work.
@@ -130,6 +184,7 @@ type Watcher struct {
 	// before each wait for kernel events (a test blocks in it to let the
 	// kernel queue overflow).
 	caps       *vnode.Caps
+	fsType     func(path string) string // replaces fsTypeName (tests: no NFS here)
 	beforeWait func()
 	handoffs   atomic.Int64 // batches handed to the sender, for tests
 	// watchResult, when set, may rewrite what Queue.Watch returned (to
@@ -256,7 +311,8 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 	}
 	defer w.running.Store(false)
 	start := time.Now()
-	q, err := vnode.Open(vnode.Options{Backend: w.o.Backend, PollInterval: w.o.PollInterval})
+	backend, remote := w.chooseBackend()
+	q, err := vnode.Open(vnode.Options{Backend: backend, PollInterval: w.o.PollInterval})
 	if err != nil {
 		return fmt.Errorf("watcher: %w", err)
 	}
@@ -267,6 +323,9 @@ func (w *Watcher) Run(ctx context.Context, ready func(Stats), out chan<- Batch) 
 		}
 	})
 	defer stop()
+	for _, n := range remote {
+		w.o.notice(n)
+	}
 	if err := q.Degraded(); err != nil {
 		// The kernel refused a new instance: polling instead.
 		w.o.notice(&Notice{Kind: Degraded, Err: err})
@@ -356,6 +415,9 @@ func (r *run) apply(evs []vnode.Event) (batchTimer bool) {
 	for _, ev := range evs {
 		if ev.Kind == vnode.KindTimer {
 			batchTimer = batchTimer || ev.ID == timerBatch
+			if ev.ID == timerSettle && r.gate != nil {
+				r.settleTick(time.Now())
+			}
 			continue
 		}
 		r.handle(ev)
@@ -517,6 +579,11 @@ type root struct {
 	waitPath string
 	waiting  bool
 	dev      uint64 // the device top lives on: with its inode, its identity
+	// guardID watches the root's parent while the root is present: the
+	// root's removal is seen there even when some process keeps the
+	// directory alive (its working directory inside the root), which
+	// stops the kernel from reporting the removal on the root itself.
+	guardID vnode.ID
 }
 
 type fileRef struct {
@@ -544,6 +611,7 @@ type run struct {
 	dirs    map[vnode.ID]*dirNode
 	files   map[vnode.ID]fileRef
 	waits   map[vnode.ID][]*root
+	guards  map[vnode.ID]*root // see root.guardID
 	moves   map[uint32]moveSrc
 	// rescans are directories to rescan once the current events are
 	// handled (kqueue-style directory notes).
@@ -565,7 +633,8 @@ type run struct {
 	dirty     bool     // cur changed since the debouncer last heard
 	lastDrain time.Time
 	saidLimit bool
-	held      *Batch // closed but not handed to the sender when ctx ended (FlushOnStop)
+	gate      *finishGate // Options.Closed: changes of unfinished files
+	held      *Batch      // closed but not handed to the sender when ctx ended (FlushOnStop)
 	// prints and printsSince are the baseline writers' closes are judged
 	// against (see closedAfterWrite); nil when the backend reports none.
 	prints      map[string]fprint
@@ -593,12 +662,19 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		linkIDs: map[vnode.ID][]*linkRoot{},
 		files:   map[vnode.ID]fileRef{},
 		waits:   map[vnode.ID][]*root{},
+		guards:  map[vnode.ID]*root{},
 		moves:   map[uint32]moveSrc{},
 		buf:     make([]byte, 64<<10),
 		deb:     debounce.New(quietFor(w.o, q), w.o.MaxWait),
 	}
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
+	}
+	if w.o.Closed {
+		r.gate = &finishGate{settle: w.o.Settle, held: map[string]*heldFile{}}
+		if r.gate.settle <= 0 {
+			r.gate.settle = DefaultSettle
+		}
 	}
 	if q != nil {
 		r.caps = q.Caps()
@@ -607,6 +683,9 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		}
 	} else {
 		r.caps = vnode.Caps{ChildNames: true, ChildWrites: true}
+	}
+	if r.gate != nil {
+		r.gate.useCloses = r.caps.CloseWrites
 	}
 	for _, rs := range w.roots {
 		if rs.link {
@@ -768,11 +847,18 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 // Watches ----------------------------------------------------------------
 
 // watch places a watch on path and reports kernel limits once.
-func (r *run) watch(path string) (vnode.ID, bool) {
+func (r *run) watch(path string) (vnode.ID, bool) { return r.watchIn(nil, path) }
+
+// watchIn is watch for a path under rt (nil: none), polled when rt is.
+func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
 	if r.q == nil || r.closed {
 		return 0, false
 	}
-	id, err := r.q.Watch(path)
+	watch := r.q.Watch
+	if rt != nil && rt.polled {
+		watch = r.q.WatchPolled
+	}
+	id, err := watch(path)
 	if r.w.watchResult != nil {
 		id, err = r.w.watchResult(path, id, err)
 	}
@@ -805,7 +891,7 @@ func (r *run) unwatch(id vnode.ID) {
 }
 
 func (r *run) watchDir(n *dirNode) {
-	if id, ok := r.watch(n.readPath()); ok {
+	if id, ok := r.watchIn(n.rt, n.readPath()); ok {
 		n.id = id
 		r.dirs[id] = n
 	}
@@ -845,6 +931,7 @@ func (r *run) startRoot(rt *root, record bool) {
 	if rt.files == nil {
 		r.recSet(rt.path, false, kNone, 0, kDir, n.ino)
 	}
+	r.guardRoot(rt)
 	r.watchDir(n)
 	r.scanDir(n)
 }
@@ -947,7 +1034,7 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 	}
 	r.nFiles++
 	if r.needsFileWatch(k) {
-		if id, ok := r.watch(path); ok {
+		if id, ok := r.watchIn(d.rt, path); ok {
 			e.wid = id
 		}
 	}
@@ -1204,6 +1291,29 @@ func (r *run) unwaitRoot(rt *root) {
 	rt.waitID, rt.waitPath = 0, ""
 }
 
+// guardRoot watches a present root's parent (see root.guardID). Only
+// inotify needs it: kqueue reports NOTE_DELETE when the directory is
+// unlinked, whoever still holds it, and polling stats the path.
+func (r *run) guardRoot(rt *root) {
+	parent := filepath.Dir(rt.path)
+	if rt.guardID != 0 || parent == rt.path || r.q == nil || r.q.Backend() != vnode.Inotify {
+		return
+	}
+	if id, ok := r.watch(parent); ok {
+		rt.guardID = id
+		r.guards[id] = rt
+	}
+}
+
+func (r *run) unguardRoot(rt *root) {
+	if rt.guardID == 0 {
+		return
+	}
+	delete(r.guards, rt.guardID)
+	r.unwatch(rt.guardID)
+	rt.guardID = 0
+}
+
 // rootCheck makes a root's state agree with the disk: a root that went away
 // is reported removed and waited for; a root that came back is crawled and
 // its contents reported created.
@@ -1215,6 +1325,7 @@ func (r *run) rootCheck(rt *root) {
 			return
 		}
 		top := rt.top
+		r.unguardRoot(rt)
 		r.dropTree(top)
 		r.nDirs--
 		if rt.files == nil {
@@ -1242,6 +1353,14 @@ func (r *run) handle(ev vnode.Event) {
 	case vnode.KindOverflow:
 		r.overflow(ev.ID)
 	case vnode.KindNote:
+		if rt := r.guards[ev.ID]; rt != nil {
+			// The root's parent: only news of the root's own name matter
+			// (or an unnamed note, where names are not reported).
+			if ev.Name == "" || ev.Name == filepath.Base(rt.path) {
+				r.rootCheck(rt)
+			}
+			return
+		}
 		if n := r.dirs[ev.ID]; n != nil {
 			r.dirEvent(n, ev)
 			return
@@ -1301,6 +1420,9 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		}
 		r.touched(n, name)
 	case vnode.ChildMovedTo:
+		if r.gate != nil {
+			r.cur.noteClose(join(n.path, name)) // complete where it came from
+		}
 		if src, ok := r.moves[ev.Cookie]; ok && ev.Cookie != 0 {
 			delete(r.moves, ev.Cookie)
 			r.move(src.d, src.name, n, name)
@@ -1308,6 +1430,13 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		}
 		r.touched(n, name)
 	default:
+		if r.gate != nil && ev.Notes&vnode.NoteCloseWrite != 0 {
+			path := join(n.path, name)
+			r.cur.noteClose(path)
+			if r.gate.held[path] != nil {
+				r.dirty = true // the batch that releases it
+			}
+		}
 		if !had {
 			if r.ignoredPaths[join(n.path, name)] {
 				// Written to, so still the ignored file: a file replacing
@@ -1323,6 +1452,9 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 			return
 		}
 		if ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0 && old.dir == nil {
+			if r.gate != nil {
+				r.cur.noteWrite(path)
+			}
 			r.recWrite(path, old.kind, old.ino)
 			r.ignoreTouched(n, name)
 		} else if ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0 {

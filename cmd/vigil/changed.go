@@ -83,7 +83,7 @@ func runChanged(args []string, stdout, stderr io.Writer) error {
 	if len(watch) == 0 {
 		watch = []string{"."}
 	}
-	roots, err := absRoots(watch)
+	roots, err := absRoots(watch, false)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func runChanged(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSetup, err)
 	}
-	b := watcher.Batch{Time: time.Now(), Changes: cur.Changes()}
+	b := watcher.FilterOps(watcher.Batch{Time: time.Now(), Changes: cur.Changes()}, wf.ops.ops)
 	cwd, _ := os.Getwd()
 	out := bufio.NewWriter(stdout)
 	if len(b.Changes) > 0 || *asJSON {

@@ -23,6 +23,9 @@ func runnerRules(cfg *config.Config, rf ruleFlags) []runner.Rule {
 			Roots:       cfg.Watch,
 			Match:       cr.Match,
 			Exclude:     cr.Exclude,
+			Ops:         cr.Ops,
+			Each:        cr.Each,
+			Jobs:        cr.Jobs,
 			OnBusy:      runner.Policy(cr.OnBusy),
 			BusySignal:  cr.BusySignal,
 			RunAtStart:  cr.RunAtStart,
@@ -62,7 +65,10 @@ func (s *session) apply(cfg *config.Config, first bool) error {
 	var w *watcher.Watcher
 	if newTree && cfg.WatchesTree() {
 		var err error
+		closed, settle := cfg.Closed()
 		w, err = watcher.New(watcher.Options{
+			Closed:       closed,
+			Settle:       settle,
 			Roots:        cfg.Watch,
 			Exclude:      cfg.Ignore,
 			NoIgnore:     !cfg.Gitignore,

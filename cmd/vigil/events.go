@@ -36,7 +36,8 @@ Examples:
 const waitUsage = `
 Usage: vigil wait [flags]
 Block until something under the watched paths changes, print that batch as
-'vigil events' would, and exit 0; exit 1 if --timeout passes first.
+'vigil events' would, and exit 0; exit 1 if --timeout passes first. A watched
+path that does not exist yet is waited for: its creation is the change.
 A change still waiting out its quiet period when SIGINT, SIGTERM or the
 timeout comes is printed at once and counts: exit 0. With nothing changed,
 a signal exits 130 (SIGINT) or 143 (SIGTERM).
@@ -75,7 +76,7 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 	if err := checkBackend(wf.backend, wf.poll); err != nil {
 		return err
 	}
-	w, _, err := newWatcher(wf, stderr)
+	w, _, err := newWatcher(wf, stderr, once)
 	if err != nil {
 		return err
 	}
@@ -111,6 +112,11 @@ func runEvents(args []string, stdout, stderr io.Writer, once bool) error {
 		case b := <-batches:
 			if draining {
 				continue // wait printed its batch, or stdout is gone
+			}
+			if len(wf.ops.ops) > 0 {
+				if b = watcher.FilterOps(b, wf.ops.ops); len(b.Changes) == 0 {
+					continue // nothing with an op that counts
+				}
 			}
 			if err := printBatch(out, b, *asJSON, cwd); err != nil {
 				outGone, draining = true, true

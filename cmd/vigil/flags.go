@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-watch/vigil/vnode"
+	"github.com/vigil-watch/vigil/watcher"
 )
 
 // errUsage marks an error the user fixes by changing the command line.
@@ -115,6 +116,29 @@ type watchFlags struct {
 	noIgnore, symlinks      bool
 	poll                    pollFlag
 	backend                 backendFlag
+	ops                     opsFlag
+	closed                  bool
+	settle                  time.Duration
+}
+
+// opsFlag is --ops create,write,...: only changes with these ops count.
+type opsFlag struct{ ops []watcher.Op }
+
+func (f *opsFlag) String() string {
+	names := make([]string, len(f.ops))
+	for i, o := range f.ops {
+		names[i] = o.String()
+	}
+	return strings.Join(names, ",")
+}
+
+func (f *opsFlag) Set(v string) error {
+	ops, err := watcher.ParseOps(v)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "watcher: "))
+	}
+	f.ops = ops
+	return nil
 }
 
 func (w *watchFlags) register(fs *flag.FlagSet) {
@@ -126,6 +150,9 @@ func (w *watchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&w.noIgnore, "no-ignore", false, "do not honour .gitignore files or the default ignores")
 	fs.BoolVar(&w.symlinks, "follow-symlinks", false, "descend into symlinked directories")
 	fs.Var(&w.poll, "poll", "poll with stat instead of kernel notification (`[=INTERVAL]`, default 250ms);\nthe quiet period becomes at least two intervals (--poll=1s: a batch 2s after the last change)")
+	fs.Var(&w.ops, "ops", "only changes with these `OPS` count (comma-separated: create, write, remove, rename, chmod)")
+	fs.BoolVar(&w.closed, "closed", false, "report a created or written file only once its writer has closed it\n(inotify; elsewhere and when polling: once unchanged for --settle)")
+	fs.DurationVar(&w.settle, "settle", watcher.DefaultSettle, "with --closed, how long a file's size and mtime must stay unchanged where closes are not reported")
 	fs.Var(&w.backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 }
 
@@ -136,6 +163,9 @@ func (w *watchFlags) check() error {
 	}
 	if w.maxWait <= 0 {
 		return usageError("--max-wait must be positive")
+	}
+	if w.settle <= 0 {
+		return usageError("--settle must be positive")
 	}
 	if w.debounce > w.maxWait {
 		return usageError("--debounce %s is longer than --max-wait %s: a batch would never wait for quiet", w.debounce, w.maxWait)

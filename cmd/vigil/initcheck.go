@@ -63,6 +63,14 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s is valid: %d rule(s); watching %s", *path, len(cfg.Rules), strings.Join(cfg.Watch, ", "))
 	fmt.Fprintf(stdout, " (debounce %s, max wait %s, gitignore %v)\n", cfg.Debounce, cfg.MaxWait, cfg.Gitignore)
+	for _, root := range cfg.Watch {
+		// Network and user-space file systems are polled (see watcher.RemoteFS).
+		if fsName, remote := watcher.RemoteFS(root); remote {
+			fmt.Fprintf(stdout, "  %s is on %s: polled (unless --backend or $VIGIL_BACKEND chooses)\n", root, fsName)
+		} else if fsName != "" {
+			fmt.Fprintf(stdout, "  %s is on %s: kernel notification\n", root, fsName)
+		}
+	}
 	for _, r := range cfg.Rules {
 		run := strings.Join(r.Run, " && ")
 		if len(r.Follow) > 0 {

@@ -42,6 +42,8 @@ type ruleFlags struct {
 	postpone, once, restart bool
 	clear                   bool
 	onBusy                  string
+	each                    bool
+	jobs                    int
 	policy                  runner.Policy // --restart or --on-busy, resolved; "" = each rule's own
 	live                    liveFlags
 }
@@ -65,8 +67,19 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&rf.onBusy, "on-busy", "", "what a change during a run does: queue, restart, signal or ignore")
 	fs.BoolVar(&rf.clear, "clear", false, "clear the screen before each run")
 	rf.live.register(fs)
+	fs.BoolVar(&rf.each, "each", false, "run the command once per changed file, with VIGIL_PATH set to it (not at start)")
+	fs.IntVar(&rf.jobs, "jobs", 1, "with --each, run at most `N` files' commands at a time")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if rf.jobs < 1 {
+		return usageError("--jobs must be at least 1, got %d", rf.jobs)
+	}
+	if rf.jobs != 1 && !rf.each {
+		return usageError("--jobs applies to --each")
+	}
+	if rf.each && (rf.restart || rf.onBusy != "" && rf.onBusy != "queue") {
+		return usageError("--each runs every file: it does not mix with --restart or --on-busy other than queue")
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected %q: put the command after -- (vigil [flags] -- CMD ARGS...)", fs.Arg(0))
@@ -106,7 +119,7 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks", "socket", "ready", "livereload"} {
+	for _, name := range []string{"w", "g", "x", "debounce", "max-wait", "no-ignore", "follow-symlinks", "socket", "ready", "livereload", "ops", "each", "jobs", "closed", "settle"} {
 		if set[name] {
 			return usageError("--%s applies to the ad-hoc form (vigil [flags] -- CMD); with vigil.yaml set it in the file", name)
 		}
@@ -124,6 +137,9 @@ func runAdHoc(rf ruleFlags, policy runner.Policy, argv []string, opts runner.Opt
 	rule := runner.Rule{
 		Name:       filepath.Base(argv[0]),
 		Roots:      roots,
+		Ops:        rf.ops.ops,
+		Each:       rf.each,
+		Jobs:       rf.jobs,
 		Run:        []runner.Command{{Argv: argv}},
 		OnBusy:     policy, // zero signals and stop timeout: the runner's defaults
 		RunAtStart: !rf.postpone,

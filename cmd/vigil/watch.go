@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -11,13 +13,14 @@ import (
 
 // newWatcher builds a watcher from the shared watch flags and returns it
 // with its absolute roots. A root that does not exist is a setup error: more
-// likely a typo than something to wait for.
-func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, error) {
+// likely a typo than something to wait for; except with missingOK (vigil
+// wait), where a script waits for a directory another step creates.
+func newWatcher(wf watchFlags, stderr io.Writer, missingOK ...bool) (*watcher.Watcher, []string, error) {
 	roots := []string(wf.watch)
 	if len(roots) == 0 {
 		roots = []string{"."}
 	}
-	abs, err := absRoots(roots)
+	abs, err := absRoots(roots, len(missingOK) > 0 && missingOK[0])
 	if err != nil {
 		return nil, nil, err
 	}
@@ -42,6 +45,8 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 		OnError:        printError(stderr),
 		Logf:           logf(stderr),
 		FlushOnStop:    true,
+		Closed:         wf.closed,
+		Settle:         wf.settle,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errSetup, err)
@@ -50,14 +55,14 @@ func newWatcher(wf watchFlags, stderr io.Writer) (*watcher.Watcher, []string, er
 }
 
 // absRoots cleans roots into absolute paths and checks that they exist.
-func absRoots(roots []string) ([]string, error) {
+func absRoots(roots []string, missingOK bool) ([]string, error) {
 	out := make([]string, 0, len(roots))
 	for _, r := range roots {
 		a, err := filepath.Abs(r)
 		if err != nil {
 			return nil, fmt.Errorf("%w: watch path %q: %w", errSetup, r, err)
 		}
-		if _, err := os.Stat(a); err != nil {
+		if _, err := os.Stat(a); err != nil && !(missingOK && errors.Is(err, fs.ErrNotExist)) {
 			return nil, fmt.Errorf("%w: watch path %q: %w", errSetup, r, unwrapPath(err))
 		}
 		out = append(out, a)
