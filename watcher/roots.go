@@ -1,0 +1,107 @@
+package watcher
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/vigil-watch/vigil/vnode"
+)
+
+// waitRoot watches the nearest existing ancestor of a missing root, so that
+// its return is noticed.
+func (r *run) waitRoot(rt *root) {
+	rt.waiting = true
+	if r.q == nil {
+		return
+	}
+	a := filepath.Dir(rt.path)
+	for {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			break
+		}
+		p := filepath.Dir(a)
+		if p == a {
+			break
+		}
+		a = p
+	}
+	if rt.waitID != 0 && rt.waitPath == a {
+		return
+	}
+	r.unwaitRoot(rt)
+	rt.waiting = true
+	if id, ok := r.watch(a); ok {
+		rt.waitID, rt.waitPath = id, a
+		r.waits[id] = append(r.waits[id], rt)
+	}
+}
+
+func (r *run) unwaitRoot(rt *root) {
+	rt.waiting = false
+	if rt.waitID == 0 {
+		return
+	}
+	id := rt.waitID
+	r.waits[id] = slices.DeleteFunc(r.waits[id], func(x *root) bool { return x == rt })
+	if len(r.waits[id]) == 0 {
+		delete(r.waits, id)
+		r.unwatch(id)
+	}
+	rt.waitID, rt.waitPath = 0, ""
+}
+
+// guardRoot watches a present root's parent (see root.guardID). Only
+// inotify needs it: kqueue reports NOTE_DELETE when the directory is
+// unlinked, whoever still holds it, and polling stats the path.
+func (r *run) guardRoot(rt *root) {
+	parent := filepath.Dir(rt.path)
+	if rt.guardID != 0 || parent == rt.path || r.q == nil || r.q.Backend() != vnode.Inotify {
+		return
+	}
+	if id, ok := r.watch(parent); ok {
+		rt.guardID = id
+		r.guards[id] = rt
+	}
+}
+
+func (r *run) unguardRoot(rt *root) {
+	if rt.guardID == 0 {
+		return
+	}
+	delete(r.guards, rt.guardID)
+	r.unwatch(rt.guardID)
+	rt.guardID = 0
+}
+
+// rootCheck makes a root's state agree with the disk: a root that went away
+// is reported removed and waited for; a root that came back is crawled and
+// its contents reported created.
+func (r *run) rootCheck(rt *root) {
+	fi, err := os.Stat(rt.path)
+	exists := err == nil && fi.IsDir()
+	if rt.top != nil {
+		if exists && inoOf(fi) == rt.top.ino && devOf(fi) == rt.dev {
+			return
+		}
+		top := rt.top
+		r.unguardRoot(rt)
+		r.dropTree(top)
+		r.nDirs--
+		if rt.files == nil {
+			r.recGone(rt.path, kDir, top.ino)
+		}
+		rt.top = nil
+		r.w.o.notice(&Notice{Kind: RootRemoved, Path: rt.path})
+		r.waitRoot(rt)
+		fi, err = os.Stat(rt.path)
+		exists = err == nil && fi.IsDir()
+	}
+	if !exists {
+		r.waitRoot(rt) // the nearest existing ancestor may have changed
+		return
+	}
+	r.unwaitRoot(rt)
+	r.w.o.notice(&Notice{Kind: RootBack, Path: rt.path})
+	r.startRoot(rt, true)
+}

@@ -1,0 +1,314 @@
+package watcher
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vigil-watch/vigil/debounce"
+	"github.com/vigil-watch/vigil/vnode"
+)
+
+// entry is what the index knows about one name in a directory. It is kept
+// small: the index of a 100k-file tree is mostly these.
+type entry struct {
+	ino  uint64
+	dir  *dirNode // for directories
+	wid  vnode.ID // the file's own watch (kqueue budget), 0 when none
+	kind kind
+}
+
+// dirNode is an indexed, watched directory.
+type dirNode struct {
+	path   string // absolute, as the user sees it (through symlinks when followed)
+	real   string // where to read and watch it when path is a followed symlink
+	parent *dirNode
+	name   string
+	rt     *root
+	ino    uint64
+	id     vnode.ID
+	dead   bool // next to id: the node is packed to a smaller size class
+	ents   dirIndex
+	ign    *ignoreList // this directory's .gitignore
+}
+
+func (n *dirNode) readPath() string {
+	if n.real != "" {
+		return n.real
+	}
+	return n.path
+}
+
+// root is a root's state during a run.
+type root struct {
+	rootSpec
+	outer    []ignoreLayer // ignore files above the root
+	top      *dirNode      // nil while the root is missing
+	waitID   vnode.ID      // a watch on the nearest existing ancestor while missing
+	waitPath string
+	waiting  bool
+	dev      uint64 // the device top lives on: with its inode, its identity
+	// guardID watches the root's parent while the root is present: the
+	// root's removal is seen there even when some process keeps the
+	// directory alive (its working directory inside the root), which
+	// stops the kernel from reporting the removal on the root itself.
+	guardID vnode.ID
+}
+
+type fileRef struct {
+	d    *dirNode
+	name string
+}
+
+type moveSrc struct {
+	d    *dirNode
+	name string
+}
+
+// run is the state of one Run (or one Scan, with no queue).
+type run struct {
+	w    *Watcher
+	f    *filters
+	q    *vnode.Queue
+	caps vnode.Caps
+	logf func(string, ...any)
+
+	roots []*root
+	links []*linkRoot
+	// linkIDs are the watches of link roots; several links may share one.
+	linkIDs map[vnode.ID][]*linkRoot
+	dirs    map[vnode.ID]*dirNode
+	files   map[vnode.ID]fileRef
+	waits   map[vnode.ID][]*root
+	guards  map[vnode.ID]*root // see root.guardID
+	moves   map[uint32]moveSrc
+	// rescans are directories to rescan once the current events are
+	// handled (kqueue-style directory notes).
+	rescans []*dirNode
+
+	nDirs, nFiles int
+	buf           []byte
+	// lists are listing buffers, one per depth of the scans in progress
+	// (a scan recurses into the directories it finds): a crawl reuses
+	// them instead of allocating one per directory.
+	lists    [][]dirent
+	depth    int
+	vcsLocks []string                              // lock files of the repositories the roots are in
+	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
+	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
+
+	deb       *debounce.State
+	cur       *pending // the open batch; nil while crawling
+	dirty     bool     // cur changed since the debouncer last heard
+	lastDrain time.Time
+	saidLimit bool
+	gate      *finishGate // Options.Closed: changes of unfinished files
+	held      *Batch      // closed but not handed to the sender when ctx ended (FlushOnStop)
+	// prints and printsSince are the baseline writers' closes are judged
+	// against (see closedAfterWrite); nil when the backend reports none.
+	prints      map[string]fprint
+	printsSince time.Time
+	closed      bool
+
+	// ignoreDirty are directories whose .gitignore changed: their rules are
+	// reloaded and their subtree re-filtered once the events are handled.
+	ignoreDirty []*dirNode
+	// suppress > 0: index changes are not recorded (re-filtering after a
+	// .gitignore change changes what is watched, not what happened).
+	suppress int
+	// ignoredPaths are where files of Options.IgnoreFiles were found (each
+	// was noticed once).
+	ignoredPaths map[string]bool
+}
+
+func newRun(w *Watcher, q *vnode.Queue) *run {
+	r := &run{
+		w:       w,
+		f:       w.f,
+		q:       q,
+		logf:    w.o.Logf,
+		dirs:    map[vnode.ID]*dirNode{},
+		linkIDs: map[vnode.ID][]*linkRoot{},
+		files:   map[vnode.ID]fileRef{},
+		waits:   map[vnode.ID][]*root{},
+		guards:  map[vnode.ID]*root{},
+		moves:   map[uint32]moveSrc{},
+		buf:     make([]byte, 64<<10),
+		deb:     debounce.New(quietFor(w.o, q), w.o.MaxWait),
+	}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
+	if w.o.Closed {
+		r.gate = &finishGate{settle: w.o.Settle, held: map[string]*heldFile{}}
+		if r.gate.settle <= 0 {
+			r.gate.settle = DefaultSettle
+		}
+	}
+	if q != nil {
+		r.caps = q.Caps()
+		if w.caps != nil {
+			r.caps = *w.caps
+		}
+	} else {
+		r.caps = vnode.Caps{ChildNames: true, ChildWrites: true}
+	}
+	if r.gate != nil {
+		r.gate.useCloses = r.caps.CloseWrites
+	}
+	for _, rs := range w.roots {
+		if rs.link {
+			r.links = append(r.links, &linkRoot{path: rs.path})
+			continue
+		}
+		rt := &root{rootSpec: rs}
+		if !w.f.noIgnore && rs.files == nil {
+			rt.outer = outerIgnores(rs.path)
+		}
+		r.roots = append(r.roots, rt)
+	}
+	return r
+}
+
+// quietFor is the quiet period to use. A poll backend sees changes once per
+// interval, so a burst that spans two scans would be split by any quiet
+// period shorter than the gap between them: it is raised to two intervals.
+func quietFor(o Options, q *vnode.Queue) time.Duration {
+	quiet := o.Debounce
+	if quiet < 0 {
+		return quiet // none, as asked: debounce.New reads a negative so
+	}
+	if quiet == 0 {
+		quiet = debounce.DefaultQuiet
+	}
+	if q != nil && q.Backend() == vnode.Poll {
+		iv := o.PollInterval
+		if iv <= 0 {
+			iv = vnode.DefaultPollInterval
+		}
+		quiet = max(quiet, 2*iv)
+	}
+	return quiet
+}
+
+// crawl indexes every root without recording changes, then opens the first
+// batch.
+func (r *run) crawl() {
+	start := time.Now()
+	for _, rt := range r.roots {
+		r.startRoot(rt, false)
+	}
+	for _, lr := range r.links {
+		r.startLink(lr)
+	}
+	r.startPrints(start)
+	r.cur = newPending()
+	r.lastDrain = time.Now()
+}
+
+func join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// rel is the path of name in d relative to d's root, for glob matching.
+func (r *run) rel(d *dirNode, name string) string {
+	if d.path == d.rt.path {
+		return name
+	}
+	return below(d.rt.path, d.path) + "/" + name
+}
+
+// below returns full relative to base, an ancestor directory of full.
+func below(base, full string) string {
+	if base == "/" {
+		return full[1:]
+	}
+	return full[len(base)+1:]
+}
+
+// admit reports whether the filters let name (of kind k) in d be indexed.
+func (r *run) admit(d *dirNode, name string, k kind) bool {
+	if d.rt.files != nil && d.parent == nil {
+		// A file root admits its named files, whatever the filters say:
+		// the user asked for them by name.
+		return k != kDir && d.rt.files[name]
+	}
+	isDir := k == kDir
+	if !r.f.noIgnore {
+		if dec, ign := defaultIgnoreList.match(name, isDir); dec && ign {
+			return false
+		}
+		if r.gitIgnored(d, name, isDir) {
+			return false
+		}
+	}
+	if !r.f.globs() {
+		return true // no pattern to match: no relative path to build
+	}
+	rel := r.rel(d, name)
+	if r.f.excluded(rel, k) {
+		return false
+	}
+	return isDir || r.f.included(rel)
+}
+
+// gitIgnored applies the ignore files from d up to the repository top to
+// name in d: the deepest file that has a matching rule decides, and
+// .git/info/exclude comes last. The full path is built only when there is
+// an ignore file to match it against (a crawl asks for every name).
+func (r *run) gitIgnored(d *dirNode, name string, isDir bool) bool {
+	full := ""
+	for n := d; n != nil; n = n.parent {
+		if n.ign != nil {
+			if full == "" {
+				full = join(d.path, name)
+			}
+			if dec, ign := n.ign.match(below(n.path, full), isDir); dec {
+				return ign
+			}
+		}
+	}
+	outer := d.rt.outer
+	if len(outer) > 0 && full == "" {
+		full = join(d.path, name)
+	}
+	for i := len(outer) - 1; i >= 0; i-- {
+		l := outer[i]
+		if len(full) <= len(l.base)+1 {
+			continue
+		}
+		if dec, ign := l.rules.match(below(l.base, full), isDir); dec {
+			return ign
+		}
+	}
+	return false
+}
+
+// classify turns what a listing or lstat said into the kind the index keeps:
+// with FollowSymlinks, a symlink to a directory (that is not a loop) is a
+// directory whose real path is returned.
+func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint64, string) {
+	if k != kSymlink || !r.w.o.FollowSymlinks {
+		return k, ino, ""
+	}
+	path := join(d.path, name)
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() {
+		return k, ino, ""
+	}
+	tino := inoOf(fi)
+	for a := d; a != nil; a = a.parent {
+		if a.ino == tino && tino != 0 && sameNodeAt(a.readPath(), fi) {
+			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path})
+			return k, ino, ""
+		}
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return k, ino, ""
+	}
+	return kDir, tino, real
+}

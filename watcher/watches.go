@@ -1,0 +1,64 @@
+package watcher
+
+import (
+	"errors"
+
+	"github.com/vigil-watch/vigil/vnode"
+)
+
+// watch places a watch on path and reports kernel limits once.
+func (r *run) watch(path string) (vnode.ID, bool) { return r.watchIn(nil, path) }
+
+// watchIn is watch for a path under rt (nil: none), polled when rt is.
+func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
+	if r.q == nil || r.closed {
+		return 0, false
+	}
+	watch := r.q.Watch
+	if rt != nil && rt.polled {
+		watch = r.q.WatchPolled
+	}
+	id, err := watch(path)
+	if r.w.watchResult != nil {
+		id, err = r.w.watchResult(path, id, err)
+	}
+	if err == nil {
+		return id, true
+	}
+	var le *vnode.LimitError
+	if errors.As(err, &le) {
+		if !r.saidLimit {
+			r.saidLimit = true
+			r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: le})
+		}
+		return id, le.Polled
+	}
+	if errors.Is(err, vnode.ErrClosed) {
+		r.closed = true
+		return 0, false
+	}
+	if isGone(err) {
+		return 0, false // gone already: its parent's events say so
+	}
+	r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: err})
+	return 0, false
+}
+
+func (r *run) unwatch(id vnode.ID) {
+	if id != 0 && r.q != nil && !r.closed {
+		r.q.Remove(id) // an already-gone watch is no error worth reporting
+	}
+}
+
+func (r *run) watchDir(n *dirNode) {
+	if id, ok := r.watchIn(n.rt, n.readPath()); ok {
+		n.id = id
+		r.dirs[id] = n
+	}
+}
+
+// needsFileWatch: on backends whose directory watches miss file writes
+// (kqueue), each admitted regular file gets its own watch.
+func (r *run) needsFileWatch(k kind) bool {
+	return r.q != nil && !r.caps.ChildWrites && k == kFile
+}
