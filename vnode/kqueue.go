@@ -640,24 +640,27 @@ func (b *kqBackend) watch(path string) (ID, error) {
 // watchPoll places path under the poller by request (see
 // Queue.WatchPolled).
 func (b *kqBackend) watchPoll(path string) (ID, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, ErrClosed
-	}
-	if b.poller == nil {
-		b.poller = newPoller(b.cfg.pollInterval, b.wake)
-	}
-	id := b.newID()
-	if err := b.poller.watch(id, path); err != nil {
+	id, err := b.pollPath(path)
+	if err != nil {
 		return 0, fmt.Errorf("vnode: poll %s: %w", path, err)
 	}
-	b.byID[id] = &kwatch{id: id, path: path, fd: -1, polled: true}
 	return id, nil
 }
 
 // watchPolled places path under the poller after open ran out of fds.
 func (b *kqBackend) watchPolled(path string, cause error) (ID, error) {
+	id, err := b.pollPath(path)
+	if err != nil {
+		return 0, fmt.Errorf("vnode: kqueue watch %s: out of descriptors (%v) and polling failed: %w", path, cause, err)
+	}
+	if errors.Is(cause, errFDBudget) {
+		return id, b.budgetError(cause)
+	}
+	return id, b.limitError(path, cause, true)
+}
+
+// pollPath watches path through the poller, made on first use.
+func (b *kqBackend) pollPath(path string) (ID, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -668,13 +671,10 @@ func (b *kqBackend) watchPolled(path string, cause error) (ID, error) {
 	}
 	id := b.newID()
 	if err := b.poller.watch(id, path); err != nil {
-		return 0, fmt.Errorf("vnode: kqueue watch %s: out of descriptors (%v) and polling failed: %w", path, cause, err)
+		return 0, err
 	}
 	b.byID[id] = &kwatch{id: id, path: path, fd: -1, polled: true}
-	if errors.Is(cause, errFDBudget) {
-		return id, b.budgetError(cause)
-	}
-	return id, b.limitError(path, cause, true)
+	return id, nil
 }
 
 // admit decides whether path may take a descriptor now (nil) or is to be
