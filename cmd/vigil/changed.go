@@ -26,9 +26,10 @@ Exit status: 0 something changed, 1 nothing changed, 2 bad usage, a FILE
 that is not a readable snapshot (damaged, foreign, newer version), or a
 snapshot that could not be saved.
 
-The timing and backend flags (--debounce, --poll, --backend, ...) are
-accepted, so that the flags of 'vigil events' can be passed as they are,
-and have no effect: nothing is watched.
+The timing, backend and writer flags (--debounce, --poll, --backend,
+--closed, --settle, ...) are accepted, so that the flags of 'vigil events'
+can be passed as they are, and have no effect: nothing is watched, and a
+snapshot records files as they are when it is taken.
 
 Examples:
   vigil changed --since src.snap --save src.new -w src && make && mv src.new src.snap
