@@ -23,6 +23,10 @@ func TestDrain(t *testing.T) {
 		}
 		found := false
 		for _, e := range evs {
+			if be == Kqueue { // kqueue names no children: the directory was written
+				found = found || e.Kind == KindNote && e.ID == id && e.Notes&NoteWrite != 0
+				continue
+			}
 			found = found || child(id, "f", ChildCreate)(e)
 		}
 		if !found {

@@ -978,6 +978,43 @@ func (b *kqBackend) wait(buf []Event) ([]Event, error) {
 	}
 }
 
+// drainNow is Queue.Drain: what is pending, what the poller finds now and
+// what the kernel has queued, collected with a zero timeout.
+func (b *kqBackend) drainNow(buf []Event) ([]Event, error) {
+	b.mu.Lock()
+	p := b.poller
+	b.mu.Unlock()
+	if p != nil {
+		p.scanNow()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return buf, ErrClosed
+	}
+	b.closeRemoved()
+	buf = append(buf, b.pending...)
+	clear(b.pending)
+	b.pending = b.pending[:0]
+	if b.poller != nil {
+		buf = b.pollerEvents(buf)
+	}
+	b.waitSeq++
+	zero := time.Duration(0)
+	n, err := b.kevent(nil, b.evbuf, &zero)
+	if err != nil {
+		return buf, fmt.Errorf("vnode: kqueue drain: %w", err)
+	}
+	now := b.cfg.now()
+	for _, e := range b.evbuf[:n] {
+		buf = b.convert(e, b.waitSeq, now, buf)
+	}
+	if b.woken.Swap(false) {
+		buf = append(buf, Event{Kind: KindWake})
+	}
+	return buf, nil
+}
+
 // pollerEvents appends the poller's events for watches still present.
 // b.mu is held.
 func (b *kqBackend) pollerEvents(buf []Event) []Event {

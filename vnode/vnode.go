@@ -385,8 +385,7 @@ type drainer interface {
 // are ready now: what the kernel has queued and, for watches served by
 // polling, what a scan made now finds. A caller that is about to stop uses
 // it so that changes made just before are not left unread. It is called
-// from the goroutine that calls Wait, never while Wait blocks. On kqueue it
-// returns nothing: the kernel's queue is read by Wait.
+// from the goroutine that calls Wait, never while Wait blocks.
 func (q *Queue) Drain(buf []Event) ([]Event, error) {
 	if d, ok := q.b.(drainer); ok {
 		return d.drainNow(buf[:0])
