@@ -222,9 +222,9 @@ func timerReAddResets(goos string) bool {
 
 // closeWrites says whether goos's kqueue reports a writer's close of a
 // watched file (NOTE_CLOSE_WRITE): FreeBSD does since FreeBSD 11. darwin,
-// OpenBSD and DragonFly have no such note; NetBSD 10 has one that x/sys
-// lacks and older NetBSD rejects, and libkqueue on Linux has none. Those
-// stay on settling for Options.Closed in the watcher.
+// OpenBSD and DragonFly have no such note; NetBSD has one only since
+// NetBSD 10 and x/sys does not export it; libkqueue on Linux has none.
+// Those stay on settling for Options.Closed in the watcher.
 func closeWrites(goos string) bool { return goos == "freebsd" }
 
 // kqBatch is how many kernel events one wait takes at most; more stay
