@@ -84,6 +84,13 @@ const (
 	noteRevoke uint32 = 0x40
 )
 
+// noteCloseWrite is FreeBSD's NOTE_CLOSE_WRITE (FreeBSD 11 and later): a
+// descriptor opened for writing was closed. kqueue_freebsd.go checks the
+// value against x/sys. Other kernels give 0x200 no meaning (darwin,
+// OpenBSD, DragonFly) or a meaning x/sys does not export (NetBSD 10), so
+// it is asked for and understood only where kqConfig.closeWrites is set.
+const noteCloseWrite uint32 = 0x200
+
 // watchNotes is what a vnode watch asks for: every portable note.
 const watchNotes = noteDelete | noteWrite | noteExtend | noteAttrib | noteLink | noteRename | noteRevoke
 
@@ -191,7 +198,10 @@ type kqConfig struct {
 	// per knote on a file besides ours: 0 in a kernel, 1 in libkqueue (an
 	// inotify instance per vnode knote, an eventfd per read knote). The
 	// descriptor budget counts them.
-	knoteFDs     int
+	knoteFDs int
+	// closeWrites: vnode watches also ask for NOTE_CLOSE_WRITE, and the
+	// backend reports it as NoteCloseWrite (FreeBSD; see closeWrites).
+	closeWrites  bool
 	pollInterval time.Duration
 	now          func() time.Time
 }
@@ -209,6 +219,13 @@ func timerReAddResets(goos string) bool {
 	}
 	return false
 }
+
+// closeWrites says whether goos's kqueue reports a writer's close of a
+// watched file (NOTE_CLOSE_WRITE): FreeBSD does since FreeBSD 11. darwin,
+// OpenBSD and DragonFly have no such note; NetBSD has one only since
+// NetBSD 10 and x/sys does not export it; libkqueue on Linux has none.
+// Those stay on settling for Options.Closed in the watcher.
+func closeWrites(goos string) bool { return goos == "freebsd" }
 
 // kqBatch is how many kernel events one wait takes at most; more stay
 // queued in the kernel for the next wait.
@@ -322,8 +339,21 @@ func newKqueueWith(k kernel, cfg kqConfig) (*kqBackend, error) {
 func (b *kqBackend) name() Backend { return Kqueue }
 
 // caps: kqueue never names a directory's children nor sees their writes;
-// a directory NOTE_WRITE means "rescan me".
-func (b *kqBackend) caps() Caps { return Caps{} }
+// a directory NOTE_WRITE means "rescan me". Where NOTE_CLOSE_WRITE exists,
+// a file's own watch reports its writers' closes.
+func (b *kqBackend) caps() Caps { return Caps{CloseWrites: b.cfg.closeWrites} }
+
+// vnodeNotes is what a vnode watch asks for on this kernel. NOTE_CLOSE_WRITE
+// is asked for on every watch, not only when the watcher wants finished
+// files: it costs nothing until a writer closes the file, a directory is
+// never opened for writing, and a close also reveals writes made through
+// mmap, which raise no NOTE_WRITE.
+func (b *kqBackend) vnodeNotes() uint32 {
+	if b.cfg.closeWrites {
+		return watchNotes | noteCloseWrite
+	}
+	return watchNotes
+}
 
 // kevent calls the kernel, retrying EINTR (and ETIMEDOUT, which darwin can
 // return spuriously: go.dev/issue/59679) with an empty changelist: the
@@ -455,6 +485,9 @@ func (b *kqBackend) convert(e kev, seq uint64, now time.Time, out []Event) []Eve
 			return out
 		}
 		n := notesOf(e.fflags)
+		if b.cfg.closeWrites && e.fflags&noteCloseWrite != 0 {
+			n |= NoteCloseWrite
+		}
 		if e.flags&evEOF != 0 {
 			n |= NoteRevoke
 		}
@@ -615,7 +648,7 @@ func (b *kqBackend) watch(path string) (ID, error) {
 	// can find the fd unknown (watchman's rule, §2.6).
 	b.byID[w.id] = w
 	b.byKey[kkey{uint64(fd), filtVnode}] = w
-	errs, err := b.submit([]kev{{ident: uint64(fd), filter: filtVnode, flags: evAdd | evClear, fflags: watchNotes}})
+	errs, err := b.submit([]kev{{ident: uint64(fd), filter: filtVnode, flags: evAdd | evClear, fflags: b.vnodeNotes()}})
 	if err == nil {
 		err = errs[0]
 	}

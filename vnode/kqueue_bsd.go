@@ -39,6 +39,7 @@ const (
 func newKqueue(o Options) (backend, error) {
 	return newKqueueWith(sysKernel{}, kqConfig{
 		timerReAddResets: timerReAddResets(runtime.GOOS),
+		closeWrites:      closeWrites(runtime.GOOS),
 		pollInterval:     o.PollInterval,
 		now:              time.Now,
 	})

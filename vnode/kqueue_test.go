@@ -1038,3 +1038,81 @@ func TestKqueueConcurrentUse(t *testing.T) {
 		t.Errorf("%d watch fds left open after Close", left)
 	}
 }
+
+// TestKqueueCloseWritePerOS: only FreeBSD's kqueue has NOTE_CLOSE_WRITE.
+// There every vnode watch asks for it, the note comes back as
+// NoteCloseWrite and Caps says closes are reported; elsewhere (darwin,
+// OpenBSD, NetBSD, DragonFly, libkqueue on Linux) the changelist carries
+// the portable notes alone and 0x200 means nothing to us.
+func TestKqueueCloseWritePerOS(t *testing.T) {
+	for _, goos := range []string{"freebsd", "darwin", "openbsd", "netbsd", "dragonfly", "linux"} {
+		t.Run(goos, func(t *testing.T) {
+			f := newKqFakeKernel(t)
+			b, err := newKqueueWith(f, kqConfig{
+				timerReAddResets: timerReAddResets(goos),
+				closeWrites:      closeWrites(goos),
+				now:              f.clock.now,
+			})
+			if err != nil {
+				t.Fatalf("newKqueueWith: %v", err)
+			}
+			q := &Queue{b: b}
+			t.Cleanup(func() { q.Close() })
+			on := goos == "freebsd"
+			f.dirs["/w/dir"] = true
+
+			// 0x7f: NOTE_DELETE|WRITE|EXTEND|ATTRIB|LINK|RENAME|REVOKE;
+			// 0x200: NOTE_CLOSE_WRITE.
+			fflags := uint32(0x7f)
+			if on {
+				fflags |= 0x200
+			}
+			var ids []ID
+			for i, path := range []string{"/w/file", "/w/dir"} {
+				n := f.callCount()
+				ids = append(ids, kqMustWatch(t, q, path))
+				want := []kev{{ident: uint64(kqFakeFirstFD + i), filter: filtVnode, flags: evAdd | evClear | evReceipt, fflags: fflags}}
+				if calls := f.callsFrom(n); len(calls) != 1 || !reflect.DeepEqual(calls[0].changes, want) {
+					t.Fatalf("Watch(%s) changelists = %+v, want one with %+v", path, calls, want)
+				}
+			}
+			if got := q.Caps(); got != (Caps{CloseWrites: on}) {
+				t.Errorf("Caps() = %+v, want CloseWrites %v only", got, on)
+			}
+
+			// A followed file asks for what tells it the name moved on,
+			// never for closes.
+			p := kqTempFile(t, "x\n")
+			n := f.callCount()
+			if _, _, err := q.Follow(p); err != nil {
+				t.Fatalf("Follow: %v", err)
+			}
+			for _, c := range kqChanges(f.callsFrom(n)) {
+				if c.fflags&0x200 != 0 {
+					t.Errorf("Follow asked for NOTE_CLOSE_WRITE: %+v", c)
+				}
+			}
+
+			marker := kev{ident: kqFakeFirstFD + 1, filter: filtVnode, fflags: noteAttrib}
+			markerEv := Event{Kind: KindNote, ID: ids[1], Notes: NoteAttrib}
+			closeOnly, closeWrite := []Event{markerEv}, []Event{{Kind: KindNote, ID: ids[0], Notes: NoteWrite}, markerEv}
+			if on {
+				closeOnly = []Event{{Kind: KindNote, ID: ids[0], Notes: NoteCloseWrite}, markerEv}
+				closeWrite = []Event{{Kind: KindNote, ID: ids[0], Notes: NoteWrite | NoteCloseWrite}, markerEv}
+			}
+			for _, c := range []struct {
+				name string
+				in   kev
+				want []Event
+			}{
+				{"a writer closed the file", kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: 0x200}, closeOnly},
+				{"written and closed", kev{ident: kqFakeFirstFD, filter: filtVnode, fflags: noteWrite | 0x200}, closeWrite},
+			} {
+				f.post(c.in, marker)
+				if got := kqMustWait(t, q); !reflect.DeepEqual(got, c.want) {
+					t.Errorf("%s: events = %+v, want %+v", c.name, got, c.want)
+				}
+			}
+		})
+	}
+}

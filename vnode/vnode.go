@@ -192,9 +192,11 @@ type Caps struct {
 	// RenameCookies: ChildMovedFrom/ChildMovedTo carry a Cookie that pairs
 	// them (inotify). Without it renames are paired by (dev, inode).
 	RenameCookies bool
-	// CloseWrites: directory watches report NoteCloseWrite for a child a
-	// writer closed (inotify). Such a note is a change only when the file
-	// differs from what the caller last saw of it.
+	// CloseWrites: a writer's close of a file is reported as
+	// NoteCloseWrite: by the directory watch, naming the child (inotify),
+	// or, without ChildWrites, by the file's own watch (kqueue on FreeBSD).
+	// Such a note is a change only when the file differs from what the
+	// caller last saw of it.
 	CloseWrites bool
 }
 

@@ -29,6 +29,9 @@ type pending struct {
 	// closes: paths a writer closed, or a file was moved to, in this
 	// window with no write since (for Options.Closed).
 	closes map[string]bool
+	// watchedWrites: files written in this window whose own watch reports
+	// closes (kqueue on FreeBSD), so a close is sure to follow.
+	watchedWrites map[string]bool
 }
 
 func newPending() *pending { return &pending{recs: map[string]*rec{}, opened: time.Now()} }

@@ -146,16 +146,38 @@ func (r *run) fileEvent(f fileRef, ev vnode.Event) {
 		return
 	}
 	path := join(f.d.path, f.name)
+	wrote := ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0
 	switch {
 	case ev.Notes&goneNotes != 0:
 		// Renamed or unlinked: what replaced it, if anything, is found by
 		// reading the directory.
 		r.rescans = append(r.rescans, f.d)
-	case ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0:
+		return
+	case wrote:
+		if r.gate != nil {
+			r.cur.noteWrite(path)
+			if r.caps.CloseWrites && !r.polledIDs[ev.ID] {
+				r.cur.noteWatchedWrite(path)
+			}
+		}
 		r.recWrite(path, e.kind, e.ino)
 		r.ignoreTouched(f.d, f.name)
 	case ev.Notes&(vnode.NoteAttrib|vnode.NoteLink) != 0:
 		r.recAttrib(path, e.kind, e.ino)
+	}
+	// A close (kqueue's NOTE_CLOSE_WRITE on the file's own watch). One
+	// kernel event may carry the writes before it too: EV_CLEAR merges
+	// the notes of one wait, so they are taken as written, then closed.
+	if ev.Notes&vnode.NoteCloseWrite != 0 && e.kind == kFile {
+		if r.gate != nil {
+			r.cur.noteClose(path)
+			if r.gate.held[path] != nil {
+				r.dirty = true // the batch that releases it
+			}
+		}
+		if !wrote && r.closedAfterWrite(path, e.kind, e.ino, os.Lstat) {
+			r.ignoreTouched(f.d, f.name)
+		}
 	}
 }
 

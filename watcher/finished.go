@@ -13,13 +13,17 @@ import (
 // and reported (as one create, or one write) in a later batch once the
 // file is finished:
 //
-//   - where the backend reports a writer's close (inotify's IN_CLOSE_WRITE),
-//     once a close came after the file's last write and the file has not
-//     changed since; a file moved in from elsewhere counts as closed, since
-//     it was complete where it came from;
-//   - elsewhere (kqueue, polling), once its size and mtime have not changed
-//     for the settle time. A writer that pauses for longer than that is
-//     taken for finished: only a close says for sure.
+//   - where the backend reports a writer's close (inotify's IN_CLOSE_WRITE,
+//     FreeBSD's NOTE_CLOSE_WRITE), once a close came after the file's last
+//     write and the file has not changed since; a file moved in from
+//     elsewhere counts as closed, since it was complete where it came from.
+//     On FreeBSD the close comes from the file's own watch, placed only
+//     once a rescan found the file: a file written before that may have
+//     been closed already, so it also finishes by settling (below) until a
+//     write under its watch shows that a close is still to come;
+//   - elsewhere (other kqueues, polling), once its size and mtime have not
+//     changed for the settle time. A writer that pauses for longer than
+//     that is taken for finished: only a close says for sure.
 //
 // Renames move a held file: a file written under a temporary name and
 // renamed into place (rsync, atomic saves) is reported once, as a create
@@ -35,18 +39,24 @@ const timerSettle = 4
 
 // heldFile is a created or written file whose writer may not be done.
 type heldFile struct {
-	op     Op        // Create or Write, as it will be reported
-	closed bool      // a close came after its last write
-	print  fprint    // size and mtime last seen
-	since  time.Time // when print was last seen to change
+	op     Op   // Create or Write, as it will be reported
+	closed bool // a close came after its last write
+	// awaitClose: written under a watch that reports closes (kqueue on
+	// FreeBSD), so only a close finishes it.
+	awaitClose bool
+	print      fprint    // size and mtime last seen
+	since      time.Time // when print was last seen to change
 }
 
 // finishGate holds the changes of unfinished files.
 type finishGate struct {
 	settle    time.Duration
 	useCloses bool
-	held      map[string]*heldFile
-	armed     bool // the settle timer is set
+	// watchedCloses: closes come from each file's own watch, placed only
+	// once the file is found (kqueue on FreeBSD), not from its directory's.
+	watchedCloses bool
+	held          map[string]*heldFile
+	armed         bool // the settle timer is set
 	// vanished: creates and writes of paths already gone when their batch
 	// closed (renamed away before the batch saw them settle), kept for the
 	// next batch, whose rename carries them on; prev is the batch before.
@@ -65,6 +75,15 @@ func (p *pending) noteClose(path string) {
 // noteWrite forgets a close of path that a later write made stale.
 func (p *pending) noteWrite(path string) {
 	delete(p.closes, path)
+}
+
+// noteWatchedWrite records that path was written while its own watch,
+// which reports closes, was in place: its writer's close will be seen.
+func (p *pending) noteWatchedWrite(path string) {
+	if p.watchedWrites == nil {
+		p.watchedWrites = map[string]bool{}
+	}
+	p.watchedWrites[path] = true
 }
 
 // gateChanges holds back the changes of unfinished files and adds those
@@ -154,6 +173,11 @@ func (r *run) gateChanges(changes []Change, p *pending, now time.Time) []Change 
 			kept = append(kept, c)
 		}
 	}
+	for path := range p.watchedWrites {
+		if h := g.held[path]; h != nil {
+			h.awaitClose = true
+		}
+	}
 	for path := range p.closes {
 		if h := g.held[path]; h != nil {
 			h.closed = true
@@ -180,16 +204,30 @@ func (g *finishGate) release(now time.Time) []Change {
 			// write after it would have cleared it (noteWrite).
 			h.print, h.since = pr, now
 		}
-		done := now.Sub(h.since) >= g.settle
-		if g.useCloses {
-			done = h.closed
-		}
-		if done {
+		if g.finished(h, now) {
 			out = append(out, Change{Path: path, Op: h.op})
 			delete(g.held, path)
 		}
 	}
 	return out
+}
+
+// finished says whether held file h is done with: closed after its last
+// write where closes are reported, settled elsewhere. Where only a file's
+// own watch reports its closes (kqueue), a file found by reading its
+// directory may have been closed before that watch existed, and no close
+// will come; so until a write shows its writer still at work under the
+// watch, settling finishes it too.
+func (g *finishGate) finished(h *heldFile, now time.Time) bool {
+	settled := now.Sub(h.since) >= g.settle
+	switch {
+	case !g.useCloses:
+		return settled
+	case h.closed:
+		return true
+	default:
+		return g.watchedCloses && !h.awaitClose && settled
+	}
 }
 
 // vanish remembers that the held or reported-later path vanished before
@@ -219,7 +257,7 @@ func (r *run) settleTick(now time.Time) {
 			h.print, h.since = pr, now
 			continue
 		}
-		if now.Sub(h.since) >= g.settle || g.useCloses && h.closed {
+		if g.finished(h, now) {
 			r.dirty = true
 		}
 	}
@@ -230,7 +268,7 @@ func (r *run) settleTick(now time.Time) {
 // can finish them.
 func (r *run) armSettle() {
 	g := r.gate
-	if g == nil || g.armed || len(g.held) == 0 || g.useCloses {
+	if g == nil || g.armed || len(g.held) == 0 || g.useCloses && !g.watchedCloses {
 		return
 	}
 	g.armed = true

@@ -102,6 +102,8 @@ type run struct {
 	dirty     bool     // cur changed since the debouncer last heard
 	lastDrain time.Time
 	saidLimit bool
+	// polledIDs: watches the poller serves, which report no closes.
+	polledIDs map[vnode.ID]bool
 	gate      *finishGate // Options.Closed: changes of unfinished files
 	held      *Batch      // closed but not handed to the sender when ctx ended (FlushOnStop)
 	// prints and printsSince are the baseline writers' closes are judged
@@ -155,6 +157,7 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 	}
 	if r.gate != nil {
 		r.gate.useCloses = r.caps.CloseWrites
+		r.gate.watchedCloses = r.caps.CloseWrites && !r.caps.ChildWrites
 	}
 	for _, rs := range w.roots {
 		if rs.link {

@@ -23,6 +23,9 @@ func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
 		id, err = r.w.watchResult(path, id, err)
 	}
 	if err == nil {
+		if rt != nil && rt.polled {
+			r.markPolled(id)
+		}
 		return id, true
 	}
 	var le *vnode.LimitError
@@ -30,6 +33,9 @@ func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
 		if !r.saidLimit {
 			r.saidLimit = true
 			r.w.o.notice(&Notice{Kind: Unwatchable, Path: path, Err: le})
+		}
+		if le.Polled {
+			r.markPolled(id)
 		}
 		return id, le.Polled
 	}
@@ -44,7 +50,17 @@ func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
 	return 0, false
 }
 
+// markPolled remembers that watch id is served by the poller: its file
+// reports no closes, so Options.Closed settles it.
+func (r *run) markPolled(id vnode.ID) {
+	if r.polledIDs == nil {
+		r.polledIDs = map[vnode.ID]bool{}
+	}
+	r.polledIDs[id] = true
+}
+
 func (r *run) unwatch(id vnode.ID) {
+	delete(r.polledIDs, id)
 	if id != 0 && r.q != nil && !r.closed {
 		r.q.Remove(id) // an already-gone watch is no error worth reporting
 	}

@@ -151,7 +151,7 @@ func (w *watchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&w.symlinks, "follow-symlinks", false, "descend into symlinked directories")
 	fs.Var(&w.poll, "poll", "poll with stat instead of kernel notification (`[=INTERVAL]`, default 250ms);\nthe quiet period becomes at least two intervals (--poll=1s: a batch 2s after the last change)")
 	fs.Var(&w.ops, "ops", "only changes with these `OPS` count (comma-separated: create, write, remove, rename, chmod)")
-	fs.BoolVar(&w.closed, "closed", false, "report a created or written file only once its writer has closed it\n(inotify; elsewhere and when polling: once unchanged for --settle)")
+	fs.BoolVar(&w.closed, "closed", false, "report a created or written file only once its writer has closed it\n(inotify, FreeBSD kqueue; elsewhere and when polling: once unchanged for --settle)")
 	fs.DurationVar(&w.settle, "settle", watcher.DefaultSettle, "with --closed, how long a file's size and mtime must stay unchanged where closes are not reported")
 	fs.Var(&w.backend, "backend", "notification `MECHANISM`: auto, kqueue, inotify or poll")
 }
