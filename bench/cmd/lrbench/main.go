@@ -168,16 +168,16 @@ func measure(r *row, vigil, air, repo, chromium, work string, saves, rate int) e
 		args = append(args, "--ready", "line: lrserver listening",
 			"--livereload", fmt.Sprintf("127.0.0.1:%d=http://%s", proxy, appAddr),
 			"-g", "**/*.go", "-g", "**/*.html", "--",
-			// exec, so that LISTEN_PID is the server's own PID.
-			fmt.Sprintf("%s && exec %s -addr %s", build, bin, appAddr))
+			// exec, so that LISTEN_PID (sh's PID) is the server's own PID.
+			"sh", "-c", fmt.Sprintf("%s && exec %s -addr %s", build, bin, appAddr))
 		cmd = exec.Command(vigil, args...)
 	case "air":
 		conf := fmt.Sprintf(`root = "."
 tmp_dir = %q
 [build]
 cmd = %q
-bin = %q
-full_bin = "%s -addr %s"
+entrypoint = [%q]
+args_bin = ["-addr", %q]
 include_ext = ["go", "html"]
 exclude_dir = ["tmp"]
 delay = 0
@@ -191,7 +191,7 @@ app_port = %d
 clear_on_rebuild = false
 [misc]
 clean_on_exit = false
-`, filepath.Join(dir, "airtmp"), build, bin, bin, appAddr, proxy, app)
+`, filepath.Join(dir, "airtmp"), build, bin, appAddr, proxy, app)
 		if err := os.WriteFile(filepath.Join(appDir, ".air.toml"), []byte(conf), 0o644); err != nil {
 			return err
 		}
