@@ -35,7 +35,8 @@ type row struct {
 	Skipped   string          `json:"skipped,omitempty"`
 	Saves     []time.Duration `json:"saves_ns"`
 	Missed    int             `json:"missed"`
-	P50, P90  time.Duration   `json:"-"`
+	P50       time.Duration   `json:"p50_ns"`
+	P90       time.Duration   `json:"p90_ns"`
 	Requests  int64           `json:"requests"`
 	Refused   int64           `json:"refused"`
 	Reset     int64           `json:"reset"`
