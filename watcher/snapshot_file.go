@@ -341,15 +341,10 @@ func (d *snapDecoder) uvarint() uint64 {
 	return v
 }
 
+// varint undoes binary.PutVarint's zig-zag encoding of a uvarint.
 func (d *snapDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *snapDecoder) byte() byte {
