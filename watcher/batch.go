@@ -184,32 +184,25 @@ func (r *run) flush(now time.Time) Batch {
 				gone[rc.startIno] = append(gone[rc.startIno], path)
 			}
 		}
-		kept := creates[:0]
-		for _, path := range creates {
-			rc := p.recs[path]
-			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind &&
-				!bornSince(path, rc.nowIno, p.opened) && oneDevice(g[0], path) {
-				used[g[0]] = true
-				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
-				continue
+		// Created paths, and nodes renamed over a path that existed (mv
+		// a b, with b there): the same pairing; what stays unpaired is a
+		// create, or a rewrite of the path that was there.
+		pair := func(paths []string) []string {
+			kept := paths[:0]
+			for _, path := range paths {
+				rc := p.recs[path]
+				if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind &&
+					!bornSince(path, rc.nowIno, p.opened) && oneDevice(g[0], path) {
+					used[g[0]] = true
+					b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
+					continue
+				}
+				kept = append(kept, path)
 			}
-			kept = append(kept, path)
+			return kept
 		}
-		creates = kept
-		// A node renamed over a path that existed (mv a b, with b there):
-		// the same pairing, else the path was rewritten.
-		kept = replacedBy[:0]
-		for _, path := range replacedBy {
-			rc := p.recs[path]
-			if g := gone[rc.nowIno]; len(g) == 1 && !used[g[0]] && p.recs[g[0]].startKind == rc.nowKind &&
-				!bornSince(path, rc.nowIno, p.opened) && oneDevice(g[0], path) {
-				used[g[0]] = true
-				b.Changes = append(b.Changes, Change{Path: path, Op: Rename, Old: g[0]})
-				continue
-			}
-			kept = append(kept, path)
-		}
-		replacedBy = kept
+		creates = pair(creates)
+		replacedBy = pair(replacedBy)
 	}
 	for _, path := range replacedBy {
 		b.Changes = append(b.Changes, Change{Path: path, Op: Write})
