@@ -144,17 +144,7 @@ func (sysKernel) open(path string, mode openMode) (int, error) {
 	if mode == openVnode {
 		flags = vnodeOpenFlags | unix.O_CLOEXEC
 	}
-	for {
-		fd, err := unix.Open(path, flags, 0)
-		if err == unix.EINTR {
-			// fsnotify #475: open is interrupted on macOS too.
-			continue
-		}
-		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		return fd, nil
-	}
+	return openRetrying(path, flags)
 }
 
 func (sysKernel) close(fd int) error { return unix.Close(fd) }

@@ -174,16 +174,7 @@ func (lkqKernel) open(path string, mode openMode) (int, error) {
 		// writer.
 		flags |= unix.O_NONBLOCK
 	}
-	for {
-		fd, err := unix.Open(path, flags, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		return fd, nil
-	}
+	return openRetrying(path, flags)
 }
 
 func (lkqKernel) close(fd int) error { return unix.Close(fd) }

@@ -6,7 +6,11 @@ package vnode
 // and libkqueue's on Linux.
 // Section numbers (§N) refer to docs/kqueue.md.
 
-import "golang.org/x/sys/unix"
+import (
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
 
 // unreadBytes is what EVFILT_READ reports for a regular file: the bytes
 // from fd's offset to EOF, negative when the file was truncated below it.
@@ -62,3 +66,18 @@ func rlimInt64[T int64 | uint64](v T) int64 {
 }
 
 func setRlim[T int64 | uint64](p *T, v int64) { *p = T(v) }
+
+// openRetrying opens path with flags, again after EINTR (which an open can
+// return on macOS too, as fsnotify found).
+func openRetrying(path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Open(path, flags, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
+}
