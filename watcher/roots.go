@@ -9,31 +9,48 @@ import (
 )
 
 // waitRoot watches the nearest existing ancestor of a missing root, so that
-// its return is noticed.
-func (r *run) waitRoot(rt *root) {
+// its return is noticed. A watch sees only what happens after it is armed,
+// so once it is armed the root is looked at again and the ancestor moved
+// down if the path grew meanwhile (mkdir -p racing the watch). It reports
+// whether the root is still missing; false means the caller should start it.
+func (r *run) waitRoot(rt *root) (missing bool) {
 	rt.waiting = true
 	if r.q == nil {
-		return
+		return true
 	}
-	a := filepath.Dir(rt.path)
 	for {
-		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
-			break
+		if fi, err := os.Stat(rt.path); err == nil && fi.IsDir() {
+			return false
 		}
-		p := filepath.Dir(a)
-		if p == a {
-			break
+		a := nearestDir(filepath.Dir(rt.path))
+		if rt.waitID != 0 && rt.waitPath == a {
+			return true
 		}
-		a = p
-	}
-	if rt.waitID != 0 && rt.waitPath == a {
-		return
-	}
-	r.unwaitRoot(rt)
-	rt.waiting = true
-	if id, ok := r.watch(a); ok {
+		r.unwaitRoot(rt)
+		rt.waiting = true
+		if r.w.beforeArmWait != nil {
+			r.w.beforeArmWait(a)
+		}
+		id, ok := r.watch(a)
+		if !ok {
+			return true
+		}
 		rt.waitID, rt.waitPath = id, a
 		r.waits[id] = append(r.waits[id], rt)
+	}
+}
+
+// nearestDir is p or its nearest ancestor that is a directory.
+func nearestDir(p string) string {
+	for {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p
+		}
+		up := filepath.Dir(p)
+		if up == p {
+			return p
+		}
+		p = up
 	}
 }
 
@@ -93,12 +110,9 @@ func (r *run) rootCheck(rt *root) {
 		}
 		rt.top = nil
 		r.w.o.notice(&Notice{Kind: RootRemoved, Path: rt.path})
-		r.waitRoot(rt)
-		fi, err = os.Stat(rt.path)
-		exists = err == nil && fi.IsDir()
+		exists = false // replaced or gone: waitRoot looks again
 	}
-	if !exists {
-		r.waitRoot(rt) // the nearest existing ancestor may have changed
+	if !exists && r.waitRoot(rt) {
 		return
 	}
 	r.unwaitRoot(rt)

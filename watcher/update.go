@@ -10,17 +10,20 @@ import (
 // startRoot indexes a root (directory or file root) if it exists, or starts
 // waiting for it.
 func (r *run) startRoot(rt *root, record bool) {
-	fi, err := os.Stat(rt.path)
-	if err != nil || !fi.IsDir() {
-		if record {
+	var fi os.FileInfo
+	for {
+		var err error
+		if fi, err = os.Stat(rt.path); err == nil && fi.IsDir() {
+			break
+		}
+		if r.waitRoot(rt) {
+			if !record { // from rootCheck it was there a moment ago
+				r.w.o.notice(&Notice{Kind: RootMissing, Path: rt.path})
+			}
 			return
 		}
-		r.waitRoot(rt)
-		if rt.waiting {
-			r.w.o.notice(&Notice{Kind: RootMissing, Path: rt.path})
-		}
-		return
 	}
+	r.unwaitRoot(rt)
 	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi)}
 	rt.dev = devOf(fi)
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {

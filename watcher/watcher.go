@@ -191,6 +191,10 @@ type Watcher struct {
 	// afterEvents, when set, is told how many paths the open batch holds
 	// each time the loop has handled a read of events.
 	afterEvents func(paths int)
+	// beforeArmWait, when set, is called with the ancestor a missing root
+	// is about to be waited for on, before its watch is armed (a test
+	// creates the path there, racing the watch).
+	beforeArmWait func(ancestor string)
 }
 
 // New validates o (globs compile, roots are made absolute) and returns a
