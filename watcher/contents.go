@@ -1,10 +1,8 @@
 package watcher
 
 import (
+	"encoding/binary"
 	"hash/maphash"
-	"io"
-	"io/fs"
-	"os"
 	"sync"
 	"time"
 )
@@ -13,9 +11,10 @@ import (
 // file always counts, so that a save never waits on hashing a huge file.
 const MaxHashSize = 8 << 20
 
-// Contents remembers a hash and the mode of each regular file's contents,
-// so that changes leaving a file as it was (a save without an edit, a
-// touch, a checkout of identical content) can be dropped from batches.
+// Contents remembers a hash of each regular file's contents and mode, so
+// that changes leaving a file as it was (a save without an edit, a touch, a
+// checkout of identical content) can be dropped from batches. A file costs
+// it 16 bytes and a map slot: the path is kept only as a 64-bit hash.
 //
 // Baselines come from [Contents.Prime], in the background after the
 // watcher is ready, and from [Contents.Filter] itself. A file modified after
@@ -24,43 +23,38 @@ const MaxHashSize = 8 << 20
 type Contents struct {
 	mu    sync.Mutex
 	seed  maphash.Seed
-	sums  map[string]sum
-	since time.Time // when priming began
-}
-
-type sum struct {
-	h    uint64
-	mode fs.FileMode
+	sums  map[uint64]uint64 // hash of the path → hash of mode and contents
+	since time.Time         // when priming began
+	bufs  sync.Pool         // *[]byte read buffers
 }
 
 // NewContents returns an empty Contents.
 func NewContents() *Contents {
-	return &Contents{seed: maphash.MakeSeed(), sums: map[string]sum{}, since: time.Now()}
+	c := &Contents{seed: maphash.MakeSeed(), sums: map[uint64]uint64{}, since: time.Now()}
+	c.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	return c
 }
 
-// hashFile hashes a regular file of at most MaxHashSize bytes; ok is false
-// for anything else, or a file that changed while it was read.
-func (c *Contents) hashFile(path string) (s sum, mtime time.Time, ok bool) {
-	fi, err := os.Lstat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > MaxHashSize {
-		return sum{}, time.Time{}, false
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return sum{}, time.Time{}, false
-	}
-	defer f.Close()
+// key is what a path is remembered by. Two paths with one key would have
+// to collide in 64 bits and then hold the same sum for a change to be lost.
+func (c *Contents) key(path string) uint64 { return maphash.String(c.seed, path) }
+
+// hashFile hashes the mode and contents of a regular file of at most
+// MaxHashSize bytes; ok is false for anything else, or a file that changed
+// while it was read. mtime is the modification time it had.
+func (c *Contents) hashFile(path string) (sum uint64, mtime time.Time, ok bool) {
+	bp := c.bufs.Get().(*[]byte)
+	defer c.bufs.Put(bp)
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	n, err := io.Copy(&h, io.LimitReader(f, MaxHashSize+1))
-	if err != nil || n > MaxHashSize {
-		return sum{}, time.Time{}, false
+	mode, mtime, stable, err := readRegular(path, &h, *bp, MaxHashSize)
+	if err != nil || !stable {
+		return 0, time.Time{}, false
 	}
-	after, err := f.Stat()
-	if err != nil || after.Size() != n || !after.ModTime().Equal(fi.ModTime()) {
-		return sum{}, time.Time{}, false
-	}
-	return sum{h: h.Sum64(), mode: fi.Mode()}, fi.ModTime(), true
+	var m [4]byte
+	binary.LittleEndian.PutUint32(m[:], mode)
+	h.Write(m[:])
+	return h.Sum64(), mtime, true
 }
 
 // Prime hashes files (absolute paths, as [Scan] lists them) that have no
@@ -77,8 +71,9 @@ func (c *Contents) Prime(files []string, stop <-chan struct{}) (hashed int) {
 			return hashed
 		default:
 		}
+		k := c.key(p)
 		c.mu.Lock()
-		_, have := c.sums[p]
+		_, have := c.sums[k]
 		c.mu.Unlock()
 		if have {
 			continue
@@ -88,8 +83,8 @@ func (c *Contents) Prime(files []string, stop <-chan struct{}) (hashed int) {
 			continue
 		}
 		c.mu.Lock()
-		if _, have := c.sums[p]; !have {
-			c.sums[p] = s
+		if _, have := c.sums[k]; !have {
+			c.sums[k] = s
 			hashed++
 		}
 		c.mu.Unlock()
@@ -113,12 +108,13 @@ func (c *Contents) Filter(b Batch) Batch {
 			c.forget(ch.Old)
 		}
 		s, _, ok := c.hashFile(ch.Path)
+		k := c.key(ch.Path)
 		c.mu.Lock()
-		old, had := c.sums[ch.Path]
+		old, had := c.sums[k]
 		if ok {
-			c.sums[ch.Path] = s
+			c.sums[k] = s
 		} else {
-			delete(c.sums, ch.Path)
+			delete(c.sums, k)
 		}
 		c.mu.Unlock()
 		if ok && had && old == s && ch.Op != Rename {
@@ -131,8 +127,9 @@ func (c *Contents) Filter(b Batch) Batch {
 }
 
 func (c *Contents) forget(p string) {
+	k := c.key(p)
 	c.mu.Lock()
-	delete(c.sums, p)
+	delete(c.sums, k)
 	c.mu.Unlock()
 }
 

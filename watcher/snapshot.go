@@ -3,7 +3,6 @@ package watcher
 import (
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -535,26 +534,14 @@ func (e *snapEntry) hashContents(buf []byte) error {
 			return err
 		}
 		io.WriteString(h, target)
-	} else {
-		f, err := os.Open(e.path)
-		if err != nil {
-			return err
-		}
-		_, err = io.CopyBuffer(h, onlyReader{f}, buf)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("read %s: %w", e.path, err)
-		}
+	} else if _, _, _, err := readRegular(e.path, h, buf, -1); err != nil {
+		return err
 	}
 	var sum [sha256.Size]byte
 	copy(e.hash[:], h.Sum(sum[:0]))
 	e.hashed = true
 	return nil
 }
-
-// onlyReader hides everything but Read, so that io.CopyBuffer uses the
-// caller's buffer instead of a WriterTo's own.
-type onlyReader struct{ io.Reader }
 
 // Changes returns what differs between the snapshot s was taken against
 // and s, as a batch would report it, sorted by path: every node as Create

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -358,9 +359,13 @@ func (s *session) primeContents(ctx context.Context, w *watcher.Watcher, content
 		return
 	}
 	n := contents.Prime(files, ctx.Done())
+	files = nil
 	if ctx.Err() == nil {
 		fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s\n", n, time.Since(began).Round(time.Millisecond))
 	}
+	// The listing and the read buffers are garbage now, as the crawl's
+	// was at ready (see readySummary).
+	debug.FreeOSMemory()
 }
 
 // expect adds n components that must report ready before "ready" is printed.

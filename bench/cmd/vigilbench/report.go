@@ -35,6 +35,9 @@ func summarizeTree(t *treeResult) string {
 	}
 	s := fmt.Sprintf("ready %.0f ms, RSS %.1f MB (%s %.1f MB, %d procs), idle CPU %.1f ms in %.0f s",
 		t.ReadyMS, mb(t.RSSKB), t.MainComm, mb(t.MainRSSKB), t.Processes, t.IdleCPUMS, t.IdleSeconds)
+	if t.StartupMS > 0 {
+		s += fmt.Sprintf(", after start-up work that ended %.0f ms after ready", t.StartupMS)
+	}
 	if t.Error != "" {
 		s += "; ERROR " + t.Error
 	}
