@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -44,6 +45,10 @@ type heldFile struct {
 	// awaitClose: written under a watch that reports closes (kqueue on
 	// FreeBSD), so only a close finishes it.
 	awaitClose bool
+	// settles: its directory is served by the poller (a remote root next
+	// to local ones, a watch limit reached), which reports no closes, so
+	// only settling finishes it even where the backend reports closes.
+	settles    bool
 	print      fprint    // size and mtime last seen
 	since      time.Time // when print was last seen to change
 }
@@ -98,6 +103,7 @@ func (r *run) gateChanges(changes []Change, p *pending, now time.Time) []Change 
 			g.held[path] = h
 		}
 		h.closed = false
+		h.settles = r.polledParent(path)
 		if fi, err := os.Lstat(path); err == nil {
 			h.print = fprintOf(fi)
 		}
@@ -148,6 +154,7 @@ func (r *run) gateChanges(changes []Change, p *pending, now time.Time) []Change 
 				h.op = Write
 			}
 			g.held[c.Path] = h
+			h.settles = r.polledParent(c.Path)
 			if fi, err := os.Lstat(c.Path); err == nil {
 				h.print = fprintOf(fi)
 			}
@@ -221,13 +228,33 @@ func (g *finishGate) release(now time.Time) []Change {
 func (g *finishGate) finished(h *heldFile, now time.Time) bool {
 	settled := now.Sub(h.since) >= g.settle
 	switch {
-	case !g.useCloses:
+	case !g.useCloses || h.settles:
 		return settled
 	case h.closed:
 		return true
 	default:
 		return g.watchedCloses && !h.awaitClose && settled
 	}
+}
+
+// anySettles says whether a held file can only settle (see heldFile.settles).
+func (g *finishGate) anySettles() bool {
+	for _, h := range g.held {
+		if h.settles {
+			return true
+		}
+	}
+	return false
+}
+
+// polledParent says whether the directory holding path is served by the
+// poller: its files report no closes.
+func (r *run) polledParent(path string) bool {
+	if len(r.polledIDs) == 0 {
+		return false
+	}
+	n := r.dirAt(filepath.Dir(path))
+	return n != nil && r.polledIDs[n.id]
 }
 
 // vanish remembers that the held or reported-later path vanished before
@@ -268,7 +295,7 @@ func (r *run) settleTick(now time.Time) {
 // can finish them.
 func (r *run) armSettle() {
 	g := r.gate
-	if g == nil || g.armed || len(g.held) == 0 || g.useCloses && !g.watchedCloses {
+	if g == nil || g.armed || len(g.held) == 0 || g.useCloses && !g.watchedCloses && !g.anySettles() {
 		return
 	}
 	g.armed = true

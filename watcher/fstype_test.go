@@ -116,3 +116,58 @@ func TestRemoteRootsArePolled(t *testing.T) {
 		t.Error("isRemote misjudges a name")
 	}
 }
+
+// TestClosedOnPolledRemoteRoot: with Options.Closed, inotify finishes a
+// file by its writer's close, but a remote root next to local ones is
+// polled, and polling reports no closes: files there finish by settling
+// instead of being held for ever. Local files still wait for their close.
+func TestClosedOnPolledRemoteRoot(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("closes are reported by inotify")
+	}
+	nfs, local := t.TempDir(), t.TempDir()
+	w, err := New(Options{Roots: []string{nfs, local}, PollInterval: testPoll, Debounce: 50 * time.Millisecond,
+		Closed: true, Settle: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.fsType = func(p string) string {
+		if within(nfs, p) {
+			return "nfs4"
+		}
+		return "ext4"
+	}
+	c, _ := runWatcher(t, w)
+	remote, near := filepath.Join(nfs, "sub", "remote.bin"), filepath.Join(local, "near.bin")
+	if err := os.Mkdir(filepath.Dir(remote), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Kept open: a local file is not finished until its writer closes it.
+	f, err := os.Create(near)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("partial")
+	if err := os.WriteFile(remote, []byte("done"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seen := func(path string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, b := range c.batches {
+			for _, ch := range b.Changes {
+				if ch.Path == path && ch.Op == Create {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	testwait.Until(t, deadline, "the remote file reported once settled", func() bool { return seen(remote) })
+	if seen(near) {
+		t.Fatalf("the local file was reported while its writer still had it open")
+	}
+	f.Close()
+	testwait.Until(t, deadline, "the local file reported after its close", func() bool { return seen(near) })
+}

@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"strings"
 	"os"
 	"path/filepath"
 	"time"
@@ -216,12 +217,40 @@ func join(dir, name string) string {
 	return dir + "/" + name
 }
 
+// dirAt is the indexed directory at path, or nil.
+func (r *run) dirAt(path string) *dirNode {
+	for _, rt := range r.roots {
+		n := rt.top
+		if n == nil || !within(n.path, path) {
+			continue
+		}
+		if path == n.path {
+			return n
+		}
+		for rest := below(n.path, path); n != nil && rest != ""; {
+			var name string
+			name, rest, _ = strings.Cut(rest, "/")
+			e, _ := n.ents.get(name)
+			n = e.dir
+		}
+		if n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
 // rel is the path of name in d relative to d's root, for glob matching.
 func (r *run) rel(d *dirNode, name string) string {
 	if d.path == d.rt.path {
 		return name
 	}
 	return below(d.rt.path, d.path) + "/" + name
+}
+
+// within says whether path is base or below it.
+func within(base, path string) bool {
+	return path == base || strings.HasPrefix(path, strings.TrimSuffix(base, "/")+"/")
 }
 
 // below returns full relative to base, an ancestor directory of full.

@@ -38,7 +38,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,7 +250,7 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 	var out []rootSpec
 	covered := func(p string) bool {
 		for _, r := range out {
-			if r.files == nil && (p == r.path || strings.HasPrefix(p, strings.TrimSuffix(r.path, "/")+"/")) {
+			if r.files == nil && within(r.path, p) {
 				return true
 			}
 		}

@@ -186,6 +186,12 @@ func startWatcher(t *testing.T, o Options) (*collector, context.CancelFunc) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runWatcher(t, w)
+}
+
+// runWatcher runs w (its test hooks set) as startWatcher does.
+func runWatcher(t *testing.T, w *Watcher) (*collector, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Batch)
 	ready := make(chan struct{})
