@@ -124,9 +124,9 @@ func BenchmarkAdmitGitignore(b *testing.B) {
 		rules += fmt.Sprintf("*.ext%d\n", i)
 	}
 	rules += "build/\n/dist\n"
-	top.ign = parseIgnore([]byte(rules))
+	top.setIgnore(parseIgnore([]byte(rules)))
 	mid := &dirNode{path: top.path + "/a", parent: top, rt: top.rt}
-	mid.ign = parseIgnore([]byte("!keep.ext1\n**/gen/**\n"))
+	mid.setIgnore(parseIgnore([]byte("!keep.ext1\n**/gen/**\n")))
 	leaf := &dirNode{path: mid.path + "/b/c", parent: mid, rt: top.rt}
 	for b.Loop() {
 		r.admit(leaf, "main.go", kFile)

@@ -137,7 +137,7 @@ func (r *run) verifyDir(n *dirNode) {
 		r.rootCheck(n.rt)
 		return
 	}
-	r.touched(n.parent, n.name)
+	r.touched(n.parent, n.name())
 }
 
 func (r *run) fileEvent(f fileRef, ev vnode.Event) {

@@ -69,11 +69,55 @@ type dirIndex struct {
 	// so the strings handed out (which point into it) stay valid; a
 	// compaction copies the live names into a new arena instead.
 	names []byte
-	slots []slot     // sorted by name, unless loading
-	subs  []*dirNode // the subdirectories' nodes, sorted by name
-	wids  map[string]vnode.ID
-	waste uint32 // arena bytes that no slot refers to any more
-	bulk  bool   // loading: slots are appended unsorted until the next lookup
+	slots []slot    // sorted by name, unless loading
+	x     *dirExtra // what few directories have; nil for most
+	waste uint32    // arena bytes that no slot refers to any more
+	bulk  bool      // loading: slots are appended unsorted until the next lookup
+}
+
+// dirExtra is the part of a directory's state that most directories of a
+// large tree do not need (most have no subdirectory, no .gitignore, no
+// symlinked path and, but on kqueue, no file watches): kept behind one
+// pointer, it costs them 8 bytes instead of 72.
+type dirExtra struct {
+	subs []*dirNode // the subdirectories' nodes, sorted by name
+	wids map[string]vnode.ID
+	real string      // the node's: see dirNode.readPath
+	ign  *ignoreList // the node's .gitignore
+}
+
+// extra returns x's dirExtra, made if need be.
+func (x *dirIndex) extra() *dirExtra {
+	if x.x == nil {
+		x.x = &dirExtra{}
+	}
+	return x.x
+}
+
+// subs are the subdirectories' nodes, sorted by name.
+func (x *dirIndex) subs() []*dirNode {
+	if x.x == nil {
+		return nil
+	}
+	return x.x.subs
+}
+
+// wid is the watch of file name, if it has one of its own.
+func (x *dirIndex) wid(name string) vnode.ID {
+	if x.x == nil || x.x.wids == nil {
+		return 0
+	}
+	return x.x.wids[name]
+}
+
+// clear empties the index, keeping what the extra holds for the node.
+func (x *dirIndex) clear() {
+	keep := x.x
+	*x = dirIndex{}
+	if keep != nil && (keep.real != "" || keep.ign != nil) {
+		keep.subs, keep.wids = nil, nil
+		x.x = keep
+	}
 }
 
 // nameAt returns the name in slot i, a view into the arena.
@@ -106,8 +150,8 @@ func (x *dirIndex) find(name string) (int, bool) {
 
 // findSub returns where the node named name is in subs, or where it would go.
 func (x *dirIndex) findSub(name string) (int, bool) {
-	return slices.BinarySearchFunc(x.subs, name, func(n *dirNode, name string) int {
-		return strings.Compare(n.name, name)
+	return slices.BinarySearchFunc(x.subs(), name, func(n *dirNode, name string) int {
+		return strings.Compare(n.name(), name)
 	})
 }
 
@@ -117,12 +161,10 @@ func (x *dirIndex) entryAt(i int) entry {
 	e := entry{ino: s.inode(), kind: s.kind()}
 	if e.kind == kDir {
 		if j, ok := x.findSub(x.nameAt(i)); ok {
-			e.dir = x.subs[j]
+			e.dir = x.x.subs[j]
 		}
 	}
-	if x.wids != nil {
-		e.wid = x.wids[x.nameAt(i)]
-	}
+	e.wid = x.wid(x.nameAt(i))
 	return e
 }
 
@@ -163,19 +205,20 @@ func (x *dirIndex) set(name string, e entry) string {
 	x.slots[i].set(e.ino, e.kind)
 	stored := x.nameAt(i)
 	if e.dir != nil {
-		e.dir.name = stored
+		xx := x.extra()
 		if x.bulk {
-			x.subs = append(x.subs, e.dir)
+			xx.subs = append(xx.subs, e.dir)
 		} else {
 			j, _ := x.findSub(stored)
-			x.subs = slices.Insert(x.subs, j, e.dir)
+			xx.subs = slices.Insert(xx.subs, j, e.dir)
 		}
 	}
 	if e.wid != 0 {
-		if x.wids == nil {
-			x.wids = map[string]vnode.ID{}
+		xx := x.extra()
+		if xx.wids == nil {
+			xx.wids = map[string]vnode.ID{}
 		}
-		x.wids[stored] = e.wid
+		xx.wids[stored] = e.wid
 	}
 	return stored
 }
@@ -185,11 +228,11 @@ func (x *dirIndex) unlink(i int) {
 	name := x.nameAt(i)
 	if x.slots[i].kind() == kDir {
 		if j, ok := x.findSub(name); ok {
-			x.subs = slices.Delete(x.subs, j, j+1)
+			x.x.subs = slices.Delete(x.x.subs, j, j+1)
 		}
 	}
-	if x.wids != nil {
-		delete(x.wids, name)
+	if x.x != nil && x.x.wids != nil {
+		delete(x.x.wids, name)
 	}
 }
 
@@ -205,7 +248,7 @@ func (x *dirIndex) del(name string) {
 	x.slots = slices.Delete(x.slots, i, i+1)
 	switch {
 	case len(x.slots) == 0:
-		*x = dirIndex{}
+		x.clear()
 	case x.waste >= 256 && int(x.waste) > len(x.names)/2:
 		x.compact()
 	}
@@ -247,20 +290,15 @@ func (x *dirIndex) finish() {
 		bn, _ := nameAt(x.names, b.off())
 		return strings.Compare(an, bn)
 	})
-	slices.SortFunc(x.subs, func(a, b *dirNode) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(x.subs(), func(a, b *dirNode) int { return strings.Compare(a.name(), b.name()) })
 	if cap(x.slots)-len(x.slots) > len(x.slots)/4 {
 		x.slots = slices.Clip(slices.Clone(x.slots))
 	}
 	if cap(x.names)-len(x.names) > len(x.names)/4 {
 		if len(x.slots) == 0 {
-			*x = dirIndex{}
+			x.clear()
 		} else {
-			x.compact() // rewrites the offsets: nothing was handed out but subs' names
-			for _, n := range x.subs {
-				if i, ok := x.find(n.name); ok {
-					n.name = x.nameAt(i)
-				}
-			}
+			x.compact() // names handed out keep the old arena, which stays valid
 		}
 	}
 }
@@ -270,21 +308,19 @@ func (x *dirIndex) each(fn func(name string, e entry)) {
 	if x.bulk {
 		x.finish()
 	}
-	j := 0
+	j, subs := 0, x.subs()
 	for i := range x.slots {
 		name := x.nameAt(i)
 		e := entry{ino: x.slots[i].inode(), kind: x.slots[i].kind()}
 		if e.kind == kDir {
-			for j < len(x.subs) && x.subs[j].name < name {
+			for j < len(subs) && subs[j].name() < name {
 				j++
 			}
-			if j < len(x.subs) && x.subs[j].name == name {
-				e.dir = x.subs[j]
+			if j < len(subs) && subs[j].name() == name {
+				e.dir = subs[j]
 			}
 		}
-		if x.wids != nil {
-			e.wid = x.wids[name]
-		}
+		e.wid = x.wid(name)
 		fn(name, e)
 	}
 }

@@ -21,23 +21,49 @@ type entry struct {
 
 // dirNode is an indexed, watched directory.
 type dirNode struct {
-	path   string // absolute, as the user sees it (through symlinks when followed)
-	real   string // where to read and watch it when path is a followed symlink
+	// path is absolute, as the user sees it (through symlinks when
+	// followed); its last element is the node's name in its parent.
+	path   string
 	parent *dirNode
-	name   string
 	rt     *root
 	ino    uint64
 	id     vnode.ID
-	dead   bool // next to id: the node is packed to a smaller size class
-	ents   dirIndex
-	ign    *ignoreList // this directory's .gitignore
+	dead   bool
+	ents   dirIndex // with, behind one pointer, the rare parts (real, ign)
 }
 
+// name is the node's name in its parent (a root's: its last element).
+func (n *dirNode) name() string { return n.path[strings.LastIndexByte(n.path, '/')+1:] }
+
+// readPath is where to read and watch the node: its real path when path is
+// a followed symlink.
 func (n *dirNode) readPath() string {
-	if n.real != "" {
-		return n.real
+	if x := n.ents.x; x != nil && x.real != "" {
+		return x.real
 	}
 	return n.path
+}
+
+// setReal records where a followed symlink's directory really is.
+func (n *dirNode) setReal(real string) {
+	if real != "" {
+		n.ents.extra().real = real
+	}
+}
+
+// ignore is the node's .gitignore rules, or nil.
+func (n *dirNode) ignore() *ignoreList {
+	if n.ents.x == nil {
+		return nil
+	}
+	return n.ents.x.ign
+}
+
+// setIgnore sets the node's .gitignore rules (nil: none).
+func (n *dirNode) setIgnore(l *ignoreList) {
+	if l != nil || n.ents.x != nil {
+		n.ents.extra().ign = l
+	}
 }
 
 // root is a root's state during a run.
@@ -294,11 +320,11 @@ func (r *run) admit(d *dirNode, name string, k kind) bool {
 func (r *run) gitIgnored(d *dirNode, name string, isDir bool) bool {
 	full := ""
 	for n := d; n != nil; n = n.parent {
-		if n.ign != nil {
+		if l := n.ignore(); l != nil {
 			if full == "" {
 				full = join(d.path, name)
 			}
-			if dec, ign := n.ign.match(below(n.path, full), isDir); dec {
+			if dec, ign := l.match(below(n.path, full), isDir); dec {
 				return ign
 			}
 		}

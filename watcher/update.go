@@ -28,7 +28,7 @@ func (r *run) startRoot(rt *root, record bool) {
 	rt.dev = devOf(fi)
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
-			n.real = real
+			n.setReal(real)
 		}
 	}
 	rt.top = n
@@ -93,13 +93,13 @@ func (r *run) doneList(list []dirent) {
 
 // loadIgnore (re)reads n's .gitignore if the listing has one.
 func (r *run) loadIgnore(n *dirNode, list []dirent) {
-	n.ign = nil
+	n.setIgnore(nil)
 	if r.f.noIgnore || (n.rt.files != nil && n.parent == nil) {
 		return
 	}
 	for _, de := range list {
 		if de.name == ".gitignore" && de.kind != kDir {
-			n.ign = loadIgnoreFile(join(n.readPath(), ".gitignore"))
+			n.setIgnore(loadIgnoreFile(join(n.readPath(), ".gitignore")))
 			return
 		}
 	}
@@ -129,7 +129,8 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 		r.collect(path, k, ino)
 	}
 	if k == kDir {
-		n := &dirNode{path: path, real: real, parent: d, rt: d.rt, ino: ino}
+		n := &dirNode{path: path, parent: d, rt: d.rt, ino: ino}
+		n.setReal(real)
 		e.dir = n
 		d.ents.set(name, e)
 		r.nDirs++
@@ -300,7 +301,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 	if err != nil {
 		// The directory itself went away or changed: its parent decides.
 		if n.parent != nil {
-			r.touched(n.parent, n.name)
+			r.touched(n.parent, n.name())
 		} else {
 			r.rootCheck(n.rt)
 		}
