@@ -48,9 +48,9 @@ type heldFile struct {
 	// settles: its directory is served by the poller (a remote root next
 	// to local ones, a watch limit reached), which reports no closes, so
 	// only settling finishes it even where the backend reports closes.
-	settles    bool
-	print      fprint    // size and mtime last seen
-	since      time.Time // when print was last seen to change
+	settles bool
+	print   fprint    // size and mtime last seen
+	since   time.Time // when print was last seen to change
 }
 
 // finishGate holds the changes of unfinished files.

@@ -1,9 +1,9 @@
 package watcher
 
 import (
-	"strings"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vigil-watch/vigil/debounce"
