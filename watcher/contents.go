@@ -1,8 +1,10 @@
 package watcher
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 )
@@ -13,8 +15,9 @@ const MaxHashSize = 8 << 20
 
 // Contents remembers a hash of each regular file's contents and mode, so
 // that changes leaving a file as it was (a save without an edit, a touch, a
-// checkout of identical content) can be dropped from batches. A file costs
-// it 16 bytes and a map slot: the path is kept only as a 64-bit hash.
+// checkout of identical content) can be dropped from batches. A primed
+// file costs it 16 bytes: a 64-bit hash of its path and one of its mode
+// and contents, in an array sorted by the first.
 //
 // Baselines come from [Contents.Prime], in the background after the
 // watcher is ready, and from [Contents.Filter] itself. A file modified after
@@ -23,14 +26,19 @@ const MaxHashSize = 8 << 20
 type Contents struct {
 	mu    sync.Mutex
 	seed  maphash.Seed
-	sums  map[uint64]uint64 // hash of the path → hash of mode and contents
+	base  []keyedSum        // primed baselines, sorted by key; sum 0: forgotten
+	more  map[uint64]uint64 // baselines of paths base does not hold
 	since time.Time         // when priming began
 	bufs  sync.Pool         // *[]byte read buffers
 }
 
+// keyedSum is one baseline: the path's key and the sum of the file's mode
+// and contents (never 0, which marks a forgotten baseline).
+type keyedSum struct{ key, sum uint64 }
+
 // NewContents returns an empty Contents.
 func NewContents() *Contents {
-	c := &Contents{seed: maphash.MakeSeed(), sums: map[uint64]uint64{}, since: time.Now()}
+	c := &Contents{seed: maphash.MakeSeed(), more: map[uint64]uint64{}, since: time.Now()}
 	c.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	return c
 }
@@ -38,6 +46,35 @@ func NewContents() *Contents {
 // key is what a path is remembered by. Two paths with one key would have
 // to collide in 64 bits and then hold the same sum for a change to be lost.
 func (c *Contents) key(path string) uint64 { return maphash.String(c.seed, path) }
+
+// at is where key is in base, if it is there.
+func (c *Contents) at(key uint64) (int, bool) {
+	return slices.BinarySearchFunc(c.base, key, func(e keyedSum, k uint64) int { return cmp.Compare(e.key, k) })
+}
+
+// get returns key's baseline; c.mu is held.
+func (c *Contents) get(key uint64) (uint64, bool) {
+	if s, ok := c.more[key]; ok {
+		return s, true
+	}
+	if i, ok := c.at(key); ok && c.base[i].sum != 0 {
+		return c.base[i].sum, true
+	}
+	return 0, false
+}
+
+// set records key's baseline (0: forgets it); c.mu is held.
+func (c *Contents) set(key, sum uint64) {
+	if i, ok := c.at(key); ok {
+		c.base[i].sum = sum // in place: the array never grows after priming
+		return
+	}
+	if sum == 0 {
+		delete(c.more, key)
+	} else {
+		c.more[key] = sum
+	}
+}
 
 // hashFile hashes the mode and contents of a regular file of at most
 // MaxHashSize bytes; ok is false for anything else, or a file that changed
@@ -54,7 +91,7 @@ func (c *Contents) hashFile(path string) (sum uint64, mtime time.Time, ok bool) 
 	var m [4]byte
 	binary.LittleEndian.PutUint32(m[:], mode)
 	h.Write(m[:])
-	return h.Sum64(), mtime, true
+	return h.Sum64() | 1, mtime, true
 }
 
 // Prime hashes files (absolute paths, as [Scan] lists them) that have no
@@ -65,31 +102,34 @@ func (c *Contents) Prime(files []string, stop <-chan struct{}) (hashed int) {
 	c.mu.Lock()
 	limit := c.since.Add(-time.Second)
 	c.mu.Unlock()
+	var primed []keyedSum
 	for _, p := range files {
 		select {
 		case <-stop:
-			return hashed
+			return 0
 		default:
 		}
 		k := c.key(p)
 		c.mu.Lock()
-		_, have := c.sums[k]
+		_, have := c.get(k)
 		c.mu.Unlock()
 		if have {
 			continue
 		}
-		s, mtime, ok := c.hashFile(p)
-		if !ok || !mtime.Before(limit) {
-			continue
+		if s, mtime, ok := c.hashFile(p); ok && mtime.Before(limit) {
+			primed = append(primed, keyedSum{k, s})
 		}
-		c.mu.Lock()
-		if _, have := c.sums[k]; !have {
-			c.sums[k] = s
-			hashed++
-		}
-		c.mu.Unlock()
 	}
-	return hashed
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A baseline Filter set meanwhile is newer than the one primed.
+	primed = slices.DeleteFunc(primed, func(e keyedSum) bool { _, have := c.get(e.key); return have })
+	merged := make([]keyedSum, 0, len(c.base)+len(primed))
+	merged = append(append(merged, c.base...), primed...)
+	slices.SortStableFunc(merged, func(a, b keyedSum) int { return cmp.Compare(a.key, b.key) })
+	merged = slices.CompactFunc(merged, func(a, b keyedSum) bool { return a.key == b.key })
+	c.base = slices.Clip(merged)
+	return len(primed)
 }
 
 // Filter returns b without the changes that left a file's contents and
@@ -110,12 +150,8 @@ func (c *Contents) Filter(b Batch) Batch {
 		s, _, ok := c.hashFile(ch.Path)
 		k := c.key(ch.Path)
 		c.mu.Lock()
-		old, had := c.sums[k]
-		if ok {
-			c.sums[k] = s
-		} else {
-			delete(c.sums, k)
-		}
+		old, had := c.get(k)
+		c.set(k, s) // s is 0 when !ok: forgotten
 		c.mu.Unlock()
 		if ok && had && old == s && ch.Op != Rename {
 			continue // same bytes, same mode: nothing changed
@@ -129,7 +165,7 @@ func (c *Contents) Filter(b Batch) Batch {
 func (c *Contents) forget(p string) {
 	k := c.key(p)
 	c.mu.Lock()
-	delete(c.sums, k)
+	c.set(k, 0)
 	c.mu.Unlock()
 }
 
