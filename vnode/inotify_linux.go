@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-watch/vigil/internal/idtable"
 )
 
 // inotifyAddWatch is inotify_add_watch(2); tests swap it to simulate a
@@ -57,7 +59,7 @@ const (
 
 // inOwner is one watch or followed file of the queue. A large tree is
 // mostly directory watches, one inOwner each, so it keeps what only files
-// need behind a pointer: 48 bytes for a directory instead of 112.
+// need behind a pointer: 32 bytes for a directory instead of 112.
 type inOwner struct {
 	id    ID
 	wd    int32 // -1 once the kernel watch is gone, or when polled
@@ -68,7 +70,6 @@ type inOwner struct {
 	gone bool
 	// Per batch: a followed file changed, fstat it at the end of the batch.
 	needRead bool
-	path     string
 	next     *inOwner     // the next owner of the same wd (b.wds), in order
 	file     *inFileState // file watches and followed files; nil for directories
 }
@@ -76,8 +77,9 @@ type inOwner struct {
 // inFileState is what a file watch or followed file keeps beyond a
 // directory's.
 type inFileState struct {
-	f  *os.File // followed files: the file the caller reads
-	fd int      // f's descriptor, for fstat and lseek
+	path string   // file watches: what restat lstats
+	f    *os.File // followed files: the file the caller reads
+	fd   int      // f's descriptor, for fstat and lseek
 
 	// File watches: what the last lstat saw, to synthesize extend and link.
 	dev, ino uint64
@@ -107,11 +109,11 @@ type inotifyBackend struct {
 	inWait   bool          // a wait is between epoll_wait and its return
 	released chan struct{} // closed once every descriptor is released
 	nextID   ID
-	owners   map[ID]*inOwner
-	wds      map[int32]*inOwner // the first owner of each wd; more through next
-	retired  map[int32]int      // wds we removed whose IN_IGNORED is still queued
-	timers   map[ID]int         // timer id → timerfd
-	tfds     map[int32]ID       // timerfd → timer id
+	owners   idtable.Table[ID, inOwner]
+	wds      idtable.Table[int32, inOwner] // the first owner of each wd; more through next
+	retired  map[int32]int                 // wds we removed whose IN_IGNORED is still queued
+	timers   map[ID]int                    // timer id → timerfd
+	tfds     map[int32]ID                  // timerfd → timer id
 	polled   map[ID]*os.File
 	poller   *poller // created at the first limit hit
 	closing  []*os.File
@@ -142,8 +144,6 @@ func newInotify(o Options) (backend, error) {
 		ifd: ifd, epfd: -1, evfd: -1,
 		interval: o.PollInterval,
 		released: make(chan struct{}),
-		owners:   make(map[ID]*inOwner),
-		wds:      make(map[int32]*inOwner),
 		retired:  make(map[int32]int),
 		timers:   make(map[ID]int),
 		tfds:     make(map[int32]ID),
@@ -284,9 +284,9 @@ func (b *inotifyBackend) watch(path string) (ID, error) {
 		}
 		return 0, fmt.Errorf("vnode: watch: %w", &os.PathError{Op: "inotify_add_watch", Path: path, Err: err})
 	}
-	o := &inOwner{id: b.newID(), kind: kind, path: path, wd: int32(wd), evIdx: -1}
+	o := &inOwner{id: b.newID(), kind: kind, wd: int32(wd), evIdx: -1}
 	if kind == inFile {
-		o.file = &inFileState{fd: -1}
+		o.file = &inFileState{path: path, fd: -1}
 		o.restat()
 	}
 	b.addOwner(o)
@@ -324,7 +324,7 @@ func (b *inotifyBackend) follow(path string) (ID, *os.File, error) {
 		f.Close()
 		return 0, nil, fmt.Errorf("vnode: follow: %w", &os.PathError{Op: "inotify_add_watch", Path: path, Err: err})
 	}
-	o := &inOwner{id: b.newID(), kind: inFollow, path: path, wd: int32(wd), evIdx: -1, file: &inFileState{f: f, fd: fd}}
+	o := &inOwner{id: b.newID(), kind: inFollow, wd: int32(wd), evIdx: -1, file: &inFileState{path: path, f: f, fd: fd}}
 	b.addOwner(o)
 	return o.id, f, nil
 }
@@ -386,10 +386,10 @@ func (b *inotifyBackend) newID() ID {
 
 // addOwner records o under its wd; b.mu is held.
 func (b *inotifyBackend) addOwner(o *inOwner) {
-	b.owners[o.id] = o
-	p := b.wds[o.wd]
+	b.owners.Set(o.id, o)
+	p := b.wds.Get(o.wd)
 	if p == nil {
-		b.wds[o.wd] = o
+		b.wds.Set(o.wd, o)
 		return
 	}
 	for p.next != nil {
@@ -402,7 +402,7 @@ func (b *inotifyBackend) addOwner(o *inOwner) {
 // path still names the watched inode, and says what changed.
 func (o *inOwner) restat() (grew, linked bool) {
 	var st unix.Stat_t
-	if err := unix.Lstat(o.path, &st); err != nil {
+	if err := unix.Lstat(o.file.path, &st); err != nil {
 		return false, false
 	}
 	x := o.file
@@ -429,11 +429,11 @@ func (b *inotifyBackend) remove(id ID) error {
 		}
 		return nil
 	}
-	o, ok := b.owners[id]
-	if !ok {
+	o := b.owners.Get(id)
+	if o == nil {
 		return fmt.Errorf("vnode: remove %d: no such watch or followed file", id)
 	}
-	delete(b.owners, id)
+	b.owners.Delete(id)
 	if o.file != nil && o.file.f != nil {
 		// The caller may still be handling a batch that names it.
 		b.closing = append(b.closing, o.file.f)
@@ -441,7 +441,7 @@ func (b *inotifyBackend) remove(id ID) error {
 	if o.wd < 0 {
 		return nil
 	}
-	head := b.wds[o.wd]
+	head := b.wds.Get(o.wd)
 	if head == o {
 		head = o.next
 	} else {
@@ -454,16 +454,16 @@ func (b *inotifyBackend) remove(id ID) error {
 	}
 	o.next = nil
 	if head != nil {
-		b.wds[o.wd] = head
+		b.wds.Set(o.wd, head)
 		return nil
 	}
 	// The last owner is gone: drop the kernel watch. Events still queued
 	// for this wd, up to its IN_IGNORED, are stale and must not reach a
 	// later owner of the same number.
-	delete(b.wds, o.wd)
+	b.wds.Delete(o.wd)
 	b.retired[o.wd]++
 	if _, err := unix.InotifyRmWatch(b.ifd, uint32(o.wd)); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("vnode: remove %s: inotify_rm_watch: %w", o.path, err)
+		return fmt.Errorf("vnode: remove watch %d: inotify_rm_watch: %w", id, err)
 	}
 	// EINVAL: the kernel dropped the watch itself (deleted, unmounted) and
 	// its IN_IGNORED is queued; the tombstone above swallows it.
@@ -668,7 +668,7 @@ func (b *inotifyBackend) decodeOne(wd int32, mask, cookie uint32, nameb []byte, 
 		}
 		return out
 	}
-	owners := b.wds[wd]
+	owners := b.wds.Get(wd)
 	if owners == nil {
 		return out
 	}
@@ -680,7 +680,7 @@ func (b *inotifyBackend) decodeOne(wd int32, mask, cookie uint32, nameb []byte, 
 			o.wd, o.next = -1, nil
 			o = next
 		}
-		delete(b.wds, wd)
+		b.wds.Delete(wd)
 		return out
 	}
 	if len(nameb) > 0 {
@@ -805,7 +805,7 @@ func (b *inotifyBackend) finishBatch(out []Event) []Event {
 				}
 			}
 		case inFollow:
-			if o.needRead && b.owners[o.id] == o {
+			if o.needRead && b.owners.Get(o.id) == o {
 				out = b.followRead(o, out)
 			}
 			o.needRead = false
@@ -880,7 +880,7 @@ func (b *inotifyBackend) releaseLocked() {
 	for _, f := range b.closing {
 		f.Close()
 	}
-	for _, o := range b.owners {
+	for _, o := range b.owners.All() {
 		if o.file != nil && o.file.f != nil {
 			o.file.f.Close()
 		}
@@ -893,7 +893,9 @@ func (b *inotifyBackend) releaseLocked() {
 	for _, tfd := range b.timers {
 		unix.Close(tfd)
 	}
-	b.closing, b.owners, b.polled, b.timers, b.tfds, b.wds = nil, nil, nil, nil, nil, nil
+	b.closing, b.polled, b.timers, b.tfds = nil, nil, nil, nil
+	b.wds = idtable.Table[int32, inOwner]{}
+	b.owners = idtable.Table[ID, inOwner]{}
 	b.releaseFds()
 	close(b.released)
 }

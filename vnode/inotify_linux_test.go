@@ -180,7 +180,7 @@ func TestInotifySharedWatchDescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	ib.mu.Lock()
-	wa, wb, wf := ib.owners[ida].wd, ib.owners[idb].wd, ib.owners[fid].wd
+	wa, wb, wf := ib.owners.Get(ida).wd, ib.owners.Get(idb).wd, ib.owners.Get(fid).wd
 	ib.mu.Unlock()
 	if wa != wb || wa != wf {
 		t.Fatalf("one inode, several wds: %d %d %d", wa, wb, wf)
@@ -221,7 +221,7 @@ func TestInotifyStaleEventsAfterRemoval(t *testing.T) {
 	ib := inotifyOf(t, q)
 	id := mustWatch(t, q, dir)
 	ib.mu.Lock()
-	wd := ib.owners[id].wd
+	wd := ib.owners.Get(id).wd
 	ib.mu.Unlock()
 
 	// Queue events, then remove the watch before anyone reads them.
@@ -234,9 +234,9 @@ func TestInotifyStaleEventsAfterRemoval(t *testing.T) {
 	// Pretend the kernel handed the same wd number to a new watch before
 	// the old one's events were read (what wd recycling allows).
 	ib.mu.Lock()
-	fresh := &inOwner{id: 999, kind: inDir, path: dir, wd: wd, evIdx: -1}
-	ib.owners[999] = fresh
-	ib.wds[wd] = fresh
+	fresh := &inOwner{id: 999, kind: inDir, wd: wd, evIdx: -1}
+	ib.owners.Set(999, fresh)
+	ib.wds.Set(wd, fresh)
 	ib.mu.Unlock()
 
 	r := record(t, q)
@@ -265,10 +265,10 @@ func TestInotifyStaleEventsAfterRemoval(t *testing.T) {
 }
 
 func TestInotifyDecode(t *testing.T) {
-	b := &inotifyBackend{wds: map[int32]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	b := &inotifyBackend{retired: map[int32]int{}}
 	d := &inOwner{id: 1, kind: inDir, wd: 4, evIdx: -1}
-	b.owners[1] = d
-	b.wds[4] = d
+	b.owners.Set(1, d)
+	b.wds.Set(4, d)
 	var raw []byte
 	raw = append(raw, rawEvent(4, unix.IN_MOVED_FROM|unix.IN_ISDIR, 77, "old")...)
 	raw = append(raw, rawEvent(4, unix.IN_MOVED_TO|unix.IN_ISDIR, 77, "new")...)
@@ -297,8 +297,8 @@ func TestInotifyDecode(t *testing.T) {
 	if fmtEvents(out) != fmtEvents(want) {
 		t.Errorf("decoded\n%s\nwant\n%s", fmtEvents(out), fmtEvents(want))
 	}
-	if d.wd != -1 || len(b.wds) != 0 {
-		t.Errorf("IN_IGNORED left the wd mapped: owner wd %d, map %v", d.wd, b.wds)
+	if d.wd != -1 || b.wds.Len() != 0 {
+		t.Errorf("IN_IGNORED left the wd mapped: owner wd %d, %d wds", d.wd, b.wds.Len())
 	}
 }
 
@@ -306,10 +306,10 @@ func TestInotifyDecode(t *testing.T) {
 // bulk of what a busy watched directory produces: the only allocation per
 // event should be its name.
 func BenchmarkInotifyDecodeChildren(bm *testing.B) {
-	b := &inotifyBackend{wds: map[int32]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	b := &inotifyBackend{retired: map[int32]int{}}
 	d := &inOwner{id: 1, kind: inDir, wd: 4, evIdx: -1}
-	b.owners[1] = d
-	b.wds[4] = d
+	b.owners.Set(1, d)
+	b.wds.Set(4, d)
 	var raw []byte
 	const n = 256
 	for i := range n {
@@ -327,13 +327,13 @@ func BenchmarkInotifyDecodeChildren(bm *testing.B) {
 // BenchmarkInotifyDecodeSelf measures decoding events on watched nodes
 // themselves, which carry no name and should not allocate at all.
 func BenchmarkInotifyDecodeSelf(bm *testing.B) {
-	b := &inotifyBackend{wds: map[int32]*inOwner{}, retired: map[int32]int{}, owners: map[ID]*inOwner{}}
+	b := &inotifyBackend{retired: map[int32]int{}}
 	const n = 256
 	var raw []byte
 	for i := range n {
 		d := &inOwner{id: ID(i + 1), kind: inDir, wd: int32(i + 1), evIdx: -1}
-		b.owners[d.id] = d
-		b.wds[d.wd] = d
+		b.owners.Set(d.id, d)
+		b.wds.Set(d.wd, d)
 		raw = append(raw, rawEvent(d.wd, unix.IN_ATTRIB, 0, "")...)
 	}
 	out := make([]Event, 0, n)

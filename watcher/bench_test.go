@@ -41,7 +41,7 @@ func BenchmarkEventWrite(b *testing.B) {
 	for i := range evs {
 		evs[i] = vnode.Event{Kind: vnode.KindNote, ID: 7, Name: "f" + strconv.Itoa(i) + ".go", Op: vnode.ChildNone, Notes: vnode.NoteWrite}
 	}
-	r.dirs[7] = top
+	r.dirs.Set(7, top)
 	i := 0
 	for b.Loop() {
 		r.handle(evs[i%len(evs)])
@@ -56,7 +56,7 @@ func BenchmarkEventWrite(b *testing.B) {
 // index insert and delete, records).
 func BenchmarkEventCreateRemove(b *testing.B) {
 	r, top := benchRun(b, 0, Options{})
-	r.dirs[7] = top
+	r.dirs.Set(7, top)
 	path := filepath.Join(top.path, "new.go")
 	create := vnode.Event{Kind: vnode.KindNote, ID: 7, Name: "new.go", Op: vnode.ChildCreate}
 	remove := vnode.Event{Kind: vnode.KindNote, ID: 7, Name: "new.go", Op: vnode.ChildRemove}

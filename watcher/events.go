@@ -22,7 +22,7 @@ func (r *run) handle(ev vnode.Event) {
 			}
 			return
 		}
-		if n := r.dirs[ev.ID]; n != nil {
+		if n := r.dirs.Get(ev.ID); n != nil {
 			r.dirEvent(n, ev)
 			return
 		}
@@ -188,7 +188,7 @@ func (r *run) overflow(id vnode.ID) {
 		r.cur.rescan = true
 		r.dirty = true
 	}
-	if n := r.dirs[id]; id != 0 && n != nil {
+	if n := r.dirs.Get(id); id != 0 && n != nil {
 		r.w.o.notice(&Notice{Kind: EventsLost, Path: n.path})
 		r.rescanDir(n, true, since)
 		return

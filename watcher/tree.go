@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-watch/vigil/debounce"
+	"github.com/vigil-watch/vigil/internal/idtable"
 	"github.com/vigil-watch/vigil/vnode"
 )
 
@@ -104,7 +105,7 @@ type run struct {
 	links []*linkRoot
 	// linkIDs are the watches of link roots; several links may share one.
 	linkIDs map[vnode.ID][]*linkRoot
-	dirs    map[vnode.ID]*dirNode
+	dirs    idtable.Table[vnode.ID, dirNode] // by watch ID
 	files   map[vnode.ID]fileRef
 	waits   map[vnode.ID][]*root
 	guards  map[vnode.ID]*root // see root.guardID
@@ -156,7 +157,6 @@ func newRun(w *Watcher, q *vnode.Queue) *run {
 		f:       w.f,
 		q:       q,
 		logf:    w.o.Logf,
-		dirs:    map[vnode.ID]*dirNode{},
 		linkIDs: map[vnode.ID][]*linkRoot{},
 		files:   map[vnode.ID]fileRef{},
 		waits:   map[vnode.ID][]*root{},

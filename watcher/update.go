@@ -186,7 +186,7 @@ func (r *run) dropTree(n *dirNode) {
 	}
 	n.dead = true
 	if n.id != 0 {
-		delete(r.dirs, n.id)
+		r.dirs.Delete(n.id)
 		r.unwatch(n.id)
 		n.id = 0
 	}

@@ -69,7 +69,7 @@ func (r *run) unwatch(id vnode.ID) {
 func (r *run) watchDir(n *dirNode) {
 	if id, ok := r.watchIn(n.rt, n.readPath()); ok {
 		n.id = id
-		r.dirs[id] = n
+		r.dirs.Set(id, n)
 	}
 }
 
