@@ -260,7 +260,11 @@ const (
 )
 
 func newSnapTaker(s, prev *Snapshot, o *Options) *snapTaker {
-	n := max(runtime.GOMAXPROCS(0), 1)
+	// Two workers per CPU: their time is mostly lstat in the kernel, and a
+	// call that outlasts the scheduler's 20 µs hands its CPU to another
+	// goroutine, which then needs a chunk to work on (on 100,000 files
+	// with 2 CPUs: 0.35-0.36 s against 0.36-0.46 s with one per CPU).
+	n := 2 * max(runtime.GOMAXPROCS(0), 1)
 	t := &snapTaker{s: s, prev: prev, o: o, work: make(chan *snapChunk, snapQueued),
 		free: make(chan *snapChunk, snapQueued+2*n+2), done: map[int]*snapChunk{}}
 	if prev != nil {
