@@ -14,14 +14,28 @@ import (
 // per-entry lstat. Only entries of unknown type (DT_UNKNOWN, some file
 // systems) are lstat'ed.
 func readDir(path string, buf []byte, out []dirent) ([]dirent, error) {
+	out, fd, err := readDirKeep(path, buf, out)
+	if fd >= 0 {
+		syscall.Close(fd)
+	}
+	return out, err
+}
+
+// readDirKeep is readDir that returns the directory's descriptor, still
+// open (-1 if the open failed), for the caller to close.
+func readDirKeep(path string, buf []byte, out []dirent) ([]dirent, int, error) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
 	for err == syscall.EINTR {
 		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
 	}
 	if err != nil {
-		return out, fmt.Errorf("open %s: %w", path, err)
+		return out, -1, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer syscall.Close(fd)
+	out, err = readAll(fd, path, buf, out)
+	return out, fd, err
+}
+
+func readAll(fd int, path string, buf []byte, out []dirent) ([]dirent, error) {
 	for {
 		n, err := syscall.ReadDirent(fd, buf)
 		if err == syscall.EINTR {

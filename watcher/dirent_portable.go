@@ -32,3 +32,10 @@ func readDir(path string, _ []byte, out []dirent) ([]dirent, error) {
 		}
 	}
 }
+
+// readDirKeep is readDir; no descriptor is kept here (-1): snapshot
+// workers go by path.
+func readDirKeep(path string, buf []byte, out []dirent) ([]dirent, int, error) {
+	out, err := readDir(path, buf, out)
+	return out, -1, err
+}

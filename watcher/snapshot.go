@@ -132,6 +132,7 @@ func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) 
 	s := &Snapshot{Time: time.Now(), base: prev}
 	t := newSnapTaker(s, prev, &w.o)
 	r := newRun(w, nil)
+	r.keepDirFDs = true
 	skipped := skipSet(skip)
 	r.collect = func(path string, k kind, _ uint64) {
 		if skipped(path) {
@@ -142,7 +143,7 @@ func TakeSnapshot(o Options, prev *Snapshot, skip ...string) (*Snapshot, error) 
 				return
 			}
 		}
-		t.add(path, k != kSymlink)
+		t.add(path, k != kSymlink, r.curDir)
 	}
 	r.crawl()
 	if err := t.finish(); err != nil {
@@ -250,6 +251,7 @@ type snapChunk struct {
 type snapItem struct {
 	path   string
 	follow bool      // the crawl took it for what a symlink leads to
+	dir    *dirFD    // its directory, open; nil: stat by path
 	hasOld bool      // prev knows the path
 	old    snapEntry // prev's record of it (no path)
 }
@@ -354,7 +356,7 @@ func (t *snapTaker) offStream() {
 }
 
 // add queues one node found by the crawl, with prev's record of its path.
-func (t *snapTaker) add(path string, follow bool) {
+func (t *snapTaker) add(path string, follow bool, dir *dirFD) {
 	if t.cur == nil {
 		select {
 		case t.cur = <-t.free:
@@ -369,6 +371,10 @@ func (t *snapTaker) add(path string, follow bool) {
 		}
 	}
 	it := snapItem{path: path, follow: follow}
+	if dir != nil {
+		dir.hold()
+		it.dir = dir
+	}
 	if t.prev != nil {
 		if st := t.stream; st != nil && st.ok && string(st.path) == path {
 			it.old, it.hasOld = st.e, true
@@ -427,7 +433,15 @@ func (t *snapTaker) finish() error {
 func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte, scratch []snapEntry) []snapEntry {
 	for i := range c.items {
 		it := &c.items[i]
-		e, err := st.lstat(it.path)
+		var e snapEntry
+		var err error
+		if it.dir != nil {
+			e, err = st.lstatAt(it.dir.fd, it.path)
+			it.dir.release()
+			it.dir = nil
+		} else {
+			e, err = st.lstat(it.path)
+		}
 		if err == nil && e.typ == snapSymlink && it.follow {
 			// A symlink the crawl followed (into a directory, or a root
 			// that links to a file): recorded as what it leads to, as

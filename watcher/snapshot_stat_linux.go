@@ -4,6 +4,7 @@ package watcher
 
 import (
 	"io/fs"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,8 +12,10 @@ import (
 // dirStatter lstats the nodes of a snapshot. On Linux it fills a Stat_t on
 // the stack: os.Lstat would allocate a FileInfo and its name for each of a
 // large tree's nodes, and a snapshot of an unchanged tree is little more
-// than these calls. (Keeping each directory open for fstatat was tried:
-// the open and close cost about what the shorter lookups save.)
+// than these calls. Entries are stat'ed relative to their directory's
+// descriptor when the crawl kept it open (dirFD): opening directories for
+// that alone costs about what the shorter lookups save, but the crawl
+// opened each one to list it anyway.
 type dirStatter struct{}
 
 func newDirStatter() *dirStatter { return &dirStatter{} }
@@ -24,6 +27,24 @@ func (*dirStatter) lstat(path string) (snapEntry, error) {
 	for err == unix.EINTR {
 		err = unix.Lstat(path, &st)
 	}
+	return entryOfStat(path, &st, err)
+}
+
+// lstatAt is lstat of the entry named by path's last element in the
+// directory open as dirfd: the kernel looks up one name instead of the
+// whole path.
+func (*dirStatter) lstatAt(dirfd int, path string) (snapEntry, error) {
+	var st unix.Stat_t
+	name := path[strings.LastIndexByte(path, '/')+1:]
+	err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	for err == unix.EINTR {
+		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	return entryOfStat(path, &st, err)
+}
+
+// entryOfStat is the snapshot record of what a stat of path returned.
+func entryOfStat(path string, st *unix.Stat_t, err error) (snapEntry, error) {
 	if err != nil {
 		return snapEntry{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}

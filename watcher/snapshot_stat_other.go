@@ -19,4 +19,7 @@ func (*dirStatter) lstat(path string) (snapEntry, error) {
 	return entryOf(path, fi), nil
 }
 
+// lstatAt is lstat here: no descriptors are kept (see readDirKeep).
+func (st *dirStatter) lstatAt(_ int, path string) (snapEntry, error) { return st.lstat(path) }
+
 func (*dirStatter) close() {}

@@ -439,3 +439,33 @@ func TestSnapshotLinkRoot(t *testing.T) {
 		t.Errorf("target rewritten: %v, want a write of %s", got, link)
 	}
 }
+
+// TestSnapshotClosesDirectories: the crawl keeps directories open for the
+// stat workers (up to maxDirFDs at once, then it goes by path); a snapshot
+// of a tree with more directories than that records every node, the same
+// as a second one, and leaves no descriptor open.
+func TestSnapshotClosesDirectories(t *testing.T) {
+	fds := func() int {
+		es, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(es)
+	}
+	dir := t.TempDir()
+	files := map[string]string{}
+	for i := range 2 * maxDirFDs {
+		files["d"+strconv.Itoa(i)+"/f"] = strconv.Itoa(i)
+	}
+	snapTree(t, dir, files)
+	before := fds()
+	s, got := take(t, dir, Options{}, nil)
+	if len(got) != 4*maxDirFDs {
+		t.Errorf("first snapshot: %d changes, want %d (each directory and its file created)", len(got), 4*maxDirFDs)
+	}
+	_, got = take(t, dir, Options{}, settled(s))
+	wantChanges(t, "second snapshot", got)
+	if after := fds(); after != before {
+		t.Errorf("%d descriptors open after the snapshots, %d before", after, before)
+	}
+}

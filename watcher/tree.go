@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-watch/vigil/debounce"
@@ -124,6 +125,12 @@ type run struct {
 	vcsLocks []string                              // lock files of the repositories the roots are in
 	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
 	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
+	// keepDirFDs (snapshots): scanDir keeps each listed directory open
+	// as curDir while it adds the listing, for collect to hand on; dirFDs
+	// counts those still open.
+	keepDirFDs bool
+	curDir     *dirFD
+	dirFDs     atomic.Int32
 
 	deb       *debounce.State
 	cur       *pending // the open batch; nil while crawling

@@ -43,8 +43,25 @@ func (r *run) startRoot(rt *root, record bool) {
 
 // scanDir reads a freshly watched directory and indexes what it holds.
 func (r *run) scanDir(n *dirNode) {
-	list, err := r.listDir(n.readPath())
+	list, fd, err := r.listDirKeep(n.readPath())
 	defer r.doneList(list)
+	if r.keepDirFDs {
+		// The entries added below belong to this directory: to its
+		// descriptor, or to none (by path) when it was not kept.
+		prev := r.curDir
+		r.curDir = nil
+		if fd >= 0 {
+			r.curDir = &dirFD{fd: fd, open: &r.dirFDs}
+			r.curDir.refs.Store(1)
+			r.dirFDs.Add(1)
+		}
+		defer func(d *dirFD) {
+			r.curDir = prev
+			if d != nil {
+				d.release()
+			}
+		}(r.curDir)
+	}
 	if err != nil {
 		if !isGone(err) {
 			r.w.o.notice(&Notice{Kind: Unreadable, Path: n.readPath(), Err: err})
@@ -78,6 +95,21 @@ func (r *run) listDir(path string) ([]dirent, error) {
 	list, err := readDir(path, r.buf, r.lists[r.depth][:0])
 	r.depth++
 	return list, err
+}
+
+// listDirKeep is listDir that, for a snapshot with descriptors to spare,
+// also returns the directory's descriptor, still open (else -1).
+func (r *run) listDirKeep(path string) ([]dirent, int, error) {
+	if !r.keepDirFDs || r.dirFDs.Load() >= maxDirFDs {
+		list, err := r.listDir(path)
+		return list, -1, err
+	}
+	if r.depth == len(r.lists) {
+		r.lists = append(r.lists, nil)
+	}
+	list, fd, err := readDirKeep(path, r.buf, r.lists[r.depth][:0])
+	r.depth++
+	return list, fd, err
 }
 
 // doneList gives list's buffer back to its depth, without the names (which
