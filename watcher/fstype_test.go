@@ -152,18 +152,7 @@ func TestClosedOnPolledRemoteRoot(t *testing.T) {
 	if err := os.WriteFile(remote, []byte("done"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	seen := func(path string) bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, b := range c.batches {
-			for _, ch := range b.Changes {
-				if ch.Path == path && ch.Op == Create {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	seen := func(path string) bool { return c.has(path, Create) }
 	testwait.Until(t, deadline, "the remote file reported once settled", func() bool { return seen(remote) })
 	if seen(near) {
 		t.Fatalf("the local file was reported while its writer still had it open")

@@ -1,12 +1,13 @@
 package watcher
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-watch/vigil/internal/testwait"
 )
 
 // TestMissingRootRacingItsWatch: a missing root is waited for on its nearest
@@ -38,35 +39,15 @@ func TestMissingRootRacingItsWatch(t *testing.T) {
 					}
 				}
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			out := make(chan Batch, 16)
-			ready := make(chan struct{})
-			done := make(chan error, 1)
-			go func() { done <- w.Run(ctx, func(Stats) { close(ready) }, out) }()
-			<-ready
+			c, _ := runWatcher(t, w)
 			armed.Store(true)
 			if err := os.Mkdir(filepath.Join(dir, "a"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			seen := map[string]Op{}
-			timeout := time.After(deadline)
-			for seen[filepath.Join(root, "f")] != Create {
-				select {
-				case b := <-out:
-					for _, c := range b.Changes {
-						seen[c.Path] = c.Op
-					}
-				case <-timeout:
-					t.Fatalf("the root made while its watch was armed was never reported; saw %v (raced %d)", seen, raced.Load())
-				}
-			}
+			want := filepath.Join(root, "f")
+			testwait.Until(t, deadline, "the root made while its watch was armed reported", func() bool { return c.has(want, Create) })
 			if raced.Load() != 1 {
-				t.Errorf("the hook never ran: the test did not race the watch")
-			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
+				t.Errorf("the hook ran %d times, want once: the test did not race the watch", raced.Load())
 			}
 		})
 	}

@@ -180,6 +180,20 @@ type collector struct {
 	times   []time.Time
 }
 
+// has says whether a batch so far reported path with op.
+func (c *collector) has(path string, op Op) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.batches {
+		for _, ch := range b.Changes {
+			if ch.Path == path && ch.Op == op {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func startWatcher(t *testing.T, o Options) (*collector, context.CancelFunc) {
 	t.Helper()
 	w, err := New(o)
