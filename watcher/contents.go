@@ -96,8 +96,8 @@ func (c *Contents) hashFile(path string) (sum uint64, mtime time.Time, ok bool) 
 
 // Prime hashes files (absolute paths, as [Scan] lists them) that have no
 // baseline yet, skipping those modified since the Contents was made (less
-// a second, for file systems with coarse timestamps). stop ends it early.
-// It returns how many files it hashed.
+// a second, for file systems with coarse timestamps). It returns how many
+// files it hashed; stop ends it early, keeping none of them (returning 0).
 func (c *Contents) Prime(files []string, stop <-chan struct{}) (hashed int) {
 	c.mu.Lock()
 	limit := c.since.Add(-time.Second)
