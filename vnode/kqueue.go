@@ -962,6 +962,19 @@ func (b *kqBackend) closeWatch(w *kwatch) error {
 	return nil
 }
 
+// takeQueued closes the descriptors of removed watches and appends the
+// events already queued (pending ones, the poller's); b.mu is held.
+func (b *kqBackend) takeQueued(buf []Event) []Event {
+	b.closeRemoved()
+	buf = append(buf, b.pending...)
+	clear(b.pending)
+	b.pending = b.pending[:0]
+	if b.poller != nil {
+		buf = b.pollerEvents(buf)
+	}
+	return buf
+}
+
 func (b *kqBackend) wait(buf []Event) ([]Event, error) {
 	buf = buf[:0]
 	b.mu.Lock()
@@ -970,13 +983,7 @@ func (b *kqBackend) wait(buf []Event) ([]Event, error) {
 		if b.closed {
 			return buf, ErrClosed
 		}
-		b.closeRemoved()
-		buf = append(buf, b.pending...)
-		clear(b.pending)
-		b.pending = b.pending[:0]
-		if b.poller != nil {
-			buf = b.pollerEvents(buf)
-		}
+		buf = b.takeQueued(buf)
 		var timeout *time.Duration
 		if len(buf) > 0 {
 			// Something is in hand already: collect what the kernel
@@ -1025,13 +1032,7 @@ func (b *kqBackend) drainNow(buf []Event) ([]Event, error) {
 	if b.closed {
 		return buf, ErrClosed
 	}
-	b.closeRemoved()
-	buf = append(buf, b.pending...)
-	clear(b.pending)
-	b.pending = b.pending[:0]
-	if b.poller != nil {
-		buf = b.pollerEvents(buf)
-	}
+	buf = b.takeQueued(buf)
 	b.waitSeq++
 	zero := time.Duration(0)
 	n, err := b.kevent(nil, b.evbuf, &zero)
