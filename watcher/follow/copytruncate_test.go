@@ -170,3 +170,80 @@ func TestTruncateRegrowBetweenLooks(t *testing.T) {
 		t.Errorf("notices %q, want one truncation notice", *notes)
 	}
 }
+
+// TestCopyTruncateDuringRead: logrotate copies and truncates the file while
+// the follower is still in the read that delivered its last line. The
+// fingerprint must be what was read, not the new head read afterwards, or
+// the truncation is seen without its contents and the copy, when it shows
+// up, is taken for a new file and shown again.
+func TestCopyTruncateDuringRead(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	old := "first line of the log\nsecond\n"
+	writeFile(t, log, old)
+	tf, fl, texts, notes := lookHarness(t, log)
+	record := fl.out
+	fl.out = func(l Line) error {
+		if l.Text == "second" {
+			writeFile(t, log+".1", old)
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, log, "new\n")
+		}
+		return record(l)
+	}
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"first line of the log@0", "second@22", "new@0"}
+	if !slices.Equal(*texts, want) {
+		t.Errorf("lines %q, want %q (notices %q)", *texts, want, *notes)
+	}
+	cf, err := os.Open(log + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	cp := &tfile{name: log + ".1", f: cf, judging: true}
+	if v, off := fl.judge(cp, int64(len(old))); v != copyAt || off != int64(len(old)) {
+		t.Errorf("the copy judged %v at %d, want a copy from offset %d (notices %q)", v, off, len(old), *notes)
+	}
+}
+
+// TestCopyReadThenJudged: the lines a recovery read from the copy count as
+// read, so the copy, when a glob brings it in, starts past all of them.
+func TestCopyReadThenJudged(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	writeFile(t, log, "first line of the log\nsecond\n")
+	tf, fl, texts, notes := lookHarness(t, log)
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, log, "third\n")
+	old, _ := os.ReadFile(log)
+	writeFile(t, log+".1", string(old))
+	if err := os.Truncate(log, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.look(fl); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"first line of the log@0", "second@22", "third@29"}
+	if !slices.Equal(*texts, want) {
+		t.Errorf("lines %q, want %q (notices %q)", *texts, want, *notes)
+	}
+	cf, err := os.Open(log + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+	cp := &tfile{name: log + ".1", f: cf, judging: true}
+	if v, off := fl.judge(cp, int64(len(old))); v != copyAt || off != int64(len(old)) {
+		t.Errorf("the copy judged %v at %d, want a copy from offset %d (notices %q)", v, off, len(old), *notes)
+	}
+}

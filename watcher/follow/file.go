@@ -124,6 +124,7 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		n, err := t.f.Read(fl.readBuf)
 		if n > 0 {
 			t.remember(fl.readBuf[:n])
+			t.growFingerprint(fl.readBuf[:n])
 			if err := t.consumeChunks(fl.readBuf[:n], fl.maxLine, fl.out, fl.o.Chunks); err != nil {
 				return err
 			}
@@ -139,9 +140,25 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		}
 	}
 	if len(t.fp) < fingerprintLen && t.off > int64(len(t.fp)) {
+		// Only after a start past the head that found it shorter.
 		return t.refreshFingerprint()
 	}
 	return nil
+}
+
+// growFingerprint extends the fingerprint with b, just read at t's offset,
+// while it still covers every byte below the offset. It is built from what
+// was read rather than by reading the head again afterwards: by then the
+// file may have been truncated and rewritten, and a fingerprint of the new
+// contents would hide the old ones from copy detection (see judge).
+func (t *tfile) growFingerprint(b []byte) {
+	if len(t.fp) >= fingerprintLen || int64(len(t.fp)) != t.off {
+		return
+	}
+	if cap(t.fp) < fingerprintLen {
+		t.fp = append(make([]byte, 0, fingerprintLen), t.fp...)
+	}
+	t.fp = append(t.fp, b[:min(len(b), fingerprintLen-len(t.fp))]...)
 }
 
 // startAt moves the read offset of a file just opened to start.
