@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"unsafe"
@@ -12,36 +13,34 @@ import (
 // fewest instructions: a 100k-file tree is mostly its entries, and a Go map
 // per directory costs several times what the entries themselves hold. Each
 // directory keeps its names packed in one byte arena and its entries as
-// 12-byte slots sorted by name (found by binary search); the two things only
+// 8-byte slots sorted by name (found by binary search); the two things only
 // some entries have live beside them: the node of a subdirectory (a tenth
 // of the entries in a typical tree) and a file's own watch (kqueue only).
 
-// slot is one name in a directory's index, 12 bytes: the inode in two
-// halves (so that nothing in the slot needs 8-byte alignment), and the
-// arena offset of the name with the kind in its top bits. In the arena the
-// name follows its length: one byte, or for names over 254 bytes (longer
-// than most systems allow) 0xff and two more.
+// slot is one name in a directory's index, 8 bytes: the low half of the
+// inode, and the arena offset of the name with the kind and a "wide" bit in
+// its top bits. In the arena the name follows its length: one byte, or for
+// names over 254 bytes (longer than most systems allow) 0xff and two more.
+// Most file systems number inodes below 2³² (ext4 always); a slot whose
+// inode is wider keeps the high half in the arena, in the four bytes after
+// its name, so that the common case pays nothing for the rare one.
 type slot struct {
-	ino  [2]uint32 // low, high
-	meta uint32    // kind<<kindShift | offset of the name's length in the arena
+	ino  uint32 // the inode's low half
+	meta uint32 // kind<<kindShift | wideBit | offset of the name's length in the arena
 }
 
-// The split of slot.meta: 512 MiB of names per directory.
+// The split of slot.meta: 256 MiB of names per directory.
 const (
 	kindShift = 29
-	offMask   = 1<<kindShift - 1
+	wideBit   = 1 << 28
+	offMask   = wideBit - 1
 )
-
-func (s *slot) inode() uint64 { return uint64(s.ino[0]) | uint64(s.ino[1])<<32 }
 
 func (s *slot) kind() kind { return kind(s.meta >> kindShift) }
 
 func (s *slot) off() uint32 { return s.meta & offMask }
 
-func (s *slot) set(ino uint64, k kind) {
-	s.ino = [2]uint32{uint32(ino), uint32(ino >> 32)}
-	s.meta = uint32(k)<<kindShift | s.off()
-}
+func (s *slot) wide() bool { return s.meta&wideBit != 0 }
 
 // nameAt returns the name stored at arena offset off, a view into the
 // arena, and the bytes it takes there with its length.
@@ -51,6 +50,26 @@ func nameAt(names []byte, off uint32) (string, uint32) {
 		n, skip = uint32(names[off+1])<<8|uint32(names[off+2]), 3
 	}
 	return unsafe.String(&names[off+skip], int(n)), skip + n
+}
+
+// inodeAt returns slot s's inode, its high half from the arena when wide.
+func inodeAt(names []byte, s slot) uint64 {
+	ino := uint64(s.ino)
+	if s.wide() {
+		_, size := nameAt(names, s.off())
+		ino |= uint64(binary.LittleEndian.Uint32(names[s.off()+size:])) << 32
+	}
+	return ino
+}
+
+// spanOf is how many arena bytes slot s takes: length, name and, when
+// wide, the inode's high half.
+func spanOf(names []byte, s slot) uint32 {
+	_, size := nameAt(names, s.off())
+	if s.wide() {
+		size += 4
+	}
+	return size
 }
 
 // appendName stores name in the arena, after its length.
@@ -158,7 +177,7 @@ func (x *dirIndex) findSub(name string) (int, bool) {
 // entryAt assembles the entry in slot i.
 func (x *dirIndex) entryAt(i int) entry {
 	s := &x.slots[i]
-	e := entry{ino: s.inode(), kind: s.kind()}
+	e := entry{ino: inodeAt(x.names, *s), kind: s.kind()}
 	if e.kind == kDir {
 		if j, ok := x.findSub(x.nameAt(i)); ok {
 			e.dir = x.x.subs[j]
@@ -198,11 +217,28 @@ func (x *dirIndex) set(name string, e entry) string {
 	} else {
 		x.slots = slices.Insert(x.slots, i, slot{})
 	}
-	if !had {
-		x.slots[i].meta = uint32(len(x.names))
-		x.names = appendName(x.names, name)
+	wide := e.ino>>32 != 0
+	if had && wide && !x.slots[i].wide() {
+		// No room for the high half: store the name again, with it.
+		x.waste += spanOf(x.names, x.slots[i])
+		had = false
 	}
-	x.slots[i].set(e.ino, e.kind)
+	s := &x.slots[i]
+	if !had {
+		s.meta = uint32(len(x.names))
+		x.names = appendName(x.names, name)
+		if wide {
+			s.meta |= wideBit
+			x.names = append(x.names, 0, 0, 0, 0)
+		}
+	}
+	s.ino = uint32(e.ino)
+	s.meta = uint32(e.kind)<<kindShift | s.meta&(wideBit|offMask)
+	if s.wide() {
+		// Past the name: no string handed out covers these bytes.
+		_, size := nameAt(x.names, s.off())
+		binary.LittleEndian.PutUint32(x.names[s.off()+size:], uint32(e.ino>>32))
+	}
 	stored := x.nameAt(i)
 	if e.dir != nil {
 		xx := x.extra()
@@ -243,8 +279,7 @@ func (x *dirIndex) del(name string) {
 		return
 	}
 	x.unlink(i)
-	_, size := nameAt(x.names, x.slots[i].off())
-	x.waste += size
+	x.waste += spanOf(x.names, x.slots[i])
 	x.slots = slices.Delete(x.slots, i, i+1)
 	switch {
 	case len(x.slots) == 0:
@@ -260,7 +295,7 @@ func (x *dirIndex) compact() {
 	names := make([]byte, 0, len(x.names)-int(x.waste))
 	for i := range x.slots {
 		s := &x.slots[i]
-		_, size := nameAt(x.names, s.off())
+		size := spanOf(x.names, *s)
 		off := uint32(len(names))
 		names = append(names, x.names[s.off():s.off()+size]...)
 		s.meta = s.meta&^offMask | off
@@ -311,7 +346,7 @@ func (x *dirIndex) each(fn func(name string, e entry)) {
 	j, subs := 0, x.subs()
 	for i := range x.slots {
 		name := x.nameAt(i)
-		e := entry{ino: x.slots[i].inode(), kind: x.slots[i].kind()}
+		e := entry{ino: inodeAt(x.names, x.slots[i]), kind: x.slots[i].kind()}
 		if e.kind == kDir {
 			for j < len(subs) && subs[j].name() < name {
 				j++
