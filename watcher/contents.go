@@ -170,9 +170,12 @@ func (c *Contents) forget(p string) {
 }
 
 // Files lists the files w's roots and filters admit now, as [Scan] does
-// for w's options; notices the listing meets are not reported again.
-func (w *Watcher) Files() ([]string, error) {
+// for w's options, sorted; notices the listing meets are not reported
+// again. With max > 0 the crawl stops at the max-th file, so that a
+// caller that wants some of a large tree pays only for those: which ones
+// is the crawl's order, not the first in sorted order.
+func (w *Watcher) Files(max int) ([]string, error) {
 	o := w.o
 	o.OnError, o.Logf = nil, nil
-	return Scan(o)
+	return scan(o, max)
 }

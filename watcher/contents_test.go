@@ -65,3 +65,40 @@ func TestContentsDropsSavesThatChangeNothing(t *testing.T) {
 		t.Errorf("kept %q for a re-created file", got)
 	}
 }
+
+// TestFilesMax: Files(max) lists max of the files, each once and sorted,
+// and Files(0) all of them.
+func TestFilesMax(t *testing.T) {
+	root := t.TempDir()
+	want := map[string]bool{}
+	for d := range 5 {
+		dir := filepath.Join(root, "d"+string(rune('a'+d)))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range 10 {
+			p := filepath.Join(dir, "f"+string(rune('a'+f)))
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want[p] = true
+		}
+	}
+	w, err := New(Options{Roots: []string{root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := w.Files(0)
+	if err != nil || len(all) != len(want) {
+		t.Fatalf("Files(0) = %d files, %v; want %d", len(all), err, len(want))
+	}
+	some, err := w.Files(12)
+	if err != nil || len(some) != 12 {
+		t.Fatalf("Files(12) = %d files, %v; want 12", len(some), err)
+	}
+	for i, p := range some {
+		if !want[p] || (i > 0 && some[i-1] >= p) {
+			t.Fatalf("Files(12) = %q: not 12 distinct sorted files of the tree", some)
+		}
+	}
+}

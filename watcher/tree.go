@@ -125,6 +125,7 @@ type run struct {
 	vcsLocks []string                              // lock files of the repositories the roots are in
 	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
 	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
+	stop     bool                                  // a collecting crawl has what it wants: list no more
 	// keepDirFDs (snapshots): scanDir keeps each listed directory open
 	// as curDir while it adds the listing, for collect to hand on; dirFDs
 	// counts those still open.

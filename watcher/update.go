@@ -43,6 +43,9 @@ func (r *run) startRoot(rt *root, record bool) {
 
 // scanDir reads a freshly watched directory and indexes what it holds.
 func (r *run) scanDir(n *dirNode) {
+	if r.stop {
+		return
+	}
 	list, fd, err := r.listDirKeep(n.readPath())
 	defer r.doneList(list)
 	if r.keepDirFDs {
@@ -77,6 +80,9 @@ func (r *run) scanDir(n *dirNode) {
 	// and sorted once at the end.
 	n.ents.load(len(list), size)
 	for _, de := range list {
+		if r.stop {
+			break
+		}
 		k, ino, real := r.classify(n, de.name, de.kind, de.ino)
 		if !r.admit(n, de.name, k) || r.ignoredFile(n, de.name, k, ino) {
 			continue

@@ -276,7 +276,10 @@ func resolveRoots(in []string) ([]rootSpec, error) {
 
 // Scan returns the absolute paths of the files (non-directories) that o's
 // roots and filters admit now, sorted. It places no watches.
-func Scan(o Options) ([]string, error) {
+func Scan(o Options) ([]string, error) { return scan(o, 0) }
+
+// scan is Scan that, with max > 0, stops crawling at the max-th file.
+func scan(o Options, max int) ([]string, error) {
 	w, err := New(o)
 	if err != nil {
 		return nil, err
@@ -284,8 +287,9 @@ func Scan(o Options) ([]string, error) {
 	r := newRun(w, nil)
 	var files []string
 	r.collect = func(path string, k kind, _ uint64) {
-		if k != kDir {
+		if k != kDir && !r.stop {
 			files = append(files, path)
+			r.stop = len(files) == max
 		}
 	}
 	r.crawl()

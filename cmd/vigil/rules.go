@@ -312,7 +312,7 @@ func (s *session) startWatcher(w *watcher.Watcher) context.CancelFunc {
 		next := ready
 		ready = func(st watcher.Stats) {
 			next(st)
-			go s.primeContents(ctx, w, contents)
+			go s.primeContents(ctx, w, contents, st.Files)
 		}
 	}
 	ran := make(chan struct{})
@@ -357,19 +357,21 @@ const primeLimit = 100_000
 
 // primeContents hashes the watched files in the background once the
 // watcher is ready, so that ready is not delayed, and says when it is done.
-func (s *session) primeContents(ctx context.Context, w *watcher.Watcher, contents *watcher.Contents) {
+func (s *session) primeContents(ctx context.Context, w *watcher.Watcher, contents *watcher.Contents, watched int) {
 	began := time.Now()
-	files, err := w.Files()
+	// Only as many as are hashed are listed: a listing of a million
+	// files, and the index its crawl builds, took 150 MB at its peak.
+	files, err := w.Files(primeLimit)
 	if err != nil {
 		return
 	}
-	total := len(files)
-	n := contents.Prime(files[:min(total, primeLimit)], ctx.Done())
+	listed := len(files)
+	n := contents.Prime(files, ctx.Done())
 	files = nil
 	if ctx.Err() == nil {
 		rest := ""
-		if total > primeLimit {
-			rest = fmt.Sprintf(" (of %d; the others count on their first change)", total)
+		if listed == primeLimit && watched > primeLimit {
+			rest = fmt.Sprintf(" (of %d; the others count on their first change)", watched)
 		}
 		fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s%s\n", n, time.Since(began).Round(time.Millisecond), rest)
 	}
