@@ -57,7 +57,7 @@ func BenchmarkEventWrite(b *testing.B) {
 func BenchmarkEventCreateRemove(b *testing.B) {
 	r, top := benchRun(b, 0, Options{})
 	r.dirs.Set(7, top)
-	path := filepath.Join(top.path, "new.go")
+	path := filepath.Join(top.path(), "new.go")
 	create := vnode.Event{Kind: vnode.KindNote, ID: 7, Name: "new.go", Op: vnode.ChildCreate}
 	remove := vnode.Event{Kind: vnode.KindNote, ID: 7, Name: "new.go", Op: vnode.ChildRemove}
 	os.WriteFile(path, nil, 0o644)
@@ -109,7 +109,7 @@ func BenchmarkFlush5000(b *testing.B) {
 func BenchmarkAdmitGlobs(b *testing.B) {
 	r, top := benchRun(b, 0, Options{NoIgnore: true,
 		Include: []string{"**/*.go", "**/*.mod"}, Exclude: []string{"vendor/**", "**/*_gen.go", "**/testdata/**"}})
-	sub := &dirNode{path: top.path + "/internal/pkg/sub", parent: top, rt: top.rt}
+	sub := &dirNode{nm: "internal/pkg/sub", parent: top, rt: top.rt}
 	for b.Loop() {
 		r.admit(sub, "handler_test.go", kFile)
 	}
@@ -125,9 +125,9 @@ func BenchmarkAdmitGitignore(b *testing.B) {
 	}
 	rules += "build/\n/dist\n"
 	top.setIgnore(parseIgnore([]byte(rules)))
-	mid := &dirNode{path: top.path + "/a", parent: top, rt: top.rt}
+	mid := &dirNode{nm: "a", parent: top, rt: top.rt}
 	mid.setIgnore(parseIgnore([]byte("!keep.ext1\n**/gen/**\n")))
-	leaf := &dirNode{path: mid.path + "/b/c", parent: mid, rt: top.rt}
+	leaf := &dirNode{nm: "b/c", parent: mid, rt: top.rt}
 	for b.Loop() {
 		r.admit(leaf, "main.go", kFile)
 	}

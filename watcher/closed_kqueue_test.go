@@ -45,7 +45,7 @@ func closeWatchRun(t *testing.T, settle time.Duration) (*run, string) {
 		gate: &finishGate{settle: settle, held: map[string]*heldFile{},
 			useCloses: caps.CloseWrites, watchedCloses: caps.CloseWrites && !caps.ChildWrites},
 	}
-	d := &dirNode{path: dir}
+	d := &dirNode{nm: dir}
 	ino := inoOf(fi)
 	name := d.ents.set("upload.bin", entry{ino: ino, kind: kFile, wid: closeTestWatch})
 	r.files[closeTestWatch] = fileRef{d, name}

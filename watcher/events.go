@@ -82,7 +82,7 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		r.touched(n, name)
 	case vnode.ChildMovedTo:
 		if r.gate != nil {
-			r.cur.noteClose(join(n.path, name)) // complete where it came from
+			r.cur.noteClose(n.child(name)) // complete where it came from
 		}
 		if src, ok := r.moves[ev.Cookie]; ok && ev.Cookie != 0 {
 			delete(r.moves, ev.Cookie)
@@ -92,14 +92,14 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		r.touched(n, name)
 	default:
 		if r.gate != nil && ev.Notes&vnode.NoteCloseWrite != 0 {
-			path := join(n.path, name)
+			path := n.child(name)
 			r.cur.noteClose(path)
 			if r.gate.held[path] != nil {
 				r.dirty = true // the batch that releases it
 			}
 		}
 		if !had {
-			if r.ignoredPaths[join(n.path, name)] {
+			if r.ignoredPaths[n.child(name)] {
 				// Written to, so still the ignored file: a file replacing
 				// it comes with a create or rename event first.
 				return
@@ -107,7 +107,7 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 			r.refresh(n, name) // a node we missed: index it
 			return
 		}
-		path := join(n.path, name)
+		path := n.child(name)
 		if ev.Notes&goneNotes != 0 {
 			r.touched(n, name)
 			return
@@ -145,7 +145,7 @@ func (r *run) fileEvent(f fileRef, ev vnode.Event) {
 	if !ok || e.wid != ev.ID || f.d.dead {
 		return
 	}
-	path := join(f.d.path, f.name)
+	path := f.d.child(f.name)
 	wrote := ev.Notes&(vnode.NoteWrite|vnode.NoteExtend) != 0
 	switch {
 	case ev.Notes&goneNotes != 0:
@@ -189,7 +189,7 @@ func (r *run) overflow(id vnode.ID) {
 		r.dirty = true
 	}
 	if n := r.dirs.Get(id); id != 0 && n != nil {
-		r.w.o.notice(&Notice{Kind: EventsLost, Path: n.path})
+		r.w.o.notice(&Notice{Kind: EventsLost, Path: n.path()})
 		r.rescanDir(n, true, since)
 		return
 	}

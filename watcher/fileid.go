@@ -35,7 +35,7 @@ func (r *run) ignoredFile(d *dirNode, name string, k kind, ino uint64) bool {
 	if !match {
 		return false
 	}
-	path := join(d.path, name)
+	path := d.child(name)
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return false

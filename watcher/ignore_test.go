@@ -270,7 +270,7 @@ func compareWithGit(t testing.TB, c gitCase) {
 	var walk func(n *dirNode)
 	walk = func(n *dirNode) {
 		n.ents.each(func(name string, e entry) {
-			p, _ := filepath.Rel(repo, join(n.path, name))
+			p, _ := filepath.Rel(repo, n.child(name))
 			indexed[filepath.ToSlash(p)] = true
 			if e.dir != nil {
 				walk(e.dir)

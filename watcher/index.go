@@ -226,10 +226,14 @@ func (x *dirIndex) set(name string, e entry) string {
 	s := &x.slots[i]
 	if !had {
 		s.meta = uint32(len(x.names))
+		arena := unsafe.SliceData(x.names)
 		x.names = appendName(x.names, name)
 		if wide {
 			s.meta |= wideBit
 			x.names = append(x.names, 0, 0, 0, 0)
+		}
+		if unsafe.SliceData(x.names) != arena && !x.bulk {
+			x.repoint() // finish does it after a bulk load
 		}
 	}
 	s.ino = uint32(e.ino)
@@ -301,6 +305,31 @@ func (x *dirIndex) compact() {
 		s.meta = s.meta&^offMask | off
 	}
 	x.names, x.waste = names, 0
+	x.repoint()
+}
+
+// repoint names the subdirectories' nodes by views into the current arena.
+// Their names are views into the arena (see set); one that still pointed
+// into an arena left behind by a compaction, or by an append that moved
+// it, would keep that arena alive, waste and all. It needs slots and subs
+// sorted.
+func (x *dirIndex) repoint() {
+	j, subs := 0, x.subs()
+	for i := range x.slots {
+		if j == len(subs) {
+			return
+		}
+		if x.slots[i].kind() != kDir {
+			continue
+		}
+		name := x.nameAt(i)
+		for j < len(subs) && subs[j].nm < name {
+			j++
+		}
+		if j < len(subs) && subs[j].nm == name {
+			subs[j].nm = name
+		}
+	}
 }
 
 // load prepares for a bulk load of up to n names totalling size bytes: set
@@ -326,6 +355,7 @@ func (x *dirIndex) finish() {
 		return strings.Compare(an, bn)
 	})
 	slices.SortFunc(x.subs(), func(a, b *dirNode) int { return strings.Compare(a.name(), b.name()) })
+	x.repoint()
 	if cap(x.slots)-len(x.slots) > len(x.slots)/4 {
 		x.slots = slices.Clip(slices.Clone(x.slots))
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/vigil-watch/vigil/debounce"
 	"github.com/vigil-watch/vigil/internal/idtable"
@@ -23,9 +24,11 @@ type entry struct {
 
 // dirNode is an indexed, watched directory.
 type dirNode struct {
-	// path is absolute, as the user sees it (through symlinks when
-	// followed); its last element is the node's name in its parent.
-	path   string
+	// nm is the node's name in its parent, a view into the parent's
+	// arena; a top node's is its absolute path, as the user gave it. The
+	// other nodes' paths are built from the chain (see path): a walk per
+	// use, instead of a string per directory held for ever.
+	nm     string
 	parent *dirNode
 	rt     *root
 	ino    uint64
@@ -35,7 +38,56 @@ type dirNode struct {
 }
 
 // name is the node's name in its parent (a root's: its last element).
-func (n *dirNode) name() string { return n.path[strings.LastIndexByte(n.path, '/')+1:] }
+func (n *dirNode) name() string {
+	if n.parent == nil {
+		return n.nm[strings.LastIndexByte(n.nm, '/')+1:]
+	}
+	return n.nm
+}
+
+// path is the node's absolute path, as the user sees it (through symlinks
+// when followed).
+func (n *dirNode) path() string {
+	if n.parent == nil {
+		return n.nm
+	}
+	return n.parent.child(n.nm)
+}
+
+// child is the path of name in n: join(n.path(), name), in one allocation.
+func (n *dirNode) child(name string) string { return n.subpath(nil, name) }
+
+// subpath is the path of name in n relative to n's ancestor a (or n
+// itself), or with a nil, absolute; built in one allocation.
+func (n *dirNode) subpath(a *dirNode, name string) string {
+	size := len(name)
+	m := n
+	for ; m != a && m.parent != nil; m = m.parent {
+		size += len(m.nm) + 1
+	}
+	top := ""
+	if m != a {
+		// Absolute: the top's path and a separator, which "/" is.
+		top = strings.TrimSuffix(m.nm, "/")
+		size += len(top) + 1
+	}
+	if size == 0 {
+		return ""
+	}
+	b := make([]byte, size)
+	i := size - copy(b[size-len(name):], name)
+	for m := n; m != a && m.parent != nil; m = m.parent {
+		i--
+		b[i] = '/'
+		i -= copy(b[i-len(m.nm):], m.nm)
+	}
+	if i > 0 {
+		i--
+		b[i] = '/'
+		copy(b, top)
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
 // readPath is where to read and watch the node: its real path when path is
 // a followed symlink.
@@ -43,7 +95,7 @@ func (n *dirNode) readPath() string {
 	if x := n.ents.x; x != nil && x.real != "" {
 		return x.real
 	}
-	return n.path
+	return n.path()
 }
 
 // setReal records where a followed symlink's directory really is.
@@ -255,13 +307,13 @@ func join(dir, name string) string {
 func (r *run) dirAt(path string) *dirNode {
 	for _, rt := range r.roots {
 		n := rt.top
-		if n == nil || !within(n.path, path) {
+		if n == nil || !within(n.nm, path) {
 			continue
 		}
-		if path == n.path {
+		if path == n.nm {
 			return n
 		}
-		for rest := below(n.path, path); n != nil && rest != ""; {
+		for rest := below(n.nm, path); n != nil && rest != ""; {
 			var name string
 			name, rest, _ = strings.Cut(rest, "/")
 			e, _ := n.ents.get(name)
@@ -276,10 +328,10 @@ func (r *run) dirAt(path string) *dirNode {
 
 // rel is the path of name in d relative to d's root, for glob matching.
 func (r *run) rel(d *dirNode, name string) string {
-	if d.path == d.rt.path {
+	if d.parent == nil {
 		return name
 	}
-	return below(d.rt.path, d.path) + "/" + name
+	return d.subpath(d.rt.top, name)
 }
 
 // within says whether path is base or below it.
@@ -326,20 +378,17 @@ func (r *run) admit(d *dirNode, name string, k kind) bool {
 // .git/info/exclude comes last. The full path is built only when there is
 // an ignore file to match it against (a crawl asks for every name).
 func (r *run) gitIgnored(d *dirNode, name string, isDir bool) bool {
-	full := ""
 	for n := d; n != nil; n = n.parent {
 		if l := n.ignore(); l != nil {
-			if full == "" {
-				full = join(d.path, name)
-			}
-			if dec, ign := l.match(below(n.path, full), isDir); dec {
+			if dec, ign := l.match(d.subpath(n, name), isDir); dec {
 				return ign
 			}
 		}
 	}
 	outer := d.rt.outer
-	if len(outer) > 0 && full == "" {
-		full = join(d.path, name)
+	full := ""
+	if len(outer) > 0 {
+		full = d.child(name)
 	}
 	for i := len(outer) - 1; i >= 0; i-- {
 		l := outer[i]
@@ -360,7 +409,7 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 	if k != kSymlink || !r.w.o.FollowSymlinks {
 		return k, ino, ""
 	}
-	path := join(d.path, name)
+	path := d.child(name)
 	fi, err := os.Stat(path)
 	if err != nil || !fi.IsDir() {
 		return k, ino, ""
@@ -368,7 +417,7 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 	tino := inoOf(fi)
 	for a := d; a != nil; a = a.parent {
 		if a.ino == tino && tino != 0 && sameNodeAt(a.readPath(), fi) {
-			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path})
+			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path()})
 			return k, ino, ""
 		}
 	}

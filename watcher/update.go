@@ -24,7 +24,7 @@ func (r *run) startRoot(rt *root, record bool) {
 		}
 	}
 	r.unwaitRoot(rt)
-	n := &dirNode{path: rt.path, rt: rt, ino: inoOf(fi)}
+	n := &dirNode{nm: rt.path, rt: rt, ino: inoOf(fi)}
 	rt.dev = devOf(fi)
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
@@ -159,7 +159,7 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 	r.ignoreTouched(d, name)
 	var path string
 	if r.cur != nil || r.collect != nil || k == kDir || r.needsFileWatch(k) {
-		path = join(d.path, name) // while crawling most files need none
+		path = d.child(name) // while crawling most files need none
 		r.recSet(path, had, old.kind, old.ino, k, ino)
 	}
 	e := entry{ino: ino, kind: k}
@@ -167,10 +167,10 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 		r.collect(path, k, ino)
 	}
 	if k == kDir {
-		n := &dirNode{path: path, parent: d, rt: d.rt, ino: ino}
+		n := &dirNode{parent: d, rt: d.rt, ino: ino}
 		n.setReal(real)
 		e.dir = n
-		d.ents.set(name, e)
+		n.nm = d.ents.set(name, e) // a view into d's arena, not the listing's buffer
 		r.nDirs++
 		r.watchDir(n)
 		r.scanDir(n)
@@ -195,7 +195,7 @@ func (r *run) drop(d *dirNode, name string) {
 	if !ok {
 		return
 	}
-	path := join(d.path, name)
+	path := d.child(name)
 	if e.dir != nil {
 		r.dropTree(e.dir)
 		r.nDirs--
@@ -236,7 +236,7 @@ func (r *run) refresh(d *dirNode, name string) (same bool) {
 	if d.dead {
 		return false
 	}
-	path := join(d.path, name)
+	path := d.child(name)
 	k, ino := lstatNode(path)
 	old, had := d.ents.get(name)
 	if k == kNone {
@@ -273,7 +273,7 @@ func (r *run) touched(d *dirNode, name string) {
 		r.rescanDir(e.dir, false, time.Time{})
 		return
 	}
-	r.recReplaced(join(d.path, name), e.kind, e.ino)
+	r.recReplaced(d.child(name), e.kind, e.ino)
 }
 
 // move applies a rename paired by cookie: the node at sd/sname is now dd/dname. The
@@ -285,7 +285,7 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 		r.touched(dd, dname)
 		return
 	}
-	newPath := join(dd.path, dname)
+	newPath := dd.child(dname)
 	// The cookie pairs the two halves for certain, so the index replays
 	// the move even if the node has moved on since (its next move's events
 	// follow); only the filters can refuse the new name.
@@ -296,7 +296,7 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 	if dd.ents.has(dname) {
 		r.drop(dd, dname)
 	}
-	oldPath := join(sd.path, sname)
+	oldPath := sd.child(sname)
 	sd.ents.del(sname)
 	dname = dd.ents.set(dname, old) // a directory's node takes the name
 	r.recMoved(oldPath, newPath, old.kind, old.ino)
@@ -304,16 +304,15 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 		r.files[old.wid] = fileRef{dd, dname}
 	}
 	if n := old.dir; n != nil {
-		n.parent, n.rt = dd, dd.rt
+		n.parent, n.rt, n.nm = dd, dd.rt, dname
 		r.repath(n, oldPath, newPath)
 	}
 }
 
-// repath gives a moved directory and its subtree their new paths, recording
-// each descendant as renamed. Watches stay: on inotify (the only backend
-// with paired renames) a watch follows its inode.
+// repath records each descendant of a moved directory as renamed (their
+// paths follow from the moved node's). Watches stay: on inotify (the only
+// backend with paired renames) a watch follows its inode.
 func (r *run) repath(n *dirNode, oldPath, newPath string) {
-	n.path = newPath
 	n.ents.each(func(name string, e entry) {
 		r.recMoved(join(oldPath, name), join(newPath, name), e.kind, e.ino)
 		if e.wid != 0 {
@@ -365,7 +364,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 		case deep && old.dir != nil:
 			r.rescanDir(old.dir, true, since)
 		case deep && k == kFile:
-			path := join(n.path, de.name)
+			path := n.child(de.name)
 			fi, err := os.Lstat(path)
 			if err != nil {
 				continue
