@@ -109,7 +109,7 @@ func BenchmarkFlush5000(b *testing.B) {
 func BenchmarkAdmitGlobs(b *testing.B) {
 	r, top := benchRun(b, 0, Options{NoIgnore: true,
 		Include: []string{"**/*.go", "**/*.mod"}, Exclude: []string{"vendor/**", "**/*_gen.go", "**/testdata/**"}})
-	sub := &dirNode{nm: "internal/pkg/sub", parent: top, rt: top.rt}
+	sub := &dirNode{nm: "internal/pkg/sub", parent: top}
 	for b.Loop() {
 		r.admit(sub, "handler_test.go", kFile)
 	}
@@ -125,9 +125,9 @@ func BenchmarkAdmitGitignore(b *testing.B) {
 	}
 	rules += "build/\n/dist\n"
 	top.setIgnore(parseIgnore([]byte(rules)))
-	mid := &dirNode{nm: "a", parent: top, rt: top.rt}
+	mid := &dirNode{nm: "a", parent: top}
 	mid.setIgnore(parseIgnore([]byte("!keep.ext1\n**/gen/**\n")))
-	leaf := &dirNode{nm: "b/c", parent: mid, rt: top.rt}
+	leaf := &dirNode{nm: "b/c", parent: mid}
 	for b.Loop() {
 		r.admit(leaf, "main.go", kFile)
 	}

@@ -134,7 +134,7 @@ func (r *run) verifyDir(n *dirNode) {
 		return
 	}
 	if n.parent == nil {
-		r.rootCheck(n.rt)
+		r.rootCheck(n.root())
 		return
 	}
 	r.touched(n.parent, n.name())

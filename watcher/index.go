@@ -96,13 +96,15 @@ type dirIndex struct {
 
 // dirExtra is the part of a directory's state that most directories of a
 // large tree do not need (most have no subdirectory, no .gitignore, no
-// symlinked path and, but on kqueue, no file watches): kept behind one
-// pointer, it costs them 8 bytes instead of 72.
+// symlinked path, are no root's top and, but on kqueue, have no file
+// watches): kept behind one pointer, it costs them 8 bytes instead of 88.
 type dirExtra struct {
 	subs []*dirNode // the subdirectories' nodes, sorted by name
 	wids map[string]vnode.ID
 	real string      // the node's: see dirNode.readPath
 	ign  *ignoreList // the node's .gitignore
+	rt   *root       // a top node's root
+	ino  uint64      // a top node's inode
 }
 
 // extra returns x's dirExtra, made if need be.
@@ -133,7 +135,7 @@ func (x *dirIndex) wid(name string) vnode.ID {
 func (x *dirIndex) clear() {
 	keep := x.x
 	*x = dirIndex{}
-	if keep != nil && (keep.real != "" || keep.ign != nil) {
+	if keep != nil && (keep.real != "" || keep.ign != nil || keep.rt != nil) {
 		keep.subs, keep.wids = nil, nil
 		x.x = keep
 	}

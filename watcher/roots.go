@@ -98,7 +98,7 @@ func (r *run) rootCheck(rt *root) {
 	fi, err := os.Stat(rt.path)
 	exists := err == nil && fi.IsDir()
 	if rt.top != nil {
-		if exists && inoOf(fi) == rt.top.ino && devOf(fi) == rt.dev {
+		if exists && inoOf(fi) == rt.top.inode() && devOf(fi) == rt.dev {
 			return
 		}
 		top := rt.top
@@ -106,7 +106,7 @@ func (r *run) rootCheck(rt *root) {
 		r.dropTree(top)
 		r.nDirs--
 		if rt.files == nil {
-			r.recGone(rt.path, kDir, top.ino)
+			r.recGone(rt.path, kDir, top.inode())
 		}
 		rt.top = nil
 		r.w.o.notice(&Notice{Kind: RootRemoved, Path: rt.path})

@@ -30,11 +30,31 @@ type dirNode struct {
 	// use, instead of a string per directory held for ever.
 	nm     string
 	parent *dirNode
-	rt     *root
-	ino    uint64
 	id     vnode.ID
 	dead   bool
-	ents   dirIndex // with, behind one pointer, the rare parts (real, ign)
+	ents   dirIndex // with, behind one pointer, the rare parts (real, ign; a top's root and inode)
+}
+
+// top is the top node of n's tree.
+func (n *dirNode) top() *dirNode {
+	for n.parent != nil {
+		n = n.parent
+	}
+	return n
+}
+
+// root is the root n is in (kept by its top node: a walk up, instead of a
+// pointer in each of 100,000 nodes).
+func (n *dirNode) root() *root { return n.top().ents.x.rt }
+
+// inode is n's inode number: its entry's in its parent (a top's is kept
+// with its root).
+func (n *dirNode) inode() uint64 {
+	if n.parent == nil {
+		return n.ents.x.ino
+	}
+	e, _ := n.parent.ents.get(n.nm)
+	return e.ino
 }
 
 // name is the node's name in its parent (a root's: its last element).
@@ -331,7 +351,7 @@ func (r *run) rel(d *dirNode, name string) string {
 	if d.parent == nil {
 		return name
 	}
-	return d.subpath(d.rt.top, name)
+	return d.subpath(d.top(), name)
 }
 
 // within says whether path is base or below it.
@@ -349,10 +369,10 @@ func below(base, full string) string {
 
 // admit reports whether the filters let name (of kind k) in d be indexed.
 func (r *run) admit(d *dirNode, name string, k kind) bool {
-	if d.rt.files != nil && d.parent == nil {
+	if d.parent == nil && d.root().files != nil {
 		// A file root admits its named files, whatever the filters say:
 		// the user asked for them by name.
-		return k != kDir && d.rt.files[name]
+		return k != kDir && d.root().files[name]
 	}
 	isDir := k == kDir
 	if !r.f.noIgnore {
@@ -385,7 +405,7 @@ func (r *run) gitIgnored(d *dirNode, name string, isDir bool) bool {
 			}
 		}
 	}
-	outer := d.rt.outer
+	outer := d.root().outer
 	full := ""
 	if len(outer) > 0 {
 		full = d.child(name)
@@ -416,7 +436,7 @@ func (r *run) classify(d *dirNode, name string, k kind, ino uint64) (kind, uint6
 	}
 	tino := inoOf(fi)
 	for a := d; a != nil; a = a.parent {
-		if a.ino == tino && tino != 0 && sameNodeAt(a.readPath(), fi) {
+		if tino != 0 && a.inode() == tino && sameNodeAt(a.readPath(), fi) {
 			r.w.o.notice(&Notice{Kind: SymlinkLoop, Path: path, Target: a.path()})
 			return k, ino, ""
 		}

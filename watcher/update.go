@@ -24,7 +24,9 @@ func (r *run) startRoot(rt *root, record bool) {
 		}
 	}
 	r.unwaitRoot(rt)
-	n := &dirNode{nm: rt.path, rt: rt, ino: inoOf(fi)}
+	n := &dirNode{nm: rt.path}
+	x := n.ents.extra()
+	x.rt, x.ino = rt, inoOf(fi)
 	rt.dev = devOf(fi)
 	if lfi, err := os.Lstat(rt.path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 		if real, err := filepath.EvalSymlinks(rt.path); err == nil {
@@ -34,7 +36,7 @@ func (r *run) startRoot(rt *root, record bool) {
 	rt.top = n
 	r.nDirs++
 	if rt.files == nil {
-		r.recSet(rt.path, false, kNone, 0, kDir, n.ino)
+		r.recSet(rt.path, false, kNone, 0, kDir, x.ino)
 	}
 	r.guardRoot(rt)
 	r.watchDir(n)
@@ -132,7 +134,7 @@ func (r *run) doneList(list []dirent) {
 // loadIgnore (re)reads n's .gitignore if the listing has one.
 func (r *run) loadIgnore(n *dirNode, list []dirent) {
 	n.setIgnore(nil)
-	if r.f.noIgnore || (n.rt.files != nil && n.parent == nil) {
+	if r.f.noIgnore || (n.parent == nil && n.root().files != nil) {
 		return
 	}
 	for _, de := range list {
@@ -167,7 +169,7 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 		r.collect(path, k, ino)
 	}
 	if k == kDir {
-		n := &dirNode{parent: d, rt: d.rt, ino: ino}
+		n := &dirNode{parent: d}
 		n.setReal(real)
 		e.dir = n
 		n.nm = d.ents.set(name, e) // a view into d's arena, not the listing's buffer
@@ -178,7 +180,7 @@ func (r *run) add(d *dirNode, name string, k kind, ino uint64, real string, had 
 	}
 	r.nFiles++
 	if r.needsFileWatch(k) {
-		if id, ok := r.watchIn(d.rt, path); ok {
+		if id, ok := r.watchIn(d.root(), path); ok {
 			e.wid = id
 		}
 	}
@@ -304,7 +306,7 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 		r.files[old.wid] = fileRef{dd, dname}
 	}
 	if n := old.dir; n != nil {
-		n.parent, n.rt, n.nm = dd, dd.rt, dname
+		n.parent, n.nm = dd, dname
 		r.repath(n, oldPath, newPath)
 	}
 }
@@ -319,7 +321,6 @@ func (r *run) repath(n *dirNode, oldPath, newPath string) {
 			r.files[e.wid] = fileRef{n, name}
 		}
 		if e.dir != nil {
-			e.dir.rt = n.rt
 			r.repath(e.dir, join(oldPath, name), join(newPath, name))
 		}
 	})
@@ -340,7 +341,7 @@ func (r *run) rescanDir(n *dirNode, deep bool, since time.Time) {
 		if n.parent != nil {
 			r.touched(n.parent, n.name())
 		} else {
-			r.rootCheck(n.rt)
+			r.rootCheck(n.root())
 		}
 		return
 	}

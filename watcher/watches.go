@@ -67,7 +67,7 @@ func (r *run) unwatch(id vnode.ID) {
 }
 
 func (r *run) watchDir(n *dirNode) {
-	if id, ok := r.watchIn(n.rt, n.readPath()); ok {
+	if id, ok := r.watchIn(n.root(), n.readPath()); ok {
 		n.id = id
 		r.dirs.Set(id, n)
 	}
