@@ -199,19 +199,7 @@ func TestCopyTruncateDuringRead(t *testing.T) {
 	if err := tf.look(fl); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"first line of the log@0", "second@22", "new@0"}
-	if !slices.Equal(*texts, want) {
-		t.Errorf("lines %q, want %q (notices %q)", *texts, want, *notes)
-	}
-	cf, err := os.Open(log + ".1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cf.Close()
-	cp := &tfile{name: log + ".1", f: cf, judging: true}
-	if v, off := fl.judge(cp, int64(len(old))); v != copyAt || off != int64(len(old)) {
-		t.Errorf("the copy judged %v at %d, want a copy from offset %d (notices %q)", v, off, len(old), *notes)
-	}
+	checkCopyJudged(t, fl, log+".1", []string{"first line of the log@0", "second@22", "new@0"}, *texts, *notes)
 }
 
 // TestCopyReadThenJudged: the lines a recovery read from the copy count as
@@ -233,17 +221,27 @@ func TestCopyReadThenJudged(t *testing.T) {
 	if err := tf.look(fl); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"first line of the log@0", "second@22", "third@29"}
-	if !slices.Equal(*texts, want) {
-		t.Errorf("lines %q, want %q (notices %q)", *texts, want, *notes)
+	checkCopyJudged(t, fl, log+".1", []string{"first line of the log@0", "second@22", "third@29"}, *texts, *notes)
+}
+
+// checkCopyJudged checks the lines delivered, and that the copy at path,
+// as a glob would bring it in now, is judged a copy to be read from its end.
+func checkCopyJudged(t *testing.T, fl *Follower, path string, want, texts, notes []string) {
+	t.Helper()
+	if !slices.Equal(texts, want) {
+		t.Errorf("lines %q, want %q (notices %q)", texts, want, notes)
 	}
-	cf, err := os.Open(log + ".1")
+	cf, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cf.Close()
-	cp := &tfile{name: log + ".1", f: cf, judging: true}
-	if v, off := fl.judge(cp, int64(len(old))); v != copyAt || off != int64(len(old)) {
-		t.Errorf("the copy judged %v at %d, want a copy from offset %d (notices %q)", v, off, len(old), *notes)
+	fi, err := cf.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := &tfile{name: path, f: cf, judging: true}
+	if v, off := fl.judge(cp, fi.Size()); v != copyAt || off != fi.Size() {
+		t.Errorf("the copy judged %v at %d, want a copy from offset %d (notices %q)", v, off, fi.Size(), notes)
 	}
 }
