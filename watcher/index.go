@@ -198,6 +198,23 @@ func (x *dirIndex) get(name string) (entry, bool) {
 	return x.entryAt(i), true
 }
 
+// inodeOf returns name's inode (0 if not indexed) without ending a bulk
+// load: a crawl asks for its ancestors' (symlink loops) while it is still
+// loading them, and sorting each then would make the rest of their
+// listings one sorted insert each. A linear scan then; that is rare.
+func (x *dirIndex) inodeOf(name string) uint64 {
+	if !x.bulk {
+		e, _ := x.get(name)
+		return e.ino
+	}
+	for i := range x.slots {
+		if x.nameAt(i) == name {
+			return inodeAt(x.names, x.slots[i])
+		}
+	}
+	return 0
+}
+
 // has reports whether name is indexed.
 func (x *dirIndex) has(name string) bool {
 	_, ok := x.find(name)
@@ -313,8 +330,9 @@ func (x *dirIndex) compact() {
 // repoint names the subdirectories' nodes by views into the current arena.
 // Their names are views into the arena (see set); one that still pointed
 // into an arena left behind by a compaction, or by an append that moved
-// it, would keep that arena alive, waste and all. It needs slots and subs
-// sorted.
+// it, would keep that arena alive, waste and all. (The names of files with
+// watches of their own, kqueue only, are not re-pointed: an old arena stays
+// until they go.) It needs slots and subs sorted.
 func (x *dirIndex) repoint() {
 	j, subs := 0, x.subs()
 	for i := range x.slots {

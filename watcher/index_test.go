@@ -156,3 +156,26 @@ func TestDirNodeSize(t *testing.T) {
 		t.Errorf("dirNode is %d bytes, want at most 96", n)
 	}
 }
+
+// TestInodeOfKeepsBulkLoad: asking for an entry's inode while a listing is
+// loaded in bulk (a crawl checking its ancestors for symlink loops) answers
+// without ending the load.
+func TestInodeOfKeepsBulkLoad(t *testing.T) {
+	var x dirIndex
+	x.load(3, 3)
+	x.set("b", entry{ino: 2, kind: kDir})
+	x.set("a", entry{ino: 1<<40 | 1, kind: kFile})
+	if got := x.inodeOf("a"); got != 1<<40|1 {
+		t.Errorf("inodeOf(a) = %d while loading", got)
+	}
+	if got := x.inodeOf("c"); got != 0 {
+		t.Errorf("inodeOf(c) = %d, want 0", got)
+	}
+	if !x.bulk {
+		t.Error("inodeOf ended the bulk load")
+	}
+	x.finish()
+	if got := x.inodeOf("b"); got != 2 {
+		t.Errorf("inodeOf(b) = %d after the load", got)
+	}
+}

@@ -53,8 +53,7 @@ func (n *dirNode) inode() uint64 {
 	if n.parent == nil {
 		return n.ents.x.ino
 	}
-	e, _ := n.parent.ents.get(n.nm)
-	return e.ino
+	return n.parent.ents.inodeOf(n.nm)
 }
 
 // name is the node's name in its parent (a root's: its last element).

@@ -77,6 +77,9 @@ func (r *run) scanDir(n *dirNode) {
 	size := 0
 	for _, de := range list {
 		size += len(de.name)
+		if de.ino>>32 != 0 {
+			size += 4 // the high half, beside the name (see slot)
+		}
 	}
 	// A fresh node: the listing's names are unique, so they are appended
 	// and sorted once at the end.
