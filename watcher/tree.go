@@ -197,11 +197,13 @@ type run struct {
 	vcsHold  time.Time                             // when a due batch began waiting for a lock; zero if not
 	collect  func(path string, k kind, ino uint64) // Scan, snapshots: each node admitted
 	stop     bool                                  // a collecting crawl has what it wants: list no more
-	// keepDirFDs (snapshots): scanDir keeps each listed directory open
-	// as curDir while it adds the listing, for collect to hand on; dirFDs
-	// counts those still open.
+	// keepDirFDs (snapshots): listDir keeps each listed directory open
+	// as curDir until doneList, for collect to hand on; outerDirs holds
+	// the enclosing listings' while a deeper one is read; dirFDs counts
+	// those still open.
 	keepDirFDs bool
 	curDir     *dirFD
+	outerDirs  []*dirFD
 	dirFDs     atomic.Int32
 
 	deb       *debounce.State

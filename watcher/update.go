@@ -48,25 +48,8 @@ func (r *run) scanDir(n *dirNode) {
 	if r.stop {
 		return
 	}
-	list, fd, err := r.listDirKeep(n.readPath())
+	list, err := r.listDir(n.readPath())
 	defer r.doneList(list)
-	if r.keepDirFDs {
-		// The entries added below belong to this directory: to its
-		// descriptor, or to none (by path) when it was not kept.
-		prev := r.curDir
-		r.curDir = nil
-		if fd >= 0 {
-			r.curDir = &dirFD{fd: fd, open: &r.dirFDs}
-			r.curDir.refs.Store(1)
-			r.dirFDs.Add(1)
-		}
-		defer func(d *dirFD) {
-			r.curDir = prev
-			if d != nil {
-				d.release()
-			}
-		}(r.curDir)
-	}
 	if err != nil {
 		if !isGone(err) {
 			r.w.o.notice(&Notice{Kind: Unreadable, Path: n.readPath(), Err: err})
@@ -98,35 +81,50 @@ func (r *run) scanDir(n *dirNode) {
 }
 
 // listDir reads path into the buffer of the current scan depth; every call
-// is paired with doneList.
+// is paired with doneList. For a snapshot (keepDirFDs) the directory's
+// descriptor, while there are descriptors to spare, stays open as curDir
+// until doneList: the entries added meanwhile belong to it, and collect
+// hands it on (nil: they go by path).
 func (r *run) listDir(path string) ([]dirent, error) {
 	if r.depth == len(r.lists) {
 		r.lists = append(r.lists, nil)
+		r.outerDirs = append(r.outerDirs, nil)
 	}
-	list, err := readDir(path, r.buf, r.lists[r.depth][:0])
+	buf := r.lists[r.depth][:0]
+	var list []dirent
+	var err error
+	if r.keepDirFDs {
+		r.outerDirs[r.depth] = r.curDir
+		r.curDir = nil
+		fd := -1
+		if r.dirFDs.Load() < maxDirFDs {
+			list, fd, err = readDirKeep(path, r.buf, buf)
+		} else {
+			list, err = readDir(path, r.buf, buf)
+		}
+		if fd >= 0 {
+			r.curDir = &dirFD{fd: fd, open: &r.dirFDs}
+			r.curDir.refs.Store(1)
+			r.dirFDs.Add(1)
+		}
+	} else {
+		list, err = readDir(path, r.buf, buf)
+	}
 	r.depth++
 	return list, err
 }
 
-// listDirKeep is listDir that, for a snapshot with descriptors to spare,
-// also returns the directory's descriptor, still open (else -1).
-func (r *run) listDirKeep(path string) ([]dirent, int, error) {
-	if !r.keepDirFDs || r.dirFDs.Load() >= maxDirFDs {
-		list, err := r.listDir(path)
-		return list, -1, err
-	}
-	if r.depth == len(r.lists) {
-		r.lists = append(r.lists, nil)
-	}
-	list, fd, err := readDirKeep(path, r.buf, r.lists[r.depth][:0])
-	r.depth++
-	return list, fd, err
-}
-
 // doneList gives list's buffer back to its depth, without the names (which
-// are garbage now) and unless it is huge.
+// are garbage now) and unless it is huge; a snapshot's curDir goes back to
+// the enclosing directory's.
 func (r *run) doneList(list []dirent) {
 	r.depth--
+	if r.keepDirFDs {
+		if r.curDir != nil {
+			r.curDir.release()
+		}
+		r.curDir, r.outerDirs[r.depth] = r.outerDirs[r.depth], nil
+	}
 	clear(list)
 	if cap(list) > 4096 {
 		list = nil
