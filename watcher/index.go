@@ -375,16 +375,16 @@ func (x *dirIndex) finish() {
 		return strings.Compare(an, bn)
 	})
 	slices.SortFunc(x.subs(), func(a, b *dirNode) int { return strings.Compare(a.name(), b.name()) })
-	x.repoint()
 	if cap(x.slots)-len(x.slots) > len(x.slots)/4 {
 		x.slots = slices.Clip(slices.Clone(x.slots))
 	}
-	if cap(x.names)-len(x.names) > len(x.names)/4 {
-		if len(x.slots) == 0 {
-			x.clear()
-		} else {
-			x.compact() // names handed out keep the old arena, which stays valid
-		}
+	switch {
+	case cap(x.names)-len(x.names) <= len(x.names)/4:
+		x.repoint() // the arena may have moved during the load
+	case len(x.slots) == 0:
+		x.clear()
+	default:
+		x.compact() // and repoints
 	}
 }
 
