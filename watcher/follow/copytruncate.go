@@ -71,7 +71,6 @@ func (t *tfile) readCopy(fl *Follower, cand *os.File, size int64) error {
 		n, err := cand.ReadAt(b, t.off)
 		if n > 0 {
 			t.remember(b[:n])
-			t.growFingerprint(b[:n])
 			if err := t.consumeChunks(b[:n], fl.maxLine, fl.out, fl.o.Chunks); err != nil {
 				return err
 			}

@@ -124,7 +124,6 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		n, err := t.f.Read(fl.readBuf)
 		if n > 0 {
 			t.remember(fl.readBuf[:n])
-			t.growFingerprint(fl.readBuf[:n])
 			if err := t.consumeChunks(fl.readBuf[:n], fl.maxLine, fl.out, fl.o.Chunks); err != nil {
 				return err
 			}
@@ -138,10 +137,6 @@ func (t *tfile) readToEOF(fl *Follower) error {
 		if n == 0 {
 			break
 		}
-	}
-	if len(t.fp) < fingerprintLen && t.off > int64(len(t.fp)) {
-		// Only after a start past the head that found it shorter.
-		return t.refreshFingerprint()
 	}
 	return nil
 }
@@ -178,9 +173,11 @@ func (t *tfile) startAt(start int64) error {
 	return t.refreshFingerprint()
 }
 
-// remember keeps the last lastLen bytes read, to recognise a copy of the
-// file later.
+// remember records b, just read at t's offset, to recognise a copy of the
+// file later: the last lastLen bytes read, and the fingerprint while it is
+// short (see growFingerprint).
 func (t *tfile) remember(b []byte) {
+	t.growFingerprint(b)
 	if len(b) >= lastLen {
 		t.last = append(t.last[:0], b[len(b)-lastLen:]...)
 		return
