@@ -91,15 +91,16 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 		}
 		r.touched(n, name)
 	default:
+		// Built once: this is the path of every write event.
+		path := n.child(name)
 		if r.gate != nil && ev.Notes&vnode.NoteCloseWrite != 0 {
-			path := n.child(name)
 			r.cur.noteClose(path)
 			if r.gate.held[path] != nil {
 				r.dirty = true // the batch that releases it
 			}
 		}
 		if !had {
-			if r.ignoredPaths[n.child(name)] {
+			if len(r.ignoredPaths) > 0 && r.ignoredPaths[path] {
 				// Written to, so still the ignored file: a file replacing
 				// it comes with a create or rename event first.
 				return
@@ -107,7 +108,6 @@ func (r *run) dirEvent(n *dirNode, ev vnode.Event) {
 			r.refresh(n, name) // a node we missed: index it
 			return
 		}
-		path := n.child(name)
 		if ev.Notes&goneNotes != 0 {
 			r.touched(n, name)
 			return
