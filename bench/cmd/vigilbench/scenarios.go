@@ -441,22 +441,23 @@ func (b *bench) runTree(t tool, root, touch string, files, dirs int, readyTimeou
 	}
 	defer s.stop()
 	res.ReadyMS = ready
-	s.settle(10 * time.Second)
 	if t.startupDone != "" {
 		// Start-up work after ready (vigil hashing the tree for
-		// skip_unchanged) is finite work, not idling: wait it out.
+		// skip_unchanged) is finite work, not idling: wait it out,
+		// watching from ready on so that its end is timed to 10 ms.
 		readyAt := s.p.start.Add(time.Duration(ready * float64(time.Millisecond)))
-		for limit := time.Now().Add(readyTimeout); ; time.Sleep(50 * time.Millisecond) {
-			if b, _ := os.ReadFile(s.log); strings.Contains(string(b), t.startupDone) {
+		for limit := time.Now().Add(readyTimeout); ; time.Sleep(10 * time.Millisecond) {
+			if data, _ := os.ReadFile(s.log); strings.Contains(string(data), t.startupDone) {
 				res.StartupMS = float64(time.Since(readyAt).Milliseconds())
 				break
 			}
 			if time.Now().After(limit) || !s.p.alive() {
-				res.Error = fmt.Sprintf("no %q in the log after %v", t.startupDone, readyTimeout)
+				res.Error = fmt.Sprintf("no %q in the log after %v: %s", t.startupDone, readyTimeout, tailOf(s.log))
 				break
 			}
 		}
 	}
+	s.settle(10 * time.Second)
 	tree := s.p.tree()
 	res.Processes = len(tree)
 	res.MainComm = t.comm
