@@ -8,23 +8,21 @@ import (
 	"github.com/vigil-watch/vigil/vnode"
 )
 
-// waitRoot watches the nearest existing ancestor of a missing root, so that
-// its return is noticed. A watch sees only what happens after it is armed,
-// so once it is armed the root is looked at again and the ancestor moved
-// down if the path grew meanwhile (mkdir -p racing the watch). It reports
-// whether the root is still missing; false means the caller should start it.
+// waitRoot watches the nearest existing ancestor of a root its caller just
+// found missing, so that its return is noticed. A watch sees only what
+// happens after it is armed, so once it is armed the root is looked at
+// again and the ancestor moved down if the path grew meanwhile (mkdir -p
+// racing the watch). It reports whether the root is still missing; false
+// means the caller should start it.
 func (r *run) waitRoot(rt *root) (missing bool) {
 	rt.waiting = true
 	if r.q == nil {
 		return true
 	}
 	for {
-		if fi, err := os.Stat(rt.path); err == nil && fi.IsDir() {
-			return false
-		}
 		a := nearestDir(filepath.Dir(rt.path))
 		if rt.waitID != 0 && rt.waitPath == a {
-			return true
+			return true // armed before: it reports what the caller missed
 		}
 		r.unwaitRoot(rt)
 		rt.waiting = true
@@ -37,6 +35,9 @@ func (r *run) waitRoot(rt *root) (missing bool) {
 		}
 		rt.waitID, rt.waitPath = id, a
 		r.waits[id] = append(r.waits[id], rt)
+		if fi, err := os.Stat(rt.path); err == nil && fi.IsDir() {
+			return false
+		}
 	}
 }
 
@@ -115,7 +116,6 @@ func (r *run) rootCheck(rt *root) {
 	if !exists && r.waitRoot(rt) {
 		return
 	}
-	r.unwaitRoot(rt)
 	r.w.o.notice(&Notice{Kind: RootBack, Path: rt.path})
 	r.startRoot(rt, true)
 }
