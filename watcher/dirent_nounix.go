@@ -14,4 +14,7 @@ func inoOf(fs.FileInfo) uint64 { return 0 }
 func devOf(fs.FileInfo) uint64 { return 0 }
 
 // isGone reports whether err says the path no longer names a directory.
+// closeFD: no descriptor is kept here (readDirKeep keeps none).
+func closeFD(int) {}
+
 func isGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// closeFD closes a descriptor the crawl kept (see dirFD).
+func closeFD(fd int) { syscall.Close(fd) }
+
 // inoOf returns the inode number behind fi, or 0. An inode number names a
 // node only together with its device (see devOf): the index keeps the
 // number alone, to stay small, and the checks that decide identity (a

@@ -1,10 +1,6 @@
 package watcher
 
-import (
-	"sync/atomic"
-
-	"golang.org/x/sys/unix"
-)
+import "sync/atomic"
 
 // dirFD is a directory's descriptor kept open after its listing, so that
 // snapshot workers stat its entries relative to it (fstatat) instead of
@@ -26,7 +22,7 @@ func (d *dirFD) hold() { d.refs.Add(1) }
 
 func (d *dirFD) release() {
 	if d.refs.Add(-1) == 0 {
-		unix.Close(d.fd)
+		closeFD(d.fd)
 		d.open.Add(-1)
 	}
 }
