@@ -84,7 +84,7 @@ func (c *Contents) hashFile(path string) (sum uint64, mtime time.Time, ok bool) 
 	defer c.bufs.Put(bp)
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	mode, mtime, stable, err := readRegular(path, &h, *bp, MaxHashSize)
+	mode, mtime, stable, err := readRegular(path, &h, *bp, MaxHashSize, false)
 	if err != nil || !stable {
 		return 0, time.Time{}, false
 	}

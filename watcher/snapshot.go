@@ -466,7 +466,7 @@ func (t *snapTaker) process(c *snapChunk, st *dirStatter, buf []byte, scratch []
 			}
 		}
 		if !trusted && hashable(e.typ) {
-			if err := e.hashContents(buf); err != nil {
+			if err := e.hashContents(buf, it.follow); err != nil {
 				if errors.Is(err, fs.ErrNotExist) || isGone(err) {
 					continue
 				}
@@ -543,8 +543,9 @@ func (e *snapEntry) sameMeta(o *snapEntry) bool {
 		e.mtime == o.mtime && e.ctime == o.ctime && e.ino == o.ino
 }
 
-// hashContents hashes a regular file's contents, or a symlink's target.
-func (e *snapEntry) hashContents(buf []byte) error {
+// hashContents hashes a regular file's contents, or a symlink's target;
+// follow: e is what a followed symlink leads to (a root linking to a file).
+func (e *snapEntry) hashContents(buf []byte, follow bool) error {
 	h := sha256.New()
 	if e.typ == snapSymlink {
 		target, err := os.Readlink(e.path)
@@ -552,7 +553,7 @@ func (e *snapEntry) hashContents(buf []byte) error {
 			return err
 		}
 		io.WriteString(h, target)
-	} else if _, _, _, err := readRegular(e.path, h, buf, -1); err != nil {
+	} else if _, _, _, err := readRegular(e.path, h, buf, -1, follow); err != nil {
 		return err
 	}
 	var sum [sha256.Size]byte
