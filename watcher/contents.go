@@ -122,14 +122,26 @@ func (c *Contents) Prime(files []string, stop <-chan struct{}) (hashed int) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// A baseline Filter set meanwhile is newer than the one primed.
-	primed = slices.DeleteFunc(primed, func(e keyedSum) bool { _, have := c.get(e.key); return have })
-	merged := make([]keyedSum, 0, len(c.base)+len(primed))
-	merged = append(append(merged, c.base...), primed...)
-	slices.SortStableFunc(merged, func(a, b keyedSum) int { return cmp.Compare(a.key, b.key) })
-	merged = slices.CompactFunc(merged, func(a, b keyedSum) bool { return a.key == b.key })
-	c.base = slices.Clip(merged)
-	return len(primed)
+	fresh := primed[:0]
+	for _, e := range primed {
+		switch _, have := c.get(e.key); {
+		case have:
+			continue // Filter set one meanwhile: newer than the one primed
+		case c.base != nil:
+			if i, ok := c.at(e.key); ok {
+				c.base[i].sum = e.sum // a slot forgotten since an earlier priming
+				hashed++
+				continue
+			}
+		}
+		fresh = append(fresh, e)
+	}
+	hashed += len(fresh)
+	merged := make([]keyedSum, 0, len(c.base)+len(fresh))
+	merged = append(append(merged, c.base...), fresh...)
+	slices.SortFunc(merged, func(a, b keyedSum) int { return cmp.Compare(a.key, b.key) })
+	c.base = merged
+	return hashed
 }
 
 // Filter returns b without the changes that left a file's contents and

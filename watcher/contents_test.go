@@ -102,3 +102,31 @@ func TestFilesMax(t *testing.T) {
 		}
 	}
 }
+
+// TestContentsPrimeAgain: a baseline forgotten since a priming (the file
+// was removed) is set again by a later priming, not lost to the forgotten
+// slot.
+func TestContentsPrimeAgain(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.txt")
+	old := time.Now().Add(-time.Hour)
+	write := func() {
+		if err := os.WriteFile(p, []byte("same"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+	}
+	write()
+	c := NewContents()
+	if n := c.Prime([]string{p}, nil); n != 1 {
+		t.Fatalf("first priming hashed %d files, want 1", n)
+	}
+	c.Filter(Batch{Changes: []Change{{Path: p, Op: Remove}}})
+	write()
+	if n := c.Prime([]string{p}, nil); n != 1 {
+		t.Fatalf("second priming hashed %d files, want 1", n)
+	}
+	if b := c.Filter(Batch{Changes: []Change{{Path: p, Op: Write}}}); len(b.Changes) != 0 {
+		t.Errorf("a write leaving the primed contents kept: %v", b.Changes)
+	}
+}
