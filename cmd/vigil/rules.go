@@ -365,12 +365,10 @@ func (s *session) primeContents(ctx context.Context, w *watcher.Watcher, content
 	if err != nil {
 		return
 	}
-	listed := len(files)
 	n := contents.Prime(files, ctx.Done())
-	files = nil
 	if ctx.Err() == nil {
 		rest := ""
-		if listed == primeLimit && watched > primeLimit {
+		if len(files) == primeLimit && watched > primeLimit { // the listing stopped at the limit
 			rest = fmt.Sprintf(" (of %d; the others count on their first change)", watched)
 		}
 		fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s%s\n", n, time.Since(began).Round(time.Millisecond), rest)
