@@ -1,7 +1,6 @@
 package watcher
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,31 +21,7 @@ func startClosed(t *testing.T, v variant, dir string) *collector {
 		t.Fatal(err)
 	}
 	w.caps = v.caps
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan Batch)
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx, func(Stats) { close(ready) }, out) }()
-	c := &collector{}
-	go func() {
-		for {
-			select {
-			case b := <-out:
-				c.mu.Lock()
-				c.batches = append(c.batches, b)
-				c.times = append(c.times, time.Now())
-				c.mu.Unlock()
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(deadline):
-		t.Fatal("watcher not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	c, _ := runWatcher(t, w)
 	return c
 }
 

@@ -182,16 +182,7 @@ type collector struct {
 
 // has says whether a batch so far reported path with op.
 func (c *collector) has(path string, op Op) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, b := range c.batches {
-		for _, ch := range b.Changes {
-			if ch.Path == path && ch.Op == op {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(c.changesOf(path), func(ch Change) bool { return ch.Path == path && ch.Op == op })
 }
 
 func startWatcher(t *testing.T, o Options) (*collector, context.CancelFunc) {
