@@ -386,7 +386,11 @@ func (r *run) loop(ctx context.Context, out chan<- Batch) error {
 		}
 		if r.dirty {
 			r.dirty = false
-			r.deb.Add(now)
+			// The quiet period starts when these events have been taken
+			// in, not when the wait returned: what arrived while they
+			// were applied is still unread, so a batch is due only after
+			// a wait has seen nothing for the whole period.
+			r.deb.Add(time.Now())
 		}
 		if !r.deb.Pending() {
 			continue

@@ -469,3 +469,49 @@ func TestOnErrorNotices(t *testing.T) {
 		})
 	}
 }
+
+// TestQuietCountsFromTakingIn: the quiet period starts once the watcher
+// has taken in the events it read, not when its wait returned. A change
+// made while the watcher was busy with earlier ones (a burst it takes
+// longer to apply than the quiet period) is unread, not quiet, and joins
+// the same batch; counting from the wait split a 1 ms-debounce burst into
+// up to nine runs in the peer benchmark.
+func TestQuietCountsFromTakingIn(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			const quiet = 150 * time.Millisecond // several poll intervals
+			w, err := New(Options{Roots: []string{dir}, Backend: v.backend, PollInterval: testPoll,
+				Debounce: quiet, MaxWait: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.caps = v.caps
+			var once sync.Once
+			w.afterEvents = func(n int) {
+				if n == 0 {
+					return
+				}
+				once.Do(func() {
+					// The watcher is busy with a's events: b comes now,
+					// and applying them takes two quiet periods.
+					if err := os.WriteFile(filepath.Join(dir, "b"), []byte("x"), 0o644); err != nil {
+						t.Error(err)
+					}
+					time.Sleep(2 * quiet) // the stimulus: slow taking in, not a wait for a condition
+				})
+			}
+			c, _ := runWatcher(t, w)
+			if err := os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "b reported", func() bool { return c.has(filepath.Join(dir, "b"), Create) })
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if len(c.batches) != 1 || len(c.batches[0].Changes) != 2 {
+				t.Errorf("got %+v, want one batch: create a, create b", c.batches)
+			}
+		})
+	}
+}
