@@ -365,17 +365,19 @@ func (s *session) primeContents(ctx context.Context, w *watcher.Watcher, content
 	if err != nil {
 		return
 	}
-	n := contents.Prime(files, ctx.Done())
+	n, listed := contents.Prime(files, ctx.Done()), len(files)
+	// The listing and the read buffers are garbage now, as the crawl's
+	// was at ready (see readySummary). Returned before the line below, so
+	// that the line marks the end of start-up work, collection included.
+	files = nil
+	debug.FreeOSMemory()
 	if ctx.Err() == nil {
 		rest := ""
-		if len(files) == primeLimit && watched > primeLimit { // the listing stopped at the limit
+		if listed == primeLimit && watched > primeLimit { // the listing stopped at the limit
 			rest = fmt.Sprintf(" (of %d; the others count on their first change)", watched)
 		}
 		fmt.Fprintf(s.stderr, "vigil: skip_unchanged: hashed %d files in %s%s\n", n, time.Since(began).Round(time.Millisecond), rest)
 	}
-	// The listing and the read buffers are garbage now, as the crawl's
-	// was at ready (see readySummary).
-	debug.FreeOSMemory()
 }
 
 // expect adds n components that must report ready before "ready" is printed.
