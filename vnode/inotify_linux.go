@@ -37,6 +37,10 @@ const (
 		unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CLOSE_WRITE |
 		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF |
 		unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK | unix.IN_MASK_ADD
+	// A directory watched for its entries' names only (Queue.WatchNames).
+	inNamesMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF |
+		unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK | unix.IN_MASK_ADD
 	inFileMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF |
 		unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK | unix.IN_MASK_ADD
 	// A follow is added through /proc/self/fd/N, which must be followed.
@@ -266,14 +270,20 @@ func (b *inotifyBackend) wakeUp() error {
 	return nil
 }
 
-func (b *inotifyBackend) watch(path string) (ID, error) {
+func (b *inotifyBackend) watch(path string) (ID, error) { return b.watchMask(path, inDirMask) }
+
+func (b *inotifyBackend) watchNames(path string) (ID, error) { return b.watchMask(path, inNamesMask) }
+
+// watchMask places a watch with dirMask on a directory, or the file mask
+// on anything else.
+func (b *inotifyBackend) watchMask(path string, dirMask uint32) (ID, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return 0, ErrClosed
 	}
 	kind := inDir
-	wd, err := inotifyAddWatch(b.ifd, path, inDirMask)
+	wd, err := inotifyAddWatch(b.ifd, path, dirMask)
 	if errors.Is(err, unix.ENOTDIR) {
 		kind = inFile
 		wd, err = inotifyAddWatch(b.ifd, path, inFileMask)

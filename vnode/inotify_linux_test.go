@@ -116,7 +116,7 @@ func TestInotifyLimitFallsBackToPolling(t *testing.T) {
 	q := openQueue(t, Inotify)
 	withENOSPC(t)
 
-	id, err := q.Watch(dir)
+	id, err := q.WatchNames(dir)
 	checkLimitError(t, err, dir)
 	if id == 0 {
 		t.Fatal("polled watch has no ID")
@@ -505,5 +505,32 @@ func TestInotifyWatchPolled(t *testing.T) {
 	r.expect("create seen by the kernel", child(kid, "k", ChildCreate))
 	if err := q.Remove(id); err != nil {
 		t.Errorf("Remove of a polled watch: %v", err)
+	}
+}
+
+// TestInotifyWatchNames: a names-only watch (a root's parent, such as a
+// home directory) is not woken by writes, closes and chmods of the files
+// beside the root, only by names coming and going.
+func TestInotifyWatchNames(t *testing.T) {
+	dir := tempDir(t)
+	f := filepath.Join(dir, ".bash_history")
+	writeFile(t, f, "")
+	q := openQueue(t, Inotify)
+	id, err := q.WatchNames(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, q)
+	appendFile(t, f, "ls\n")
+	if err := os.Chmod(f, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "project"), "")
+	// The kernel queues events in order: any note about f comes first.
+	r.expect("the create of project", child(id, "project", ChildCreate))
+	for _, e := range r.seen {
+		if e.Name == ".bash_history" {
+			t.Errorf("names-only watch reported %s", fmtEvent(e))
+		}
 	}
 }

@@ -328,6 +328,26 @@ func (q *Queue) Caps() Caps { return q.b.caps() }
 // carry the returned ID. A directory watch is not recursive.
 func (q *Queue) Watch(path string) (ID, error) { return q.b.watch(path) }
 
+// namesWatcher is a backend that can watch a directory for its entries'
+// names alone.
+type namesWatcher interface {
+	watchNames(path string) (ID, error)
+}
+
+// WatchNames is Watch for a directory of which only the names matter:
+// entries created, removed or renamed, and the directory's own removal or
+// rename. Writes to its files and attribute changes raise no event where
+// the kernel can leave them out (inotify), so a watch on a busy directory
+// such as a home directory (a root's parent) does not wake the caller for
+// every write beside the root. Elsewhere it is Watch, and callers must
+// still ignore what they did not ask for.
+func (q *Queue) WatchNames(path string) (ID, error) {
+	if nw, ok := q.b.(namesWatcher); ok {
+		return nw.watchNames(path)
+	}
+	return q.b.watch(path)
+}
+
 // pollWatcher is a backend that can poll single watches on request.
 type pollWatcher interface {
 	watchPoll(path string) (ID, error)

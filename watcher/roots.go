@@ -29,7 +29,7 @@ func (r *run) waitRoot(rt *root) (missing bool) {
 		if r.w.beforeArmWait != nil {
 			r.w.beforeArmWait(a)
 		}
-		id, ok := r.watch(a)
+		id, ok := r.watchNames(a)
 		if !ok {
 			return true
 		}
@@ -77,7 +77,7 @@ func (r *run) guardRoot(rt *root) {
 	if rt.guardID != 0 || parent == rt.path || r.q == nil || r.q.Backend() != vnode.Inotify {
 		return
 	}
-	if id, ok := r.watch(parent); ok {
+	if id, ok := r.watchNames(parent); ok {
 		rt.guardID = id
 		r.guards[id] = rt
 	}

@@ -9,14 +9,31 @@ import (
 // watch places a watch on path and reports kernel limits once.
 func (r *run) watch(path string) (vnode.ID, bool) { return r.watchIn(nil, path) }
 
+// watchNames is watch for a directory outside the roots of which only the
+// names matter (a root's parent, an ancestor a missing root may appear in).
+func (r *run) watchNames(path string) (vnode.ID, bool) {
+	if r.q == nil {
+		return 0, false
+	}
+	return r.watchWith(r.q.WatchNames, nil, path)
+}
+
 // watchIn is watch for a path under rt (nil: none), polled when rt is.
 func (r *run) watchIn(rt *root, path string) (vnode.ID, bool) {
-	if r.q == nil || r.closed {
+	if r.q == nil {
 		return 0, false
 	}
 	watch := r.q.Watch
 	if rt != nil && rt.polled {
 		watch = r.q.WatchPolled
+	}
+	return r.watchWith(watch, rt, path)
+}
+
+// watchWith places a watch on path with watch, for rt (nil: none).
+func (r *run) watchWith(watch func(string) (vnode.ID, error), rt *root, path string) (vnode.ID, bool) {
+	if r.closed {
+		return 0, false
 	}
 	id, err := watch(path)
 	if r.w.watchResult != nil {
