@@ -29,6 +29,7 @@ type bench struct {
 	files, dirs              int
 	samples, atomic, spaced  int
 	burst                    int
+	readyStarts              int // starts per tree for the time to ready
 	burstWait, readyTimeout  time.Duration
 	idle, tailTimeout        time.Duration
 	tailMB                   int
@@ -75,6 +76,7 @@ type settings struct {
 	Burst          int     `json:"burst_creates_and_writes"`
 	IdleSeconds    float64 `json:"idle_seconds"`
 	TailMB         int     `json:"tail_mb"`
+	ReadyStarts    int     `json:"ready_starts"`
 	ScaleFiles     int     `json:"scale_files,omitempty"` // --scale: the scale tree
 	ScaleDirs      int     `json:"scale_dirs,omitempty"`
 }
@@ -114,6 +116,7 @@ func run() error {
 	spaced := flag.Int("spaced", 0, "spaced changes per tool (default 200, --quick 30)")
 	burst := flag.Int("burst", 0, "creates and writes in the burst (default 5000, --quick 1000)")
 	idle := flag.Duration("idle", 0, "idle period for the CPU measurement (default 10s)")
+	readyStarts := flag.Int("ready-starts", 5, "starts per tree for the time to ready (the median is reported)")
 	scale := flag.Bool("scale", false, "also measure ready time, memory and idle CPU on a tree of --scale-files files in --scale-dirs directories (inotifywait and the vigil rows)")
 	scaleFiles := flag.Int("scale-files", 1000000, "files in the --scale tree")
 	scaleDirs := flag.Int("scale-dirs", 100000, "directories in the --scale tree")
@@ -140,6 +143,7 @@ func run() error {
 	if *idle > 0 {
 		b.idle = *idle
 	}
+	b.readyStarts = max(*readyStarts, 1)
 	if *files > 0 {
 		b.files = *files
 	}
@@ -188,7 +192,8 @@ func run() error {
 	rep := &report{Started: time.Now().UTC(), Mode: mode, Machine: machineInfo(*repo),
 		Command: strings.Join(os.Args, " "),
 		Settings: settings{Files: b.files, Dirs: b.dirs, LatencySamples: b.samples, AtomicSaves: b.atomic,
-			SpacedChanges: b.spaced, Burst: b.burst, IdleSeconds: b.idle.Seconds(), TailMB: b.tailMB}}
+			SpacedChanges: b.spaced, Burst: b.burst, IdleSeconds: b.idle.Seconds(), TailMB: b.tailMB,
+			ReadyStarts: b.readyStarts}}
 
 	want := map[string]bool{}
 	for _, n := range strings.Split(*only, ",") {
