@@ -85,26 +85,3 @@ func TestMakeTreeShape(t *testing.T) {
 		t.Errorf("touch file %s is not in the last leaf directory %s", touch, last)
 	}
 }
-
-// A start's ready time is the middle of the interval in which the tool
-// began to see changes: between the last touch its first run does not name
-// (or the start) and the touch it does.
-func TestReadyTimesOf(t *testing.T) {
-	const ms = int64(time.Millisecond)
-	start := 1000 * ms
-	touched := []int64{start + 10*ms, start + 40*ms, start + 70*ms}
-	for _, c := range []struct {
-		state          string
-		seen, firstRun float64
-	}{
-		{"R1", 25, 48},  // between the touches at 10 and 40 ms
-		{"R0", 5, 48},   // between the start and the first touch
-		{"R9", 55, 48},  // a name out of range: the last touch
-		{"odd", 55, 48}, // no name: the last touch
-	} {
-		got := readyTimesOf(start, touched, rec{ts: start + 48*ms, state: c.state})
-		if got.Seen != c.seen || got.FirstRun != c.firstRun {
-			t.Errorf("state %q: got %+v, want seen %v first run %v", c.state, got, c.seen, c.firstRun)
-		}
-	}
-}

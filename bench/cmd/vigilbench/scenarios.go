@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -26,11 +25,10 @@ type latencyResult struct {
 type treeResult struct {
 	Files int `json:"files"`
 	Dirs  int `json:"dirs"`
-	// ReadyMS: the median over ReadyStartsMS, each the middle of the
-	// interval in which one start began to see changes (readyTimes.Seen).
+	// ReadyMS: the median over ReadyStartsMS, each the time from one
+	// start of the tool to its first run.
 	ReadyMS       float64   `json:"ready_ms"`
 	ReadyStartsMS []float64 `json:"ready_starts_ms"`
-	FirstRunMS    []float64 `json:"first_run_ms"` // per start: when the command first ran
 	RSSKB         int64     `json:"rss_kb"`
 	MainRSSKB     int64     `json:"main_rss_kb"`
 	MainComm      string    `json:"main_comm"`
@@ -161,9 +159,9 @@ type session struct {
 // a touch, and returns the time from start to that run's timestamp. A tool
 // with a debounce is touched every debounce + 20 ms instead: touches 20 ms
 // apart would keep its quiet period from ever ending.
-func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) (*session, readyTimes, error) {
+func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) (*session, float64, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return nil, readyTimes{}, fmt.Errorf("%s: %w", t.name, err)
+		return nil, 0, fmt.Errorf("%s: %w", t.name, err)
 	}
 	e := launchEnv{root: root, out: filepath.Join(work, "stamps"), state: state, stamp: b.stamp, work: work, vigil: b.vigil}
 	if t.bin == "vigil-libkqueue" {
@@ -171,75 +169,47 @@ func (b *bench) launch(t tool, root, state, work string, timeout time.Duration) 
 	}
 	out, err := newOutFile(e.out)
 	if err != nil {
-		return nil, readyTimes{}, err
+		return nil, 0, err
 	}
 	if err := os.WriteFile(state, []byte("init\n"), 0o644); err != nil {
-		return nil, readyTimes{}, fmt.Errorf("%s: reset %s: %w", t.name, state, err)
+		return nil, 0, fmt.Errorf("%s: reset %s: %w", t.name, state, err)
 	}
 	if t.prepare != nil {
 		if err := t.prepare(e); err != nil {
-			return nil, readyTimes{}, fmt.Errorf("%s: prepare: %w", t.name, err)
+			return nil, 0, fmt.Errorf("%s: prepare: %w", t.name, err)
 		}
 	}
 	logPath := filepath.Join(work, "log")
 	p, err := startProc(t.name, t.script(e), root, logPath, []string{"PATH=" + b.path}, nil)
 	if err != nil {
-		return nil, readyTimes{}, err
+		return nil, 0, err
 	}
 	s := &session{t: t, p: p, out: out, state: state, log: logPath}
 	// Touches are a debounce plus 20 ms apart, so that each can close a
-	// batch of its own. The first comes after a random part of that
-	// period: over several starts, where the grid of touches falls
-	// relative to the moment the tool starts watching is then random.
+	// batch of its own; a start's ready time is known to within that
+	// period. The first comes after a random part of it: over several
+	// starts, where the grid of touches falls relative to the moment the
+	// tool is ready is then random, not the same each time.
 	every := 20*time.Millisecond + t.debounce
 	time.Sleep(time.Duration(rand.Int64N(int64(every))))
 	deadline := p.start.Add(timeout)
-	var touched []int64
 	for i := 0; ; i++ {
-		at, err := appendLine(state, fmt.Sprintf("R%d", i))
-		if err != nil {
+		if _, err := appendLine(state, fmt.Sprintf("R%d", i)); err != nil {
 			s.stop()
-			return nil, readyTimes{}, err
+			return nil, 0, err
 		}
-		touched = append(touched, at)
 		r, ok := out.waitFor(0, time.Now().Add(every), nil, func(r rec) bool { return strings.HasPrefix(r.state, "R") })
 		if ok {
-			return s, readyTimesOf(p.start.UnixNano(), touched, r), nil
+			return s, float64(r.ts-p.start.UnixNano()) / 1e6, nil
 		}
 		if !p.alive() {
 			s.stop()
-			return nil, readyTimes{}, fmt.Errorf("%s exited before it was ready (%v): %s", t.name, p.exited, tailOf(logPath))
+			return nil, 0, fmt.Errorf("%s exited before it was ready (%v): %s", t.name, p.exited, tailOf(logPath))
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, readyTimes{}, fmt.Errorf("%s not ready after %v: %s", t.name, timeout, tailOf(logPath))
+			return nil, 0, fmt.Errorf("%s not ready after %v: %s", t.name, timeout, tailOf(logPath))
 		}
-	}
-}
-
-// readyTimes is one start's time to ready, in ms from the start.
-type readyTimes struct {
-	// Seen: the middle of the interval in which the tool began to see
-	// changes, between the last touch it missed (or its start) and the
-	// first it ran for, which its run names. Neither the command's own
-	// start-up nor the debounce is in it.
-	Seen float64
-	// FirstRun: when the command first ran, as stamped by the command.
-	FirstRun float64
-}
-
-func readyTimesOf(start int64, touched []int64, first rec) readyTimes {
-	k := len(touched) - 1
-	if n, err := strconv.Atoi(strings.TrimPrefix(first.state, "R")); err == nil && n >= 0 && n < len(touched) {
-		k = n
-	}
-	before := start
-	if k > 0 {
-		before = touched[k-1]
-	}
-	return readyTimes{
-		Seen:     float64((before+touched[k])/2-start) / 1e6,
-		FirstRun: float64(first.ts-start) / 1e6,
 	}
 }
 
@@ -450,7 +420,7 @@ func (b *bench) runSmall(t tool) *smallResult {
 		return res
 	}
 	defer s.stop()
-	res.ReadyMS = ready.Seen
+	res.ReadyMS = ready
 	s.settle(10 * time.Second)
 	step := func(name string, f func() error) bool {
 		if err := f(); err != nil {
@@ -483,15 +453,14 @@ func (b *bench) runTree(t tool, root, touch string, files, dirs int, readyTimeou
 			s.stop()
 		}
 		os.RemoveAll(work)
-		var ready readyTimes
+		var ready float64
 		var err error
 		s, ready, err = b.launch(t, root, touch, work, readyTimeout)
 		if err != nil {
 			res.Error = err.Error()
 			return res
 		}
-		res.ReadyStartsMS = append(res.ReadyStartsMS, ready.Seen)
-		res.FirstRunMS = append(res.FirstRunMS, ready.FirstRun)
+		res.ReadyStartsMS = append(res.ReadyStartsMS, ready)
 	}
 	defer s.stop()
 	res.ReadyMS = median(res.ReadyStartsMS)
@@ -499,8 +468,8 @@ func (b *bench) runTree(t tool, root, touch string, files, dirs int, readyTimeou
 		// Start-up work after ready (vigil hashing the tree for
 		// skip_unchanged) is finite work, not idling: wait it out,
 		// watching from ready on so that its end is timed to 10 ms.
-		firstRun := res.FirstRunMS[len(res.FirstRunMS)-1] // the kept start's
-		readyAt := s.p.start.Add(time.Duration(firstRun * float64(time.Millisecond)))
+		ready := res.ReadyStartsMS[len(res.ReadyStartsMS)-1] // the kept start's
+		readyAt := s.p.start.Add(time.Duration(ready * float64(time.Millisecond)))
 		for limit := time.Now().Add(readyTimeout); ; time.Sleep(10 * time.Millisecond) {
 			if data, _ := os.ReadFile(s.log); strings.Contains(string(data), t.startupDone) {
 				res.StartupMS = float64(time.Since(readyAt).Milliseconds())
