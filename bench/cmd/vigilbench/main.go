@@ -289,6 +289,7 @@ func run() error {
 	// `--tools changed` selects this row alone (no tool has that name).
 	if !*noChanged && !stopped.Load() && b.vigil != "" && (len(want) == 0 || want["vigil"] || want["changed"]) {
 		logf("vigil changed against vigil's ready time")
+		settleDisk() // the tail rounds' writes: see settleDisk
 		rep.Changed = b.runChanged(*changedSamples)
 		logf("vigil changed: %+v", *rep.Changed)
 	}

@@ -49,6 +49,12 @@ type burstResult struct {
 	Runs         int     `json:"runs"`
 	LastSawFinal bool    `json:"last_saw_final"`
 	Settled      bool    `json:"settled"`
+	// Pauses: how often the harness itself paused between one change and
+	// the next for longer than the tool's debounce (descheduled on a
+	// shared machine, or held by the file system): each such pause ends a
+	// batch by definition. MaxPauseMS is the longest pause.
+	Pauses     int     `json:"pauses_over_debounce"`
+	MaxPauseMS float64 `json:"max_pause_ms"`
 }
 
 type spacedResult struct {
@@ -366,26 +372,44 @@ func (s *session) measureBurst(root string, n int, maxWait time.Duration) (*burs
 	dir := filepath.Join(root, "burst")
 	from := len(s.out.recs)
 	start := time.Now()
+	// The harness's own pauses between one change and the next: a pause
+	// longer than the tool's quiet period rightly ends a batch, so the
+	// check allows a run for each (see burstResult.Pauses).
+	var lastEnd time.Time
+	op := func(f func() error) error {
+		t0 := time.Now()
+		if gap := t0.Sub(lastEnd); !lastEnd.IsZero() && s.t.debounce > 0 && gap > s.t.debounce {
+			res.Pauses++
+			res.MaxPauseMS = max(res.MaxPauseMS, float64(gap)/1e6)
+		}
+		err := f()
+		lastEnd = time.Now()
+		return err
+	}
 	name := func(i int) string { return filepath.Join(dir, fmt.Sprintf("c%05d.txt", i)) }
-	for i := 0; i < n; i++ {
+	create := func(i int) error {
 		f, err := os.OpenFile(name(i), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
-			return nil, fmt.Errorf("burst: %w", err)
+			return err
 		}
 		_, err = f.WriteString("c\n")
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := op(func() error { return create(i) }); err != nil {
 			return nil, fmt.Errorf("burst: %w", err)
 		}
 	}
 	for i := 0; i < n-1; i++ {
-		if _, err := appendLine(name(i), "w"); err != nil {
+		if err := op(func() error { _, err := appendLine(name(i), "w"); return err }); err != nil {
 			return nil, fmt.Errorf("burst: %w", err)
 		}
 	}
-	end, err := appendLine(s.state, "burst-final")
+	var end int64
+	err := op(func() (err error) { end, err = appendLine(s.state, "burst-final"); return })
 	if err != nil {
 		return nil, fmt.Errorf("burst: %w", err)
 	}

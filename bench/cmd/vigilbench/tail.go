@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -59,6 +60,10 @@ func (r *tailReader) run(f *os.File) {
 	}
 }
 
+// settleDisk writes back every dirty page and waits for it (sync(2)), so
+// that a measurement does not pay for the writes of the one before.
+func settleDisk() { syscall.Sync() }
+
 // tailRounds is how many times the throughput of a follower is measured.
 const tailRounds = 5
 
@@ -69,6 +74,11 @@ func (b *bench) runTail(name, version, script string, mb int) *tailResult {
 	res := &tailResult{Tool: name, Version: version}
 	dir := filepath.Join(b.work, "tail", name)
 	os.RemoveAll(dir)
+	// Each follower starts on a disk with nothing left to write back: the
+	// rounds of the one before leave hundreds of megabytes dirty, and
+	// writing them back slowed the next follower's writer by half.
+	settleDisk()
+	defer os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		res.Error = err.Error()
 		return res
