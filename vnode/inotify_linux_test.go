@@ -116,7 +116,7 @@ func TestInotifyLimitFallsBackToPolling(t *testing.T) {
 	q := openQueue(t, Inotify)
 	withENOSPC(t)
 
-	id, err := q.WatchNames(dir)
+	id, err := q.Watch(dir)
 	checkLimitError(t, err, dir)
 	if id == 0 {
 		t.Fatal("polled watch has no ID")

@@ -29,7 +29,9 @@ func (r *run) waitRoot(rt *root) (missing bool) {
 		if r.w.beforeArmWait != nil {
 			r.w.beforeArmWait(a)
 		}
-		id, ok := r.watchNames(a)
+		// A full watch, not names only: the ancestor's own chmod can
+		// make a root that was out of reach (EACCES) reachable.
+		id, ok := r.watch(a)
 		if !ok {
 			return true
 		}

@@ -10,7 +10,7 @@ import (
 func (r *run) watch(path string) (vnode.ID, bool) { return r.watchIn(nil, path) }
 
 // watchNames is watch for a directory outside the roots of which only the
-// names matter (a root's parent, an ancestor a missing root may appear in).
+// names matter (a root's parent).
 func (r *run) watchNames(path string) (vnode.ID, bool) {
 	if r.q == nil {
 		return 0, false
