@@ -49,12 +49,17 @@ type burstResult struct {
 	Runs         int     `json:"runs"`
 	LastSawFinal bool    `json:"last_saw_final"`
 	Settled      bool    `json:"settled"`
-	// Pauses: how often the harness itself paused between one change and
-	// the next for longer than the tool's debounce (descheduled on a
-	// shared machine, or held by the file system): each such pause ends a
-	// batch by definition. MaxPauseMS is the longest pause.
-	Pauses     int     `json:"pauses_over_debounce"`
-	MaxPauseMS float64 `json:"max_pause_ms"`
+	// Pauses: how often the harness paused between one change and the
+	// next for longer than the tool's debounce while writing the burst
+	// (descheduled on a shared machine, or held by the file system); each
+	// such pause is a quiet period by definition. MaxPauseMS is the
+	// longest. Some may be the tool's doing (its runs take CPU from the
+	// harness), so the check allows only BaselinePauses: those of the
+	// same burst written just before outside the watched tree, with the
+	// tool up but idle.
+	Pauses         int     `json:"pauses_over_debounce"`
+	MaxPauseMS     float64 `json:"max_pause_ms"`
+	BaselinePauses int     `json:"baseline_pauses_over_debounce"`
 }
 
 type spacedResult struct {
@@ -365,22 +370,23 @@ func (s *session) measureSpaced(n int) (*spacedResult, error) {
 	return res, nil
 }
 
-// measureBurst creates n files and then writes n times (the last write is to
-// state), as fast as possible, and counts the runs that follow.
-func (s *session) measureBurst(root string, n int, maxWait time.Duration) (*burstResult, error) {
-	res := &burstResult{Creates: n, Writes: n}
-	dir := filepath.Join(root, "burst")
-	from := len(s.out.recs)
-	start := time.Now()
-	// The harness's own pauses between one change and the next: a pause
-	// longer than the tool's quiet period rightly ends a batch, so the
-	// check allows a run for each (see burstResult.Pauses).
+// pauses counts the writer's pauses between one change and the next that
+// are longer than a debounce: each is a quiet period by definition.
+type pauses struct {
+	pauses int
+	maxMS  float64
+}
+
+// writeBurst creates n files in dir, then appends to n-1 of them and last
+// to state, as fast as it can. It returns its pauses longer than debounce
+// (with debounce 0, none are counted) and the time of the final write.
+func writeBurst(dir, state string, n int, debounce time.Duration) (p pauses, end int64, err error) {
 	var lastEnd time.Time
 	op := func(f func() error) error {
 		t0 := time.Now()
-		if gap := t0.Sub(lastEnd); !lastEnd.IsZero() && s.t.debounce > 0 && gap > s.t.debounce {
-			res.Pauses++
-			res.MaxPauseMS = max(res.MaxPauseMS, float64(gap)/1e6)
+		if gap := t0.Sub(lastEnd); !lastEnd.IsZero() && debounce > 0 && gap > debounce {
+			p.pauses++
+			p.maxMS = max(p.maxMS, float64(gap)/1e6)
 		}
 		err := f()
 		lastEnd = time.Now()
@@ -400,19 +406,48 @@ func (s *session) measureBurst(root string, n int, maxWait time.Duration) (*burs
 	}
 	for i := 0; i < n; i++ {
 		if err := op(func() error { return create(i) }); err != nil {
-			return nil, fmt.Errorf("burst: %w", err)
+			return p, 0, fmt.Errorf("burst: %w", err)
 		}
 	}
 	for i := 0; i < n-1; i++ {
 		if err := op(func() error { _, err := appendLine(name(i), "w"); return err }); err != nil {
-			return nil, fmt.Errorf("burst: %w", err)
+			return p, 0, fmt.Errorf("burst: %w", err)
 		}
 	}
-	var end int64
-	err := op(func() (err error) { end, err = appendLine(s.state, "burst-final"); return })
+	err = op(func() (err error) { end, err = appendLine(state, "burst-final"); return })
 	if err != nil {
+		return p, 0, fmt.Errorf("burst: %w", err)
+	}
+	return p, end, nil
+}
+
+// measureBurst creates n files and then writes n times (the last write is to
+// state), as fast as possible, and counts the runs that follow.
+func (s *session) measureBurst(root string, n int, maxWait time.Duration) (*burstResult, error) {
+	res := &burstResult{Creates: n, Writes: n}
+	// The same burst first outside the watched tree, with the tool up but
+	// idle: the pauses the harness makes on its own (see
+	// burstResult.BaselinePauses).
+	dry := filepath.Join(filepath.Dir(s.log), "burst-dry")
+	os.RemoveAll(dry)
+	if err := os.MkdirAll(dry, 0o755); err != nil {
 		return nil, fmt.Errorf("burst: %w", err)
 	}
+	dryState := filepath.Join(dry, "state.txt")
+	base, _, err := writeBurst(dry, dryState, n, s.t.debounce)
+	os.RemoveAll(dry)
+	settleDisk()
+	if err != nil {
+		return nil, err
+	}
+	res.BaselinePauses = base.pauses
+	from := len(s.out.recs)
+	start := time.Now()
+	p, end, err := writeBurst(filepath.Join(root, "burst"), s.state, n, s.t.debounce)
+	if err != nil {
+		return nil, err
+	}
+	res.Pauses, res.MaxPauseMS = p.pauses, p.maxMS
 	res.WriteMS = float64(time.Since(start)) / 1e6
 	// A slow tool may take seconds before its first run: wait for one, then
 	// for the runs to stop.
