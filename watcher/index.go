@@ -273,6 +273,11 @@ func (x *dirIndex) set(name string, e entry) string {
 		}
 	}
 	if e.wid != 0 {
+		// A file with a watch of its own (kqueue) is named by a copy,
+		// here and by the caller's fileRef: those names live as long as
+		// the watch, and a view would keep the arena alive through any
+		// later compaction (see repoint).
+		stored = strings.Clone(stored)
 		xx := x.extra()
 		if xx.wids == nil {
 			xx.wids = map[string]vnode.ID{}
@@ -330,9 +335,9 @@ func (x *dirIndex) compact() {
 // repoint names the subdirectories' nodes by views into the current arena.
 // Their names are views into the arena (see set); one that still pointed
 // into an arena left behind by a compaction, or by an append that moved
-// it, would keep that arena alive, waste and all. (The names of files with
-// watches of their own, kqueue only, are not re-pointed: an old arena stays
-// until they go.) It needs slots and subs sorted.
+// it, would keep that arena alive, waste and all. (Files with watches of
+// their own, kqueue only, are named by copies: see set.) It needs slots
+// and subs sorted.
 func (x *dirIndex) repoint() {
 	j, subs := 0, x.subs()
 	for i := range x.slots {

@@ -179,3 +179,36 @@ func TestInodeOfKeepsBulkLoad(t *testing.T) {
 		t.Errorf("inodeOf(b) = %d after the load", got)
 	}
 }
+
+// TestDirIndexWatchedFileNamesAreCopies: a file with a watch of its own
+// (kqueue) is named by a copy, in the index's watch map and to the caller,
+// so that neither keeps an arena alive after a compaction.
+func TestDirIndexWatchedFileNamesAreCopies(t *testing.T) {
+	var x dirIndex
+	var kept []string
+	for i := range 100 {
+		name := strings.Repeat("w", 20) + strconv.Itoa(i)
+		e := entry{ino: uint64(i), kind: kFile}
+		if i >= 90 {
+			e.wid = vnode.ID(1000 + i)
+		}
+		stored := x.set(name, e)
+		if i >= 90 && inArena(x.names, stored) {
+			t.Fatalf("set(%q) with a watch returned a view into the arena", name)
+		}
+		kept = append(kept, stored)
+	}
+	for i := range 90 {
+		x.del(kept[i]) // compacts the arena on the way
+	}
+	for i := 90; i < 100; i++ {
+		if got := x.wid(kept[i]); got != vnode.ID(1000+i) {
+			t.Errorf("wid(%q) = %d after compaction, want %d", kept[i], got, 1000+i)
+		}
+	}
+	for name := range x.x.wids {
+		if inArena(x.names, name) {
+			t.Errorf("watch map key %q is a view into the arena", name)
+		}
+	}
+}

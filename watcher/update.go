@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -319,7 +320,7 @@ func (r *run) repath(n *dirNode, oldPath, newPath string) {
 	n.ents.each(func(name string, e entry) {
 		r.recMoved(join(oldPath, name), join(newPath, name), e.kind, e.ino)
 		if e.wid != 0 {
-			r.files[e.wid] = fileRef{n, name}
+			r.files[e.wid] = fileRef{n, strings.Clone(name)} // not an arena view: see dirIndex.set
 		}
 		if e.dir != nil {
 			r.repath(e.dir, join(oldPath, name), join(newPath, name))
