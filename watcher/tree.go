@@ -376,18 +376,21 @@ func (r *run) admit(d *dirNode, name string, k kind) bool {
 		return k != kDir && d.root().files[name]
 	}
 	isDir := k == kDir
+	rel := "" // name's path below d's root, built once when first needed
 	if !r.f.noIgnore {
 		if dec, ign := defaultIgnoreList.match(name, isDir); dec && ign {
 			return false
 		}
-		if r.gitIgnored(d, name, isDir) {
+		if r.gitIgnored(d, name, isDir, &rel) {
 			return false
 		}
 	}
 	if !r.f.globs() {
 		return true // no pattern to match: no relative path to build
 	}
-	rel := r.rel(d, name)
+	if rel == "" {
+		rel = r.rel(d, name)
+	}
 	if r.f.excluded(rel, k) {
 		return false
 	}
@@ -396,14 +399,23 @@ func (r *run) admit(d *dirNode, name string, k kind) bool {
 
 // gitIgnored applies the ignore files from d up to the repository top to
 // name in d: the deepest file that has a matching rule decides, and
-// .git/info/exclude comes last. The full path is built only when there is
-// an ignore file to match it against (a crawl asks for every name).
-func (r *run) gitIgnored(d *dirNode, name string, isDir bool) bool {
+// .git/info/exclude comes last. The path below the root (*rel, which the
+// caller reuses) is built only when there is an ignore file to match it
+// against (a crawl asks for every name); each file's view of it is a
+// suffix.
+func (r *run) gitIgnored(d *dirNode, name string, isDir bool, rel *string) bool {
+	up := 0 // bytes of the path between n and d, with their separators
 	for n := d; n != nil; n = n.parent {
 		if l := n.ignore(); l != nil {
-			if dec, ign := l.match(d.subpath(n, name), isDir); dec {
+			if *rel == "" {
+				*rel = r.rel(d, name)
+			}
+			if dec, ign := l.match((*rel)[len(*rel)-len(name)-up:], isDir); dec {
 				return ign
 			}
+		}
+		if n.parent != nil {
+			up += len(n.nm) + 1
 		}
 	}
 	outer := d.root().outer
