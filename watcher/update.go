@@ -4,7 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -314,14 +313,12 @@ func (r *run) move(sd *dirNode, sname string, dd *dirNode, dname string) {
 }
 
 // repath records each descendant of a moved directory as renamed (their
-// paths follow from the moved node's). Watches stay: on inotify (the only
-// backend with paired renames) a watch follows its inode.
+// paths, and their fileRefs', follow from the moved node's). Watches stay:
+// on inotify (the only backend with paired renames) a watch follows its
+// inode.
 func (r *run) repath(n *dirNode, oldPath, newPath string) {
 	n.ents.each(func(name string, e entry) {
 		r.recMoved(join(oldPath, name), join(newPath, name), e.kind, e.ino)
-		if e.wid != 0 {
-			r.files[e.wid] = fileRef{n, strings.Clone(name)} // not an arena view: see dirIndex.set
-		}
 		if e.dir != nil {
 			r.repath(e.dir, join(oldPath, name), join(newPath, name))
 		}
